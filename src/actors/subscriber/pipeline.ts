@@ -1,0 +1,138 @@
+import type { z } from 'zod';
+import type { CloudEvent } from '../../events/cloudevent.js';
+import { TimeoutError } from '../../errors.js';
+import { childSpan, parseTraceparent, runWithTrace } from '../../tracing/context.js';
+import type { Delivery } from '../../transport/transport.js';
+import type { Activity } from './activity.js';
+import { Deadlines, type Expirable } from './deadlines.js';
+import { DeliveryMeta, type EventMeta } from './meta.js';
+import { receive } from './receive.js';
+import { deadLetter, settleFailure, type SettleContext } from './settle.js';
+
+/** A subscriber's handler. */
+export type Handler<P = unknown> = (payload: P, meta: EventMeta) => unknown;
+
+/** How one subscription handles each delivery. */
+export interface PipelineOptions extends SettleContext {
+  readonly schema: z.ZodType;
+  readonly handler: Handler;
+  readonly filter: ((payload: any, meta: EventMeta) => boolean) | undefined;
+  readonly timeoutMs: number;
+  readonly activity: Activity;
+}
+
+/** One attempt at one delivery; it settles exactly once, by the handler or by its deadline. */
+class Attempt implements Expirable {
+  done = false;
+  readonly started: number;
+  readonly deadline: number;
+
+  constructor(
+    readonly pipeline: DeliveryPipeline,
+    readonly delivery: Delivery,
+    readonly event: CloudEvent,
+    readonly meta: DeliveryMeta,
+  ) {
+    this.started = pipeline.options.clock.now();
+    this.deadline = this.started + pipeline.options.timeoutMs;
+  }
+
+  expire(): void {
+    this.pipeline.timedOut(this);
+  }
+}
+
+/**
+ * Decode → validate → filter → handler → ack / retry / dead-letter, for one subscription.
+ * One object per subscription; per delivery it allocates the attempt, its meta and the handler's promise.
+ */
+export class DeliveryPipeline {
+  private readonly deadlines: Deadlines<Attempt>;
+
+  constructor(readonly options: PipelineOptions) {
+    this.deadlines = new Deadlines<Attempt>(options.clock);
+  }
+
+  accept(delivery: Delivery): void {
+    const o = this.options;
+    o.stats.received++;
+    o.observer?.onReceived?.(o.type, o.group);
+    const r = receive(delivery, o.group, o.schema);
+    if (!r.ok) {
+      if (r.skip) {
+        o.stats.skipped++;
+        return delivery.ack();
+      }
+      return this.track(deadLetter(o, delivery, r.event, r.reason, r.error, r.raw));
+    }
+    const meta = new DeliveryMeta(r.event, delivery, o.group);
+    if (o.filter && !this.passes(r.payload, meta, delivery)) return;
+    const attempt = new Attempt(this, delivery, r.event, meta);
+    this.deadlines.add(attempt);
+    o.activity.begin();
+    o.stats.inFlight++;
+    void this.run(attempt, r.payload);
+  }
+
+  private passes(payload: unknown, meta: DeliveryMeta, delivery: Delivery): boolean {
+    try {
+      if (this.options.filter!(payload, meta)) return true;
+    } catch (err) {
+      this.options.logger.warn({ err, eventId: meta.id }, 'filter threw; treating the event as filtered out');
+    }
+    this.options.stats.filtered++;
+    delivery.ack();
+    return false;
+  }
+
+  private async run(attempt: Attempt, payload: unknown): Promise<void> {
+    const o = this.options;
+    try {
+      const parent = parseTraceparent(attempt.meta.traceparent);
+      await (parent
+        ? runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta))
+        : o.handler(payload, attempt.meta));
+      if (!this.finish(attempt)) return;
+      o.stats.handled++;
+      o.observer?.onHandled?.(o.type, o.group, o.clock.now() - attempt.started);
+      attempt.delivery.ack();
+      this.end();
+    } catch (err) {
+      if (!this.finish(attempt)) return;
+      await settleFailure(o, attempt.delivery, attempt.event, err, 'handler');
+      this.end();
+    }
+  }
+
+  /** The attempt ran past `timeoutMs`: it fails now; whatever the handler does later is ignored. */
+  timedOut(attempt: Attempt): void {
+    if (attempt.done) return;
+    attempt.done = true;
+    const err = new TimeoutError(this.options.timeoutMs, `handler timed out after ${this.options.timeoutMs} ms`);
+    attempt.meta.abort(err);
+    this.options.stats.timeouts++;
+    void settleFailure(this.options, attempt.delivery, attempt.event, err, 'timeout').then(() => this.end());
+  }
+
+  private finish(attempt: Attempt): boolean {
+    if (attempt.done) return false;
+    attempt.done = true;
+    this.deadlines.delete(attempt);
+    return true;
+  }
+
+  private end(): void {
+    this.options.stats.inFlight--;
+    this.options.activity.end();
+  }
+
+  private track(work: Promise<void>): void {
+    this.options.activity.begin();
+    void work.then(() => this.options.activity.end());
+  }
+
+  /** Stops the deadline timer; call once nothing is in flight. */
+  close(): void {
+    this.deadlines.stop();
+  }
+}

@@ -1,0 +1,63 @@
+import type { z } from 'zod';
+import { bodyText, decodeEvent, type CloudEvent } from '../../events/cloudevent.js';
+import { isoTime } from '../../events/ids.js';
+import { describeError, ValidationError } from '../../errors.js';
+import type { DeadLetterReason } from '../../transport/dead-letters.js';
+import { REDRIVE_GROUP_HEADER, type Delivery } from '../../transport/transport.js';
+
+/** A delivery turned into a typed event, or the reason it cannot be. */
+export type Received =
+  | { readonly ok: true; readonly event: CloudEvent; readonly payload: unknown }
+  | { readonly ok: false; readonly skip: true }
+  | {
+      readonly ok: false;
+      readonly skip: false;
+      readonly event: CloudEvent;
+      readonly reason: DeadLetterReason;
+      readonly error: { name: string; message: string };
+      readonly raw?: string;
+    };
+
+const SKIP: Received = { ok: false, skip: true };
+
+/**
+ * Decodes and validates a delivery for `group`. A redriven event meant for another group is skipped
+ * (acked): redrive targets only the group that dead-lettered it.
+ */
+export function receive(delivery: Delivery, group: string, schema: z.ZodType): Received {
+  const target = delivery.headers[REDRIVE_GROUP_HEADER];
+  if (target !== undefined && target !== group) return SKIP;
+  let event = delivery.event;
+  if (event === undefined) {
+    try {
+      event = decodeEvent(delivery.body ?? '');
+    } catch (err) {
+      const raw = bodyText(delivery.body);
+      return {
+        ok: false,
+        skip: false,
+        event: standIn(delivery, raw),
+        reason: 'decode',
+        error: describeError(err),
+        raw,
+      };
+    }
+  }
+  const result = schema.safeParse(event.data);
+  if (result.success) return { ok: true, event, payload: result.data };
+  const error = new ValidationError(`invalid "${event.type}" payload: ${result.error.message}`, result.error.issues);
+  return { ok: false, skip: false, event, reason: 'validation', error: describeError(error) };
+}
+
+/** A CloudEvent that stands in for bytes that could not be decoded, so the dead letter has one. */
+function standIn(delivery: Delivery, raw: string): CloudEvent {
+  return {
+    specversion: '1.0',
+    id: delivery.headers['Nats-Msg-Id'] ?? `undecodable-${delivery.seq ?? isoTime()}`,
+    source: 'unknown',
+    type: delivery.type,
+    time: isoTime(),
+    datacontenttype: 'text/plain',
+    data: raw,
+  };
+}

@@ -1,0 +1,66 @@
+import type { Clock } from '../../clock.js';
+import type { CloudEvent } from '../../events/cloudevent.js';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../logging.js';
+import type { Backoff } from '../../retry/backoff.js';
+import type { DeadLetterReason } from '../../transport/dead-letters.js';
+import type { Delivery } from '../../transport/transport.js';
+import type { SubscriberObserver, SubscriberStats } from './stats.js';
+
+/** What settling needs to know about its subscription. */
+export interface SettleContext {
+  readonly type: string;
+  readonly group: string;
+  readonly maxAttempts: number;
+  readonly backoff: Backoff;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly stats: SubscriberStats;
+  readonly observer: SubscriberObserver | undefined;
+}
+
+/**
+ * A failed attempt: redeliver after the backoff delay, or, on the last attempt, dead-letter it.
+ * If the dead-letter write fails the delivery is sent back instead, so nothing is lost.
+ */
+export async function settleFailure(
+  ctx: SettleContext,
+  delivery: Delivery,
+  event: CloudEvent,
+  err: unknown,
+  reason: 'handler' | 'timeout',
+): Promise<void> {
+  ctx.observer?.onFailed?.(ctx.type, ctx.group, reason);
+  if (delivery.attempt < ctx.maxAttempts) {
+    const delayMs = ctx.backoff.delay(delivery.attempt);
+    ctx.stats.retried++;
+    ctx.logger.warn(
+      { err, eventId: event.id, attempt: delivery.attempt, delayMs },
+      'handler failed; retrying after backoff',
+    );
+    delivery.nak(delayMs);
+    return;
+  }
+  await deadLetter(ctx, delivery, event, reason, describeError(err), undefined);
+}
+
+/** Writes the dead letter durably, then removes the delivery from the live path. */
+export async function deadLetter(
+  ctx: SettleContext,
+  delivery: Delivery,
+  event: CloudEvent,
+  reason: DeadLetterReason,
+  error: { name: string; message: string },
+  raw: string | undefined,
+): Promise<void> {
+  const draft = { event, reason, error, attempts: delivery.attempt, group: ctx.group, ...(raw !== undefined && { raw }) };
+  try {
+    await delivery.deadLetter(draft);
+    ctx.stats.deadLettered++;
+    ctx.observer?.onDeadLettered?.(ctx.type, ctx.group, reason);
+    ctx.logger.error({ eventId: event.id, reason, error, attempts: delivery.attempt }, 'event dead-lettered');
+  } catch (err) {
+    ctx.logger.error({ err, eventId: event.id }, 'dead-letter write failed; event sent back for redelivery');
+    delivery.nak(ctx.backoff.delay(delivery.attempt));
+  }
+}

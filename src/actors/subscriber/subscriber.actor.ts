@@ -1,0 +1,182 @@
+import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
+import type { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../logging.js';
+import { subscriberMachine } from '../../machines/subscriber.machine.js';
+import { exponential, type Backoff } from '../../retry/backoff.js';
+import type { DeliveryMode, ReplayFrom, Transport } from '../../transport/transport.js';
+import { BatchPipeline, type BatchHandler } from './batch-pipeline.js';
+import { consumerActor, type DeliveryWork } from './consumer.actor.js';
+import type { EventMeta } from './meta.js';
+import { DeliveryPipeline, type Handler } from './pipeline.js';
+import type { SettleContext } from './settle.js';
+import { emptyStats, type SubscriberObserver, type SubscriberStats } from './stats.js';
+
+/** Options of `rt.subscribe` and `rt.subscribeBatch`. */
+export interface SubscribeOptions<P = unknown> {
+  /** Competing consumers share a group. @default the runtime's service name */
+  group?: string;
+  /** `'broadcast'`: every runtime instance receives every event. @default 'group' */
+  mode?: DeliveryMode;
+  /** Total tries including the first. @default 3 */
+  maxAttempts?: number;
+  /** Delay before each retry. @default exponential({ initialMs: 200, maxMs: 30_000 }) */
+  backoff?: Backoff;
+  /** Events it rejects are acked without running the handler, never retried. */
+  filter?: (payload: P, meta: EventMeta) => boolean;
+  /** Handlers in flight at once for this subscription. @default 1 */
+  concurrency?: number;
+  /** A handler running longer fails its attempt with a TimeoutError. @default 30_000 */
+  timeoutMs?: number;
+  /** Where a new group starts reading. @default 'all' for groups, 'new' for broadcast */
+  from?: ReplayFrom;
+  /** Broker ack deadline; a crashed instance's deliveries come back after it. @default 30_000 */
+  ackWaitMs?: number;
+  /** Consecutive consumer failures tolerated before the subscriber is `failed`. @default 10 */
+  maxRestarts?: number;
+}
+
+/** Options of `rt.subscribeBatch`. */
+export interface BatchSubscribeOptions extends Omit<SubscribeOptions, 'filter' | 'concurrency'> {
+  /** @default 10 */
+  batchSize?: number;
+  /** A partial batch is handled this long after its first event arrived. @default 1_000 */
+  batchTimeoutMs?: number;
+}
+
+/** A subscriber's state, as its machine says. */
+export type SubscriberStatus =
+  | 'starting'
+  | 'consuming'
+  | 'handling'
+  | 'draining'
+  | 'backingOff'
+  | 'failed'
+  | 'stopped';
+
+/** A running subscription. */
+export interface Subscription {
+  readonly type: string;
+  readonly group: string;
+  /** Resolves once consuming. @throws when the subscriber fails or is stopped before it is ready */
+  readonly ready: Promise<void>;
+  /** Stops consuming and waits for in-flight handlers. Idempotent. */
+  stop(): Promise<void>;
+  status(): SubscriberStatus;
+  stats(): Readonly<SubscriberStats>;
+}
+
+/** What the runtime lends every subscriber. */
+export interface SubscriberHost {
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly instanceId: string;
+  readonly inspect?: ActorOptions<AnyActorLogic>['inspect'];
+  readonly observer?: SubscriberObserver;
+}
+
+/** A resolved subscription definition. */
+export type SubscriberDefinition =
+  | { readonly kind: 'single'; type: string; schema: z.ZodType; handler: Handler; options: SubscribeOptions<any> }
+  | { readonly kind: 'batch'; type: string; schema: z.ZodType; handler: BatchHandler; options: BatchSubscribeOptions };
+
+const DEFAULT_BACKOFF = exponential({ initialMs: 200, maxMs: 30_000 });
+const RESTART_BACKOFF = exponential({ initialMs: 500, maxMs: 30_000, jitter: 'equal' });
+
+/** Starts a subscriber actor: the subscriber machine with its consumer actor provided. */
+export function startSubscriber(host: SubscriberHost, def: SubscriberDefinition, group: string): Subscription {
+  const o = def.options;
+  const stats = emptyStats();
+  const name = `${group}/${def.type}`;
+  const logger = host.logger.child({ actor: 'subscriber', id: name });
+  const settle: SettleContext = {
+    type: def.type,
+    group,
+    maxAttempts: Math.max(1, o.maxAttempts ?? 3),
+    backoff: o.backoff ?? DEFAULT_BACKOFF,
+    logger,
+    clock: host.clock,
+    stats,
+    observer: host.observer,
+  };
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const batchSize = def.kind === 'batch' ? Math.max(1, def.options.batchSize ?? 10) : 0;
+  const spec = {
+    type: def.type,
+    group,
+    mode: o.mode ?? 'group',
+    maxInFlight: def.kind === 'batch' ? batchSize : Math.max(1, def.options.concurrency ?? 1),
+    instanceId: host.instanceId,
+    ...(o.from !== undefined && { from: o.from }),
+    ackWaitMs: o.ackWaitMs ?? Math.max(30_000, timeoutMs + 5_000),
+  } as const;
+  const makeWork = (activity: ConstructorParameters<typeof DeliveryPipeline>[0]['activity']): DeliveryWork =>
+    def.kind === 'single'
+      ? new DeliveryPipeline({ ...settle, schema: def.schema, handler: def.handler, filter: def.options.filter, timeoutMs, activity })
+      : new BatchPipeline({
+          ...settle,
+          schema: def.schema,
+          handler: def.handler,
+          batchSize,
+          batchTimeoutMs: def.options.batchTimeoutMs ?? 1_000,
+          timeoutMs,
+          activity,
+        });
+  const machine = subscriberMachine.provide({ actors: { consumer: consumerActor(host.transport, spec, makeWork) } });
+  const actor = createActor(machine, {
+    id: `subscriber:${name}`,
+    input: { name, maxRestarts: o.maxRestarts ?? 10, restartBackoff: RESTART_BACKOFF },
+    clock: host.clock as never,
+    ...(host.inspect && { inspect: host.inspect }),
+  });
+  return hostSubscriber(actor, def.type, group, stats, logger);
+}
+
+function statusOf(value: unknown): SubscriberStatus {
+  if (typeof value === 'string') return value as SubscriberStatus;
+  const running = (value as { running?: unknown }).running;
+  if (running === 'starting' || running === 'draining') return running;
+  const consuming = (running as { consuming?: string } | undefined)?.consuming;
+  return consuming === 'handling' ? 'handling' : 'consuming';
+}
+
+function hostSubscriber(
+  actor: ReturnType<typeof createActor<typeof subscriberMachine>>,
+  type: string,
+  group: string,
+  stats: SubscriberStats,
+  logger: Logger,
+): Subscription {
+  let stopping: Promise<void> | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    const sub = actor.subscribe((snapshot) => {
+      const status = statusOf(snapshot.value);
+      if (status === 'consuming' || status === 'handling') resolve();
+      else if (status === 'failed' || status === 'stopped') {
+        const err = snapshot.context.lastError;
+        reject(new Error(`subscriber ${group}/${type} ${status}${err ? `: ${err.message}` : ''}`));
+      } else return;
+      sub.unsubscribe();
+    });
+  });
+  ready.catch((err: unknown) => logger.error({ err }, 'subscriber did not start'));
+  actor.start();
+  return {
+    type,
+    group,
+    ready,
+    status: () => statusOf(actor.getSnapshot().value),
+    stats: () => stats,
+    stop: () =>
+      (stopping ??= new Promise<void>((resolve) => {
+        const done = (): void => {
+          actor.stop();
+          resolve();
+        };
+        if (actor.getSnapshot().status !== 'active') return done();
+        actor.subscribe({ complete: done, error: done });
+        actor.send({ type: 'stop' });
+      })),
+  };
+}

@@ -1,0 +1,123 @@
+import type { z } from 'zod';
+
+/** Machine-readable codes carried by every {@link BulwarkError}. */
+export const ErrorCode = {
+  validation: 'BULWARK_VALIDATION',
+  circuitOpen: 'BULWARK_CIRCUIT_OPEN',
+  timeout: 'BULWARK_TIMEOUT',
+  backpressure: 'BULWARK_BACKPRESSURE',
+  closed: 'BULWARK_CLOSED',
+  decode: 'BULWARK_DECODE',
+  transport: 'BULWARK_TRANSPORT',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const MARKER = Symbol.for('bulwark.error');
+
+/** Base class of every error bulwark raises; `code` tells them apart across realms and processes. */
+export class BulwarkError extends Error {
+  readonly [MARKER] = true;
+  /**
+   * @param code - one of {@link ErrorCode}
+   * @param message - a sentence for people
+   * @param options - the underlying `cause`, if any
+   */
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A payload, event type or option failed its schema; `issues` are zod's issues. */
+export class ValidationError extends BulwarkError {
+  /**
+   * @param message - what was being validated
+   * @param issues - zod issues (empty for an unknown event type)
+   */
+  constructor(
+    message: string,
+    readonly issues: readonly z.core.$ZodIssue[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.validation, message, options);
+  }
+}
+
+/** A circuit breaker refused the call because it is open (or its half-open trials are taken). */
+export class CircuitOpenError extends BulwarkError {
+  constructor(
+    readonly breaker: string,
+    message = `circuit breaker "${breaker}" is open`,
+  ) {
+    super(ErrorCode.circuitOpen, message);
+  }
+}
+
+/** An operation ran past its deadline. */
+export class TimeoutError extends BulwarkError {
+  constructor(
+    readonly timeoutMs: number,
+    message = `timed out after ${timeoutMs} ms`,
+  ) {
+    super(ErrorCode.timeout, message);
+  }
+}
+
+/** A bounded buffer (the publish outbox, a queue) is full; retry later or shed load. */
+export class BackpressureError extends BulwarkError {
+  constructor(
+    message: string,
+    readonly limit?: number,
+  ) {
+    super(ErrorCode.backpressure, message);
+  }
+}
+
+/** The runtime, subscriber or queue was already shut down. */
+export class ClosedError extends BulwarkError {
+  constructor(message = 'already shut down') {
+    super(ErrorCode.closed, message);
+  }
+}
+
+/** Bytes on the wire could not be decoded into a CloudEvent. */
+export class DecodeError extends BulwarkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.decode, message, options);
+  }
+}
+
+/** The broker failed or refused an operation. */
+export class TransportError extends BulwarkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.transport, message, options);
+  }
+}
+
+function hasCode(e: unknown, code: ErrorCode): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code && MARKER in e;
+}
+
+/** @returns true when `e` is any bulwark error. */
+export const isBulwarkError = (e: unknown): e is BulwarkError =>
+  typeof e === 'object' && e !== null && MARKER in e;
+/** @returns true when `e` is a {@link ValidationError}. */
+export const isValidationError = (e: unknown): e is ValidationError => hasCode(e, ErrorCode.validation);
+/** @returns true when `e` is a {@link CircuitOpenError}. */
+export const isCircuitOpenError = (e: unknown): e is CircuitOpenError => hasCode(e, ErrorCode.circuitOpen);
+/** @returns true when `e` is a {@link TimeoutError}. */
+export const isTimeoutError = (e: unknown): e is TimeoutError => hasCode(e, ErrorCode.timeout);
+/** @returns true when `e` is a {@link BackpressureError}. */
+export const isBackpressureError = (e: unknown): e is BackpressureError => hasCode(e, ErrorCode.backpressure);
+/** @returns true when `e` is a {@link ClosedError}. */
+export const isClosedError = (e: unknown): e is ClosedError => hasCode(e, ErrorCode.closed);
+
+/** Turns anything thrown into the `{ name, message }` pair that dead letters and jobs record. */
+export function describeError(e: unknown): { name: string; message: string } {
+  if (e instanceof Error) return { name: e.name, message: e.message };
+  return { name: 'Error', message: typeof e === 'string' ? e : JSON.stringify(e) ?? String(e) };
+}

@@ -1,0 +1,66 @@
+import { DecodeError } from '../errors.js';
+
+/** A CloudEvents 1.0 event in structured JSON mode, as bulwark puts it on the wire. */
+export interface CloudEvent<T = unknown> {
+  readonly specversion: '1.0';
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly time: string;
+  readonly datacontenttype: string;
+  readonly data: T;
+  /** W3C trace context, as the CloudEvents distributed-tracing extension. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  readonly [extension: string]: unknown;
+}
+
+/** The MIME type of a structured-mode CloudEvent. */
+export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** @returns the CloudEvent as UTF-8 JSON bytes. */
+export function encodeEvent(event: CloudEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event));
+}
+
+/**
+ * Parses and checks a structured-mode CloudEvent.
+ * @throws {DecodeError} when the bytes are not UTF-8 JSON or the envelope misses a required attribute
+ */
+export function decodeEvent(body: Uint8Array | string): CloudEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof body === 'string' ? body : decoder.decode(body));
+  } catch (err) {
+    throw new DecodeError(`not a JSON CloudEvent: ${(err as Error).message}`, { cause: err });
+  }
+  return checkEnvelope(parsed);
+}
+
+/**
+ * Checks the required CloudEvents 1.0 attributes of an already-parsed object.
+ * @throws {DecodeError} naming the first attribute that is missing or of the wrong type
+ */
+export function checkEnvelope(value: unknown): CloudEvent {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DecodeError('a CloudEvent must be a JSON object');
+  }
+  const e = value as Record<string, unknown>;
+  if (e.specversion !== '1.0') throw new DecodeError(`unsupported specversion ${String(e.specversion)}`);
+  for (const key of ['id', 'source', 'type'] as const) {
+    if (typeof e[key] !== 'string' || e[key] === '') throw new DecodeError(`CloudEvent "${key}" is missing`);
+  }
+  if (e.time !== undefined && typeof e.time !== 'string') throw new DecodeError('CloudEvent "time" is not a string');
+  if (e.datacontenttype === undefined) (e as { datacontenttype?: string }).datacontenttype = 'application/json';
+  return e as unknown as CloudEvent;
+}
+
+/** Text for dead-letter records of bytes that could not be decoded. */
+export function bodyText(body: Uint8Array | string | undefined): string {
+  if (body === undefined) return '';
+  if (typeof body === 'string') return body;
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}

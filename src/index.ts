@@ -1,0 +1,80 @@
+// bulwark's public API. Everything a user imports is listed here by name.
+
+export { createRuntime, type RuntimeOptions } from './runtime/create-runtime.js';
+export { Runtime, type PublishItem } from './runtime/runtime.js';
+export type { PublishOptions } from './runtime/envelope.js';
+
+export {
+  defineEvents,
+  type EventRegistry,
+  type EventSchemas,
+  type EventTypeOf,
+  type PayloadInput,
+  type PayloadOf,
+} from './events/registry.js';
+export { encodeEvent, decodeEvent, type CloudEvent, CLOUDEVENTS_CONTENT_TYPE } from './events/cloudevent.js';
+export { uuidv7 } from './events/ids.js';
+
+export type {
+  SubscribeOptions,
+  BatchSubscribeOptions,
+  Subscription,
+  SubscriberStatus,
+} from './actors/subscriber/subscriber.actor.js';
+export type { EventMeta } from './actors/subscriber/meta.js';
+export type { SubscriberStats } from './actors/subscriber/stats.js';
+export { subscriberMachine } from './machines/subscriber.machine.js';
+
+export {
+  exponential,
+  linear,
+  fixed,
+  immediate,
+  type Backoff,
+  type Jitter,
+  type ExponentialOptions,
+  type LinearOptions,
+  type FixedOptions,
+} from './retry/backoff.js';
+export { retry, DB_RETRY_POLICY, API_RETRY_POLICY, type RetryOptions, type RetryPolicy } from './retry/retry.js';
+
+export {
+  BulwarkError,
+  ValidationError,
+  CircuitOpenError,
+  TimeoutError,
+  BackpressureError,
+  ClosedError,
+  DecodeError,
+  TransportError,
+  ErrorCode,
+  isBulwarkError,
+  isValidationError,
+  isCircuitOpenError,
+  isTimeoutError,
+  isBackpressureError,
+  isClosedError,
+} from './errors.js';
+
+export { memoryTransport, type MemoryTransportOptions } from './transport/memory/memory-transport.js';
+export type {
+  Transport,
+  TransportStatus,
+  Delivery,
+  DeliveryMode,
+  ReplayFrom,
+  PublishReceipt,
+  OutboundMessage,
+  ConsumerSpec,
+} from './transport/transport.js';
+export type {
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterQuery,
+  DeadLetterStore,
+} from './transport/dead-letters.js';
+export type { KeyValueStore, KvEntry } from './transport/key-value.js';
+
+export type { Clock } from './clock.js';
+export type { Logger } from './logging.js';
+export { activeTrace, runWithTrace, type TraceContext } from './tracing/context.js';

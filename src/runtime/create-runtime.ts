@@ -1,0 +1,52 @@
+import type { ActorOptions, AnyActorLogic } from 'xstate';
+import { systemClock, type Clock } from '../clock.js';
+import type { EventRegistry, EventSchemas } from '../events/registry.js';
+import { uuidv7 } from '../events/ids.js';
+import { createLogger, type Logger } from '../logging.js';
+import { memoryTransport } from '../transport/memory/memory-transport.js';
+import type { Transport } from '../transport/transport.js';
+import { Runtime } from './runtime.js';
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions<S extends EventSchemas> {
+  /** The service name: CloudEvents `source`, log and metric label, NATS service name. */
+  service: string;
+  /** The event schema registry from `defineEvents`. */
+  events: EventRegistry<S>;
+  /** @default memoryTransport() — a new embedded broker */
+  transport?: Transport;
+  /** @default pino at `LOG_LEVEL` (default 'info') */
+  logger?: Logger;
+  /** Stately inspector (or any XState inspection observer), passed to every root actor. */
+  inspect?: ActorOptions<AnyActorLogic>['inspect'];
+  /** Reported in health. @default '0.0.0' */
+  version?: string;
+  /** @default the system clock */
+  clock?: Clock;
+}
+
+/**
+ * Creates and starts a runtime on its transport.
+ * @throws {TransportError} when the broker cannot be reached
+ * @example
+ * const rt = await createRuntime({ service: 'accounts', events });
+ * await rt.publish('user.created', { id: '1', username: 'ada', role: 'user' });
+ * await rt.shutdown();
+ */
+export async function createRuntime<const S extends EventSchemas>(options: RuntimeOptions<S>): Promise<Runtime<S>> {
+  const transport = options.transport ?? memoryTransport();
+  const baseLogger = options.logger ?? createLogger(options.service);
+  const instanceId = `${options.service}-${uuidv7().slice(-12)}`;
+  const logger = baseLogger.child({ instance: instanceId });
+  await transport.start({ service: options.service, logger });
+  return new Runtime<S>({
+    service: options.service,
+    version: options.version ?? '0.0.0',
+    events: options.events,
+    transport,
+    logger,
+    clock: options.clock ?? systemClock,
+    instanceId,
+    inspect: options.inspect,
+  });
+}

@@ -1,0 +1,185 @@
+import type { ActorOptions, AnyActorLogic } from 'xstate';
+import type { Clock } from '../clock.js';
+import { ClosedError } from '../errors.js';
+import type { EventRegistry, EventSchemas, EventTypeOf, PayloadInput, PayloadOf } from '../events/registry.js';
+import { unknownType } from '../events/registry.js';
+import type { Logger } from '../logging.js';
+import type { BatchHandler } from '../actors/subscriber/batch-pipeline.js';
+import type { EventMeta } from '../actors/subscriber/meta.js';
+import {
+  startSubscriber,
+  type BatchSubscribeOptions,
+  type SubscribeOptions,
+  type Subscription,
+} from '../actors/subscriber/subscriber.actor.js';
+import type { DeadLetterStore } from '../transport/dead-letters.js';
+import type { OutboundMessage, PublishReceipt, Transport } from '../transport/transport.js';
+import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
+
+/** One item of `rt.publishMany`. */
+export type PublishItem<S extends EventSchemas> = {
+  [T in EventTypeOf<S>]: { type: T; payload: PayloadInput<S, T>; id?: string; headers?: Record<string, string> };
+}[EventTypeOf<S>];
+
+/** Everything a runtime is made of; built by `createRuntime`. */
+export interface RuntimeParts<S extends EventSchemas> {
+  readonly service: string;
+  readonly version: string;
+  readonly events: EventRegistry<S>;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly instanceId: string;
+  readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
+}
+
+/**
+ * A bulwark runtime: publishes typed events, hosts subscriber actors, and shuts them down in order.
+ * Made by `createRuntime`.
+ */
+export class Runtime<S extends EventSchemas = EventSchemas> {
+  readonly service: string;
+  readonly events: EventRegistry<S>;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** The dead-letter store of this runtime's transport. */
+  readonly deadLetters: DeadLetterStore;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly shutdownHooks: (() => Promise<void>)[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(protected readonly parts: RuntimeParts<S>) {
+    this.service = parts.service;
+    this.events = parts.events;
+    this.transport = parts.transport;
+    this.logger = parts.logger;
+    this.deadLetters = parts.transport.deadLetters;
+  }
+
+  /**
+   * Validates the payload, wraps it in a CloudEvent and resolves once the transport has stored it.
+   * @returns the event id, its sequence, and `duplicate: true` when the id was already stored
+   * @throws {ValidationError} for an invalid payload or an unknown type; nothing is published
+   * @throws {BackpressureError} when the broker is unreachable and the outbox is full
+   * @example
+   * await rt.publish('user.created', { id: '1', username: 'ada', role: 'user' });
+   */
+  async publish<T extends EventTypeOf<S>>(
+    type: T,
+    payload: PayloadInput<S, T>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt> {
+    this.assertOpen();
+    return this.transport.publish(this.outbound(type, payload, options));
+  }
+
+  /**
+   * Publishes many events pipelined; every payload is validated before any is sent.
+   * @throws {ValidationError} naming the first invalid item; nothing is published
+   */
+  async publishMany(items: readonly PublishItem<S>[]): Promise<PublishReceipt[]> {
+    this.assertOpen();
+    const messages = items.map((item) => this.outbound(item.type, item.payload, item));
+    return this.transport.publishMany(messages);
+  }
+
+  private outbound(type: string, payload: unknown, options: PublishOptions | undefined): OutboundMessage {
+    const data = this.events.parse(type as EventTypeOf<S>, payload);
+    const event = buildEnvelope(this.service, type, data, options);
+    return { type, event, msgId: event.id, headers: headersFor(event, options?.headers) };
+  }
+
+  /**
+   * Starts a subscriber actor for one event type.
+   * @throws {ValidationError} for an unknown type
+   * @example
+   * const sub = rt.subscribe('user.created', async (user, meta) => mailer.welcome(user), { maxAttempts: 4 });
+   * await sub.ready;
+   */
+  subscribe<T extends EventTypeOf<S>>(
+    type: T,
+    handler: (payload: PayloadOf<S, T>, meta: EventMeta<T>) => unknown,
+    options: SubscribeOptions<PayloadOf<S, T>> = {},
+  ): Subscription {
+    const schema = this.schemaOf(type);
+    return this.track(
+      startSubscriber(
+        this.subscriberHost(),
+        { kind: 'single', type, schema, handler: handler as never, options },
+        options.group ?? this.service,
+      ),
+    );
+  }
+
+  /**
+   * Starts a subscriber that hands events over in batches.
+   * @throws {ValidationError} for an unknown type
+   */
+  subscribeBatch<T extends EventTypeOf<S>>(
+    type: T,
+    handler: (payloads: PayloadOf<S, T>[], metas: EventMeta<T>[]) => unknown,
+    options: BatchSubscribeOptions = {},
+  ): Subscription {
+    const schema = this.schemaOf(type);
+    return this.track(
+      startSubscriber(
+        this.subscriberHost(),
+        { kind: 'batch', type, schema, handler: handler as BatchHandler, options },
+        options.group ?? this.service,
+      ),
+    );
+  }
+
+  /** Every live subscription of this runtime. */
+  listSubscriptions(): Subscription[] {
+    return [...this.subscriptions];
+  }
+
+  private schemaOf(type: string) {
+    this.assertOpen();
+    const schema = this.events.schema(type);
+    if (!schema) throw unknownType(type);
+    return schema;
+  }
+
+  protected subscriberHost() {
+    const p = this.parts;
+    return { transport: p.transport, logger: p.logger, clock: p.clock, instanceId: p.instanceId, inspect: p.inspect };
+  }
+
+  private track(sub: Subscription): Subscription {
+    this.subscriptions.add(sub);
+    const stop = sub.stop;
+    return Object.assign(sub, {
+      stop: async () => {
+        await stop();
+        this.subscriptions.delete(sub);
+      },
+    });
+  }
+
+  /** Registers work to run during shutdown, after subscribers have drained (last registered runs first). */
+  onShutdown(hook: () => Promise<void>): void {
+    this.shutdownHooks.push(hook);
+  }
+
+  /**
+   * Drains subscribers (waits for in-flight handlers), runs shutdown hooks, closes the transport.
+   * Idempotent: a second call returns the same promise.
+   */
+  shutdown(): Promise<void> {
+    return (this.closing ??= this.close());
+  }
+
+  private async close(): Promise<void> {
+    this.logger.info('shutting down');
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    for (const hook of this.shutdownHooks.reverse()) await hook();
+    await this.transport.close();
+    this.logger.info('shut down');
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new ClosedError(`runtime "${this.service}" is shut down`);
+  }
+}

@@ -1,0 +1,56 @@
+import type { CloudEvent } from '../events/cloudevent.js';
+
+/** Why an event left the live path. */
+export type DeadLetterReason = 'handler' | 'validation' | 'decode' | 'timeout';
+
+/** What a subscriber records when it gives up on a delivery. */
+export interface DeadLetterDraft {
+  /** The event; for `'decode'` a stand-in whose `data` is the raw text. */
+  readonly event: CloudEvent;
+  readonly reason: DeadLetterReason;
+  readonly error: { readonly name: string; readonly message: string };
+  readonly attempts: number;
+  readonly group: string;
+  /** The raw bytes as text, kept when they could not be decoded. */
+  readonly raw?: string;
+}
+
+/** A dead-lettered event, as `rt.deadLetters.list()` returns it. */
+export interface DeadLetter extends DeadLetterDraft {
+  /** The dead letter's own id (unique per record; the same event may die in two groups). */
+  readonly id: string;
+  /** ISO time. */
+  readonly failedAt: string;
+  /** Where it came from. */
+  readonly subject: string;
+  readonly seq?: number;
+}
+
+/** Selects dead letters; `ids` match a dead letter's id or its event's id. */
+export interface DeadLetterQuery {
+  readonly ids?: readonly string[];
+  readonly type?: string;
+  readonly group?: string;
+  readonly reason?: DeadLetterReason;
+}
+
+/** The dead-letter store behind `rt.deadLetters`. */
+export interface DeadLetterStore {
+  /** Newest last; `limit` @default 100 */
+  list(query?: DeadLetterQuery & { readonly limit?: number }): Promise<DeadLetter[]>;
+  get(id: string): Promise<DeadLetter | undefined>;
+  /** Republishes to the original subject for the original group only, then removes the records. */
+  redrive(query?: DeadLetterQuery): Promise<{ redriven: number }>;
+  purge(query?: DeadLetterQuery): Promise<{ purged: number }>;
+  count(query?: DeadLetterQuery): Promise<number>;
+}
+
+/** @returns true when a dead letter matches the query. */
+export function matchesDeadLetter(dl: DeadLetter, q: DeadLetterQuery | undefined): boolean {
+  if (!q) return true;
+  if (q.ids && !q.ids.includes(dl.id) && !q.ids.includes(dl.event.id)) return false;
+  if (q.type !== undefined && dl.event.type !== q.type) return false;
+  if (q.group !== undefined && dl.group !== q.group) return false;
+  if (q.reason !== undefined && dl.reason !== q.reason) return false;
+  return true;
+}

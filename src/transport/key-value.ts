@@ -1,0 +1,43 @@
+/** One value in a key-value bucket. */
+export interface KvEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  /** Increases with every write to the bucket; used for compare-and-set. */
+  readonly revision: number;
+  readonly operation: 'PUT' | 'DEL' | 'PURGE';
+}
+
+/** A watch on a bucket; `stop()` ends it. */
+export interface KvWatch {
+  stop(): void;
+}
+
+/**
+ * A key-value bucket with compare-and-set: NATS KV on JetStream, a Map in memory.
+ * Keys are dot-separated tokens.
+ */
+export interface KeyValueStore {
+  readonly bucket: string;
+  get(key: string): Promise<KvEntry | null>;
+  /** @returns the new revision */
+  put(key: string, value: Uint8Array): Promise<number>;
+  /** Writes only when the key does not exist. @throws {KvConflictError} when it does */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /** Writes only when the key's revision is `revision`. @throws {KvConflictError} otherwise */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+  delete(key: string): Promise<void>;
+  keys(): Promise<string[]>;
+  /** Calls `onEntry` for every later change to keys matching `key` (`'>'` for all). */
+  watch(key: string, onEntry: (entry: KvEntry) => void): KvWatch;
+}
+
+/** A compare-and-set lost the race. */
+export class KvConflictError extends Error {
+  constructor(
+    readonly key: string,
+    message = `key "${key}" changed concurrently`,
+  ) {
+    super(message);
+    this.name = 'KvConflictError';
+  }
+}

@@ -1,0 +1,182 @@
+import type { Clock } from '../../clock.js';
+import type { DeadLetterDraft } from '../dead-letters.js';
+import type { Delivery, DeliverySink } from '../transport.js';
+import type { MemoryDeadLetterStore } from './dead-letters.js';
+import type { StoredMessage, TypeLog } from './stream.js';
+
+/** One subscriber instance attached to a consumer. */
+export interface Member {
+  readonly sink: DeliverySink;
+  readonly capacity: number;
+  inFlight: number;
+}
+
+interface Redelivery {
+  readonly msg: StoredMessage;
+  readonly attempt: number;
+}
+
+/** What a consumer needs from its transport. */
+export interface ConsumerHost {
+  readonly clock: Clock;
+  readonly deadLetters: MemoryDeadLetterStore;
+  readonly timers: Set<unknown>;
+  subject(type: string): string;
+}
+
+/**
+ * A group's (or a broadcast instance's) cursor over one type's log, with its redeliveries.
+ * Members compete for messages round-robin, each up to its capacity: JetStream's pull consumer
+ * shared by the instances of a group, in memory.
+ */
+export class MemoryConsumer {
+  readonly members: Member[] = [];
+  private readonly ready: Redelivery[] = [];
+  private readyHead = 0;
+  private rr = 0;
+  private scheduled = false;
+  private readonly runPump = (): void => this.pump();
+
+  constructor(
+    readonly type: string,
+    private readonly log: TypeLog,
+    readonly host: ConsumerHost,
+    public position: number,
+  ) {}
+
+  attach(member: Member): void {
+    this.members.push(member);
+    this.schedule();
+  }
+
+  detach(member: Member): void {
+    const i = this.members.indexOf(member);
+    if (i >= 0) this.members.splice(i, 1);
+  }
+
+  /** Coalesces wake-ups: one pump per microtask, however many publishes and acks. */
+  schedule(): void {
+    if (this.scheduled || this.members.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(this.runPump);
+  }
+
+  private pump(): void {
+    this.scheduled = false;
+    const members = this.members;
+    let full = 0;
+    while (full < members.length) {
+      const member = members[this.rr++ % members.length]!;
+      if (member.inFlight >= member.capacity) {
+        full++;
+        continue;
+      }
+      full = 0;
+      if (!this.deliverNext(member)) return;
+    }
+  }
+
+  private deliverNext(member: Member): boolean {
+    let msg: StoredMessage | undefined;
+    let attempt = 1;
+    if (this.readyHead < this.ready.length) {
+      const r = this.ready[this.readyHead]!;
+      this.ready[this.readyHead++] = undefined as never;
+      if (this.readyHead === this.ready.length) this.ready.length = this.readyHead = 0;
+      msg = r.msg;
+      attempt = r.attempt;
+    } else {
+      msg = this.log.at(this.position);
+      if (!msg) {
+        if (this.position < this.log.start) this.position = this.log.start;
+        else return false;
+        msg = this.log.at(this.position);
+        if (!msg) return false;
+      }
+      this.position++;
+    }
+    member.inFlight++;
+    member.sink.deliver(new MemoryDelivery(this, member, msg, attempt));
+    return true;
+  }
+
+  /** Puts a message back for delivery `attempt` after `delayMs`. */
+  redeliver(msg: StoredMessage, attempt: number, delayMs: number): void {
+    if (delayMs <= 0) {
+      this.ready.push({ msg, attempt });
+      this.schedule();
+      return;
+    }
+    const timers = this.host.timers;
+    const handle = this.host.clock.setTimeout(() => {
+      timers.delete(handle);
+      this.ready.push({ msg, attempt });
+      this.schedule();
+    }, delayMs);
+    timers.add(handle);
+  }
+
+  /** Messages not yet delivered to anyone (backlog), for health and the dashboard. */
+  get backlog(): number {
+    return Math.max(0, this.log.end - this.position) + (this.ready.length - this.readyHead);
+  }
+}
+
+/** One delivery; settling it twice is a no-op. */
+class MemoryDelivery implements Delivery {
+  private settled = false;
+
+  constructor(
+    private readonly consumer: MemoryConsumer,
+    private readonly member: Member,
+    private readonly msg: StoredMessage,
+    readonly attempt: number,
+  ) {}
+
+  get type(): string {
+    return this.msg.type;
+  }
+  get subject(): string {
+    return this.consumer.host.subject(this.msg.type);
+  }
+  get seq(): number {
+    return this.msg.seq;
+  }
+  get headers(): Readonly<Record<string, string>> {
+    return this.msg.headers;
+  }
+  get event() {
+    return this.msg.event;
+  }
+  get body() {
+    return this.msg.body;
+  }
+
+  ack(): void {
+    this.settle();
+  }
+
+  nak(delayMs: number): void {
+    if (!this.settle()) return;
+    this.consumer.redeliver(this.msg, this.attempt + 1, delayMs);
+  }
+
+  working(): void {
+    // The memory transport has no ack deadline to extend.
+  }
+
+  async deadLetter(draft: DeadLetterDraft): Promise<void> {
+    if (this.settled) return;
+    const host = this.consumer.host;
+    host.deadLetters.add(draft, this.subject, this.msg.seq, host.clock.now());
+    this.settle();
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.member.inFlight--;
+    this.consumer.schedule();
+    return true;
+  }
+}

@@ -1,0 +1,218 @@
+import { systemClock, type Clock } from '../../clock.js';
+import { uuidv7 } from '../../events/ids.js';
+import type { DeadLetter } from '../dead-letters.js';
+import type { KeyValueStore } from '../key-value.js';
+import {
+  REDRIVE_GROUP_HEADER,
+  type ConsumerHandle,
+  type ConsumerSpec,
+  type DeliverySink,
+  type OutboundMessage,
+  type PublishReceipt,
+  type ReplayFrom,
+  type Transport,
+  type TransportStatus,
+} from '../transport.js';
+import { MemoryConsumer, type Member } from './consumer.js';
+import { MemoryDeadLetterStore } from './dead-letters.js';
+import { DedupWindow, TypeLog, type StoredMessage } from './stream.js';
+
+/** Options of {@link memoryTransport}. */
+export interface MemoryTransportOptions {
+  /** Subject prefix, as on NATS: subjects read `<prefix>.events.<type>`. @default 'bulwark' */
+  prefix?: string;
+  /** Re-publishes of an event id within this window are reported as duplicates. @default 120_000 */
+  duplicateWindowMs?: number;
+  /** Messages kept per type once every consumer has moved past them (for replay and new groups). @default 10_000 */
+  retainPerType?: number;
+  /** @default the system clock */
+  clock?: Clock;
+}
+
+const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const CONNECTED: TransportStatus = Object.freeze({ kind: 'memory', connected: true, state: 'connected' });
+
+/**
+ * The embedded transport: JetStream's semantics (at-least-once per group, competing consumers,
+ * broadcast, redelivery with delay, dedup window, dead letters, replay) inside one process.
+ * Runtimes given the same instance behave like services connected to one broker.
+ * @example
+ * const bus = memoryTransport();
+ * const a = await createRuntime({ service: 'a', events, transport: bus });
+ * const b = await createRuntime({ service: 'b', events, transport: bus });
+ */
+export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
+  return new MemoryTransport(options);
+}
+
+class MemoryTransport implements Transport {
+  readonly kind = 'memory';
+  readonly clock: Clock;
+  readonly timers = new Set<unknown>();
+  readonly deadLetters: MemoryDeadLetterStore;
+  private readonly prefix: string;
+  private readonly retain: number;
+  private readonly dedup: DedupWindow;
+  private readonly logs = new Map<string, TypeLog>();
+  private readonly consumers = new Map<string, MemoryConsumer>();
+  private readonly byType = new Map<string, MemoryConsumer[]>();
+  private readonly buckets = new Map<string, Promise<KeyValueStore>>();
+  private seq = 0;
+  private users = 0;
+
+  constructor(options: MemoryTransportOptions) {
+    this.prefix = options.prefix ?? 'bulwark';
+    this.retain = options.retainPerType ?? 10_000;
+    this.clock = options.clock ?? systemClock;
+    this.dedup = new DedupWindow(options.duplicateWindowMs ?? 120_000);
+    this.deadLetters = new MemoryDeadLetterStore((dl) => this.redrive(dl));
+  }
+
+  subject(type: string): string {
+    return `${this.prefix}.events.${type}`;
+  }
+
+  async start(): Promise<void> {
+    this.users++;
+  }
+
+  publish(msg: OutboundMessage): Promise<PublishReceipt> {
+    return Promise.resolve(this.store(msg.type, msg.msgId, msg.event, undefined, msg.headers));
+  }
+
+  async publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]> {
+    return msgs.map((m) => this.store(m.type, m.msgId, m.event, undefined, m.headers));
+  }
+
+  async publishRaw(
+    type: string,
+    body: Uint8Array | string,
+    headers?: Record<string, string>,
+  ): Promise<PublishReceipt> {
+    return this.store(type, headers?.['Nats-Msg-Id'] ?? uuidv7(), undefined, body, headers);
+  }
+
+  private store(
+    type: string,
+    msgId: string,
+    event: StoredMessage['event'],
+    body: StoredMessage['body'],
+    headers: Readonly<Record<string, string>> | undefined,
+  ): PublishReceipt {
+    const now = this.clock.now();
+    const id = event?.id ?? msgId;
+    const existing = this.dedup.check(msgId, now);
+    if (existing !== undefined) return { id, seq: existing, duplicate: true };
+    const seq = ++this.seq;
+    this.dedup.remember(msgId, seq, now);
+    const log = this.logOf(type);
+    log.append({ seq, type, time: now, event, body, headers: headers ?? EMPTY_HEADERS });
+    const consumers = this.byType.get(type);
+    if (consumers) for (const c of consumers) c.schedule();
+    if (log.end - log.start > this.retain + (this.retain >> 2)) this.trim(log, consumers);
+    return { id, seq };
+  }
+
+  /** Drops old messages beyond the retention, but never one a consumer has yet to see. */
+  private trim(log: TypeLog, consumers: MemoryConsumer[] | undefined): void {
+    let min = log.end;
+    for (const c of consumers ?? []) min = Math.min(min, c.position);
+    log.trim(min, this.retain);
+  }
+
+  private logOf(type: string): TypeLog {
+    let log = this.logs.get(type);
+    if (!log) this.logs.set(type, (log = new TypeLog()));
+    return log;
+  }
+
+  consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle {
+    const broadcast = spec.mode === 'broadcast';
+    const key = broadcast ? `broadcast:${spec.instanceId}:${spec.type}` : `group:${spec.group}:${spec.type}`;
+    const log = this.logOf(spec.type);
+    let consumer = this.consumers.get(key);
+    if (!consumer) {
+      consumer = new MemoryConsumer(spec.type, log, this, this.startPosition(log, spec.from, broadcast));
+      this.consumers.set(key, consumer);
+      const list = this.byType.get(spec.type) ?? [];
+      list.push(consumer);
+      this.byType.set(spec.type, list);
+    } else if (spec.from !== undefined && consumer.members.length === 0) {
+      consumer.position = this.startPosition(log, spec.from, broadcast);
+    }
+    const member: Member = { sink, capacity: Math.max(1, spec.maxInFlight), inFlight: 0 };
+    consumer.attach(member);
+    const owner = consumer;
+    let stopped = false;
+    return {
+      ready: Promise.resolve(),
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        owner.detach(member);
+        if (broadcast) this.dropConsumer(key, owner);
+      },
+    };
+  }
+
+  private dropConsumer(key: string, consumer: MemoryConsumer): void {
+    this.consumers.delete(key);
+    const list = this.byType.get(consumer.type);
+    if (list) list.splice(list.indexOf(consumer), 1);
+  }
+
+  private startPosition(log: TypeLog, from: ReplayFrom | undefined, broadcast: boolean): number {
+    const mode = from ?? (broadcast ? 'new' : 'all');
+    if (mode === 'all') return log.start;
+    if (mode === 'new') return log.end;
+    if ('seq' in mode) return log.firstPosition((m) => m.seq >= mode.seq);
+    const t = new Date(mode.time).getTime();
+    return log.firstPosition((m) => m.time >= t);
+  }
+
+  private async redrive(dl: DeadLetter): Promise<void> {
+    const headers = { ...this.headersOf(dl), [REDRIVE_GROUP_HEADER]: dl.group };
+    const msgId = `${dl.event.id}:redrive:${dl.id}:${this.clock.now()}`;
+    if (dl.reason === 'decode' && dl.raw !== undefined) {
+      this.store(dl.event.type, msgId, undefined, dl.raw, headers);
+      return;
+    }
+    this.store(dl.event.type, msgId, dl.event, undefined, headers);
+  }
+
+  private headersOf(dl: DeadLetter): Record<string, string> {
+    return dl.event.traceparent ? { traceparent: dl.event.traceparent } : {};
+  }
+
+  /** Backlog per group and type, for health and the dashboard. */
+  backlog(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, c] of this.consumers) out[key] = c.backlog;
+    return out;
+  }
+
+  async keyValue(bucket: string): Promise<KeyValueStore> {
+    let kv = this.buckets.get(bucket);
+    if (!kv) {
+      // Loaded on first use: most runtimes never open a bucket.
+      kv = import('./key-value.js').then(({ MemoryKeyValue }) => new MemoryKeyValue(bucket));
+      this.buckets.set(bucket, kv);
+    }
+    return kv;
+  }
+
+  status(): TransportStatus {
+    return CONNECTED;
+  }
+
+  onStatus(): () => void {
+    return () => undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.users > 0) this.users--;
+    if (this.users > 0) return;
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,89 @@
+import type { CloudEvent } from '../../events/cloudevent.js';
+
+/** One stored message of the memory stream. */
+export interface StoredMessage {
+  readonly seq: number;
+  readonly type: string;
+  readonly time: number;
+  /** The CloudEvent as published (memory keeps objects; nothing is serialised). */
+  readonly event: CloudEvent | undefined;
+  /** Raw bytes published with `publishRaw`; the subscriber decodes them. */
+  readonly body: Uint8Array | string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The retained messages of one event type, in sequence order. */
+export class TypeLog {
+  private items: StoredMessage[] = [];
+  private head = 0;
+  /** Absolute index of `items[head]`: positions stay valid when old messages are dropped. */
+  private offset = 0;
+
+  get start(): number {
+    return this.offset;
+  }
+  get end(): number {
+    return this.offset + this.items.length - this.head;
+  }
+
+  append(msg: StoredMessage): void {
+    this.items.push(msg);
+  }
+
+  /** @returns the message at absolute position `pos`, or undefined if it was dropped or is not there yet */
+  at(pos: number): StoredMessage | undefined {
+    if (pos < this.offset) return undefined;
+    return this.items[this.head + pos - this.offset];
+  }
+
+  /** @returns the first position whose message matches `pred` (binary search over a monotone predicate) */
+  firstPosition(pred: (msg: StoredMessage) => boolean): number {
+    let lo = this.start;
+    let hi = this.end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pred(this.at(mid)!)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Drops messages before `pos` while more than `keep` are retained. */
+  trim(pos: number, keep: number): void {
+    const drop = Math.min(pos - this.offset, this.end - this.offset - keep);
+    if (drop <= 0) return;
+    this.head += drop;
+    this.offset += drop;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Dedup keys within a time window. Entries are inserted in time order, so expired ones
+ * are always at the head of the Map: pruning is amortised O(1) per publish.
+ */
+export class DedupWindow {
+  private readonly seen = new Map<string, { seq: number; until: number }>();
+
+  constructor(private readonly windowMs: number) {}
+
+  /** @returns the sequence stored under `id` within the window, if any */
+  check(id: string, now: number): number | undefined {
+    this.prune(now);
+    return this.seen.get(id)?.seq;
+  }
+
+  remember(id: string, seq: number, now: number): void {
+    if (this.windowMs > 0) this.seen.set(id, { seq, until: now + this.windowMs });
+  }
+
+  private prune(now: number): void {
+    for (const [id, entry] of this.seen) {
+      if (entry.until > now) return;
+      this.seen.delete(id);
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import type { CloudEvent } from '../events/cloudevent.js';
+import type { Logger } from '../logging.js';
+import type { DeadLetterStore, DeadLetterDraft } from './dead-letters.js';
+import type { KeyValueStore } from './key-value.js';
+
+/** Which instances receive an event: one per group (`'group'`), or every instance (`'broadcast'`). */
+export type DeliveryMode = 'group' | 'broadcast';
+
+/** Where a new subscription starts reading: the whole retained stream (default), new events, a sequence or a time. */
+export type ReplayFrom = 'all' | 'new' | { readonly seq: number } | { readonly time: Date | string | number };
+
+/** Header that restricts a redriven event to the group it was dead-lettered from. */
+export const REDRIVE_GROUP_HEADER = 'bulwark-redrive-group';
+/** Header carrying the W3C trace context next to the CloudEvents extension. */
+export const TRACEPARENT_HEADER = 'traceparent';
+
+/** An event on its way to the broker. */
+export interface OutboundMessage {
+  /** The event type; the subject is derived from it. */
+  readonly type: string;
+  /** The CloudEvent; transports that cross a wire encode it as structured JSON. */
+  readonly event: CloudEvent;
+  /** Dedup key within the transport's window; the event id unless redriving. */
+  readonly msgId: string;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** What `publish` resolves with once the broker has stored the event. */
+export interface PublishReceipt {
+  readonly id: string;
+  readonly seq?: number;
+  /** True when an event with the same dedup key was already stored; nothing new was stored. */
+  readonly duplicate?: boolean;
+}
+
+/** One delivery of one message to one subscriber instance. */
+export interface Delivery {
+  readonly type: string;
+  readonly subject: string;
+  /** 1-based: the broker's delivery count for this message in this group. */
+  readonly attempt: number;
+  /** Stream sequence, where the transport has one. */
+  readonly seq: number | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The decoded CloudEvent when the transport already holds one (the memory transport); else undefined. */
+  readonly event: CloudEvent | undefined;
+  /** The raw bytes when `event` is undefined. */
+  readonly body: Uint8Array | string | undefined;
+  /** Done: the message leaves this group's live path. */
+  ack(): void;
+  /** Failed: deliver it again (attempt + 1) after `delayMs`. */
+  nak(delayMs: number): void;
+  /** Still working: extends the broker's ack deadline. */
+  working(): void;
+  /** Stores a dead letter durably, then removes the message from the live path. */
+  deadLetter(draft: DeadLetterDraft): Promise<void>;
+}
+
+/** Receives deliveries and consumer failures; called synchronously by the transport. */
+export interface DeliverySink {
+  deliver(delivery: Delivery): void;
+  /** The consumer failed and stopped; the subscriber decides whether and when to consume again. */
+  failed(error: Error): void;
+}
+
+/** What a subscriber asks the transport for. */
+export interface ConsumerSpec {
+  readonly type: string;
+  readonly group: string;
+  readonly mode: DeliveryMode;
+  /** Unsettled deliveries this instance may hold at once. */
+  readonly maxInFlight: number;
+  /** How long the broker waits for a settle before it redelivers (crashed consumers). @default 30_000 */
+  readonly ackWaitMs?: number;
+  /** @default 'all' for a new group, where it left off for an existing one */
+  readonly from?: ReplayFrom;
+  /** Identifies this instance (broadcast consumers are per instance). */
+  readonly instanceId: string;
+}
+
+/** A running consumer of one subscriber instance. */
+export interface ConsumerHandle {
+  /** Resolves once messages flow; rejects when the consumer cannot start. */
+  readonly ready: Promise<void>;
+  /** Stops pulling. Deliveries already handed out can still be settled. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Connection state, for health and metrics. */
+export interface TransportStatus {
+  readonly kind: string;
+  readonly connected: boolean;
+  /** e.g. 'reconnecting', 'closed'; free text for people. */
+  readonly state: string;
+  readonly server?: string;
+  /** Publishes waiting in the outbox for the broker to come back. */
+  readonly outboxSize?: number;
+}
+
+/** What the runtime hands a transport when it starts. */
+export interface TransportContext {
+  readonly service: string;
+  readonly logger: Logger;
+}
+
+/**
+ * The broker behind a runtime. The memory transport is the embedded default; the NATS JetStream
+ * transport gives the same semantics durability. Both pass one shared end-to-end suite.
+ */
+export interface Transport {
+  readonly kind: string;
+  /** Connects and provisions; idempotent, and shared by every runtime given this instance. */
+  start(ctx: TransportContext): Promise<void>;
+  /** @throws {BackpressureError} when the broker is unreachable and the outbox is full */
+  publish(msg: OutboundMessage): Promise<PublishReceipt>;
+  /** Pipelined; resolves in order once every message is stored. */
+  publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]>;
+  /** Publishes bytes as they are to an event type's subject: interop and tests of bad input. */
+  publishRaw(type: string, body: Uint8Array | string, headers?: Record<string, string>): Promise<PublishReceipt>;
+  consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle;
+  readonly deadLetters: DeadLetterStore;
+  /** A key-value bucket (shared breaker state, job state). */
+  keyValue(bucket: string): Promise<KeyValueStore>;
+  status(): TransportStatus;
+  /** @returns a function that removes the listener */
+  onStatus(listener: (status: TransportStatus) => void): () => void;
+  /** Called by each runtime that used it; the last one closes it. Idempotent per runtime. */
+  close(): Promise<void>;
+}
