@@ -55,10 +55,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * @example
  * const user = await retry(() => db.findUser(id), DB_RETRY_POLICY);
  */
-export async function retry<T>(
-  fn: (attempt: number) => T | Promise<T>,
-  opts: RetryOptions = {},
-): Promise<T> {
+export async function retry<T>(fn: (attempt: number) => T | Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const backoff = opts.backoff ?? exponential();
   for (let attempt = 1; ; attempt++) {

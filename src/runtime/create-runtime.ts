@@ -33,7 +33,9 @@ export interface RuntimeOptions<S extends EventSchemas> {
  * await rt.publish('user.created', { id: '1', username: 'ada', role: 'user' });
  * await rt.shutdown();
  */
-export async function createRuntime<const S extends EventSchemas>(options: RuntimeOptions<S>): Promise<Runtime<S>> {
+export async function createRuntime<const S extends EventSchemas>(
+  options: RuntimeOptions<S>,
+): Promise<Runtime<S>> {
   const transport = options.transport ?? memoryTransport();
   const baseLogger = options.logger ?? createLogger(options.service);
   const instanceId = `${options.service}-${uuidv7().slice(-12)}`;

@@ -15,7 +15,12 @@ export interface PublishOptions {
 }
 
 /** Builds the CloudEvent for a validated payload. */
-export function buildEnvelope(source: string, type: string, data: unknown, opts: PublishOptions | undefined): CloudEvent {
+export function buildEnvelope(
+  source: string,
+  type: string,
+  data: unknown,
+  opts: PublishOptions | undefined,
+): CloudEvent {
   const traceparent = opts?.traceparent ?? currentTraceparent();
   const base = {
     specversion: '1.0' as const,
@@ -35,7 +40,10 @@ function currentTraceparent(): string | undefined {
 }
 
 /** Transport headers of an event: the caller's, plus `traceparent` when the event has one. */
-export function headersFor(event: CloudEvent, extra: Record<string, string> | undefined): Record<string, string> | undefined {
+export function headersFor(
+  event: CloudEvent,
+  extra: Record<string, string> | undefined,
+): Record<string, string> | undefined {
   if (event.traceparent === undefined) return extra;
   return { ...extra, traceparent: event.traceparent };
 }

@@ -1,7 +1,13 @@
 import type { ActorOptions, AnyActorLogic } from 'xstate';
 import type { Clock } from '../clock.js';
 import { ClosedError } from '../errors.js';
-import type { EventRegistry, EventSchemas, EventTypeOf, PayloadInput, PayloadOf } from '../events/registry.js';
+import type {
+  EventRegistry,
+  EventSchemas,
+  EventTypeOf,
+  PayloadInput,
+  PayloadOf,
+} from '../events/registry.js';
 import { unknownType } from '../events/registry.js';
 import type { Logger } from '../logging.js';
 import type { BatchHandler } from '../actors/subscriber/batch-pipeline.js';
@@ -18,7 +24,12 @@ import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
 
 /** One item of `rt.publishMany`. */
 export type PublishItem<S extends EventSchemas> = {
-  [T in EventTypeOf<S>]: { type: T; payload: PayloadInput<S, T>; id?: string; headers?: Record<string, string> };
+  [T in EventTypeOf<S>]: {
+    type: T;
+    payload: PayloadInput<S, T>;
+    id?: string;
+    headers?: Record<string, string>;
+  };
 }[EventTypeOf<S>];
 
 /** Everything a runtime is made of; built by `createRuntime`. */
@@ -84,7 +95,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   }
 
   private outbound(type: string, payload: unknown, options: PublishOptions | undefined): OutboundMessage {
-    const data = this.events.parse(type as EventTypeOf<S>, payload);
+    const data = this.events.parse(type, payload);
     const event = buildEnvelope(this.service, type, data, options);
     return { type, event, msgId: event.id, headers: headersFor(event, options?.headers) };
   }
@@ -144,7 +155,13 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   protected subscriberHost() {
     const p = this.parts;
-    return { transport: p.transport, logger: p.logger, clock: p.clock, instanceId: p.instanceId, inspect: p.inspect };
+    return {
+      transport: p.transport,
+      logger: p.logger,
+      clock: p.clock,
+      instanceId: p.instanceId,
+      inspect: p.inspect,
+    };
   }
 
   private track(sub: Subscription): Subscription {

@@ -53,7 +53,12 @@ export class BatchPipeline {
       o.activity.begin();
       this.timer = o.clock.setTimeout(this.flushNow, o.batchTimeoutMs);
     }
-    this.items.push({ delivery, event: r.event, payload: r.payload, meta: new DeliveryMeta(r.event, delivery, o.group) });
+    this.items.push({
+      delivery,
+      event: r.event,
+      payload: r.payload,
+      meta: new DeliveryMeta(r.event, delivery, o.group),
+    });
     if (this.items.length >= o.batchSize) this.flush();
   }
 
@@ -95,7 +100,12 @@ export class BatchPipeline {
     });
     try {
       const handled = Promise.resolve()
-        .then(() => o.handler(batch.map((i) => i.payload), batch.map((i) => i.meta)))
+        .then(() =>
+          o.handler(
+            batch.map((i) => i.payload),
+            batch.map((i) => i.meta),
+          ),
+        )
         .then(() => undefined);
       const result = await Promise.race([handled, timeout]);
       if (result instanceof TimeoutError) for (const item of batch) item.meta.abort(result);
@@ -111,4 +121,3 @@ export class BatchPipeline {
     this.flush();
   }
 }
-

@@ -1,6 +1,10 @@
 import { fromCallback } from 'xstate';
 import { describeError } from '../../errors.js';
-import type { ConsumerActorInput, ConsumerCommand, SubscriberEvent } from '../../machines/subscriber.machine.js';
+import type {
+  ConsumerActorInput,
+  ConsumerCommand,
+  SubscriberEvent,
+} from '../../machines/subscriber.machine.js';
 import type { ConsumerSpec, Delivery, Transport } from '../../transport/transport.js';
 import { Activity } from './activity.js';
 

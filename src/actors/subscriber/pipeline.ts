@@ -108,7 +108,10 @@ export class DeliveryPipeline {
   timedOut(attempt: Attempt): void {
     if (attempt.done) return;
     attempt.done = true;
-    const err = new TimeoutError(this.options.timeoutMs, `handler timed out after ${this.options.timeoutMs} ms`);
+    const err = new TimeoutError(
+      this.options.timeoutMs,
+      `handler timed out after ${this.options.timeoutMs} ms`,
+    );
     attempt.meta.abort(err);
     this.options.stats.timeouts++;
     void settleFailure(this.options, attempt.delivery, attempt.event, err, 'timeout').then(() => this.end());

@@ -53,7 +53,14 @@ export async function deadLetter(
   error: { name: string; message: string },
   raw: string | undefined,
 ): Promise<void> {
-  const draft = { event, reason, error, attempts: delivery.attempt, group: ctx.group, ...(raw !== undefined && { raw }) };
+  const draft = {
+    event,
+    reason,
+    error,
+    attempts: delivery.attempt,
+    group: ctx.group,
+    ...(raw !== undefined && { raw }),
+  };
   try {
     await delivery.deadLetter(draft);
     ctx.stats.deadLettered++;

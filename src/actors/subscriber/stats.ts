@@ -17,7 +17,16 @@ export interface SubscriberStats {
 
 /** @returns zeroed counters */
 export function emptyStats(): SubscriberStats {
-  return { received: 0, handled: 0, retried: 0, deadLettered: 0, filtered: 0, skipped: 0, timeouts: 0, inFlight: 0 };
+  return {
+    received: 0,
+    handled: 0,
+    retried: 0,
+    deadLettered: 0,
+    filtered: 0,
+    skipped: 0,
+    timeouts: 0,
+    inFlight: 0,
+  };
 }
 
 /** Called as work settles; the metrics layer plugs in here. */

@@ -46,13 +46,7 @@ export interface BatchSubscribeOptions extends Omit<SubscribeOptions, 'filter' |
 
 /** A subscriber's state, as its machine says. */
 export type SubscriberStatus =
-  | 'starting'
-  | 'consuming'
-  | 'handling'
-  | 'draining'
-  | 'backingOff'
-  | 'failed'
-  | 'stopped';
+  'starting' | 'consuming' | 'handling' | 'draining' | 'backingOff' | 'failed' | 'stopped';
 
 /** A running subscription. */
 export interface Subscription {
@@ -78,14 +72,30 @@ export interface SubscriberHost {
 
 /** A resolved subscription definition. */
 export type SubscriberDefinition =
-  | { readonly kind: 'single'; type: string; schema: z.ZodType; handler: Handler; options: SubscribeOptions<any> }
-  | { readonly kind: 'batch'; type: string; schema: z.ZodType; handler: BatchHandler; options: BatchSubscribeOptions };
+  | {
+      readonly kind: 'single';
+      type: string;
+      schema: z.ZodType;
+      handler: Handler;
+      options: SubscribeOptions<any>;
+    }
+  | {
+      readonly kind: 'batch';
+      type: string;
+      schema: z.ZodType;
+      handler: BatchHandler;
+      options: BatchSubscribeOptions;
+    };
 
 const DEFAULT_BACKOFF = exponential({ initialMs: 200, maxMs: 30_000 });
 const RESTART_BACKOFF = exponential({ initialMs: 500, maxMs: 30_000, jitter: 'equal' });
 
 /** Starts a subscriber actor: the subscriber machine with its consumer actor provided. */
-export function startSubscriber(host: SubscriberHost, def: SubscriberDefinition, group: string): Subscription {
+export function startSubscriber(
+  host: SubscriberHost,
+  def: SubscriberDefinition,
+  group: string,
+): Subscription {
   const o = def.options;
   const stats = emptyStats();
   const name = `${group}/${def.type}`;
@@ -113,7 +123,14 @@ export function startSubscriber(host: SubscriberHost, def: SubscriberDefinition,
   } as const;
   const makeWork = (activity: ConstructorParameters<typeof DeliveryPipeline>[0]['activity']): DeliveryWork =>
     def.kind === 'single'
-      ? new DeliveryPipeline({ ...settle, schema: def.schema, handler: def.handler, filter: def.options.filter, timeoutMs, activity })
+      ? new DeliveryPipeline({
+          ...settle,
+          schema: def.schema,
+          handler: def.handler,
+          filter: def.options.filter,
+          timeoutMs,
+          activity,
+        })
       : new BatchPipeline({
           ...settle,
           schema: def.schema,
@@ -123,11 +140,13 @@ export function startSubscriber(host: SubscriberHost, def: SubscriberDefinition,
           timeoutMs,
           activity,
         });
-  const machine = subscriberMachine.provide({ actors: { consumer: consumerActor(host.transport, spec, makeWork) } });
+  const machine = subscriberMachine.provide({
+    actors: { consumer: consumerActor(host.transport, spec, makeWork) },
+  });
   const actor = createActor(machine, {
     id: `subscriber:${name}`,
     input: { name, maxRestarts: o.maxRestarts ?? 10, restartBackoff: RESTART_BACKOFF },
-    clock: host.clock as never,
+    clock: host.clock,
     ...(host.inspect && { inspect: host.inspect }),
   });
   return hostSubscriber(actor, def.type, group, stats, logger);

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { user } from '../support/events.js';
+import { useRuntimes } from '../support/runtime.js';
+import { until } from '../support/wait.js';
+import { transportCases } from './transports.js';
+
+describe.each(transportCases)('groups and broadcast on $name', (c) => {
+  const { runtime } = useRuntimes(c);
+
+  it('competing consumers in one group share the events: each handled exactly once', async () => {
+    const [a, b] = [await runtime('mailer'), await runtime('mailer')];
+    const byA: string[] = [];
+    const byB: string[] = [];
+    const slow = (into: string[]) => async (p: { id: string }) => {
+      into.push(p.id);
+      await new Promise((r) => setTimeout(r, 2));
+    };
+    await a.subscribe('user.created', slow(byA), { concurrency: 2 }).ready;
+    await b.subscribe('user.created', slow(byB), { concurrency: 2 }).ready;
+    await a.publishMany(
+      Array.from({ length: 60 }, (_, i) => ({ type: 'user.created' as const, payload: user(String(i)) })),
+    );
+    await until(() => byA.length + byB.length === 60, 'all 60 handled');
+    await new Promise((r) => setTimeout(r, 50));
+    const all = [...byA, ...byB].sort((x, y) => Number(x) - Number(y));
+    expect(all).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
+    expect(byA.length).toBeGreaterThan(0);
+    expect(byB.length).toBeGreaterThan(0);
+  });
+
+  it('broadcast delivers every event to every instance', async () => {
+    const [a, b] = [await runtime('cache'), await runtime('cache')];
+    const byA: string[] = [];
+    const byB: string[] = [];
+    await a.subscribe('user.created', (p) => void byA.push(p.id), { mode: 'broadcast' }).ready;
+    await b.subscribe('user.created', (p) => void byB.push(p.id), { mode: 'broadcast' }).ready;
+    await a.publishMany(
+      Array.from({ length: 10 }, (_, i) => ({ type: 'user.created' as const, payload: user(String(i)) })),
+    );
+    await until(() => byA.length === 10 && byB.length === 10, 'both instances got all 10');
+    expect(byA).toEqual(byB);
+  });
+
+  it('different groups each receive every event', async () => {
+    const rt = await runtime('accounts');
+    const mailer: string[] = [];
+    const audit: string[] = [];
+    await rt.subscribe('user.created', (p) => void mailer.push(p.id), { group: 'mailer' }).ready;
+    await rt.subscribe('user.created', (p) => void audit.push(p.id), { group: 'audit' }).ready;
+    await rt.publish('user.created', user('1'));
+    await rt.publish('user.created', user('2'));
+    await until(() => mailer.length === 2 && audit.length === 2, 'both groups');
+    expect(mailer).toEqual(['1', '2']);
+    expect(audit).toEqual(['1', '2']);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { isClosedError } from '../../src/errors.js';
+import { user } from '../support/events.js';
+import { useRuntimes } from '../support/runtime.js';
+import { until } from '../support/wait.js';
+import { transportCases } from './transports.js';
+
+describe.each(transportCases)('shutdown on $name', (c) => {
+  const { runtime } = useRuntimes(c);
+
+  it('waits for in-flight handlers, loses nothing, and is safe to call twice', async () => {
+    const first = await runtime('worker');
+    const started: string[] = [];
+    const finished: string[] = [];
+    const sub = first.subscribe(
+      'user.created',
+      async (p) => {
+        started.push(p.id);
+        await new Promise((r) => setTimeout(r, 150));
+        finished.push(p.id);
+      },
+      { concurrency: 2 },
+    );
+    await sub.ready;
+    await first.publishMany(
+      Array.from({ length: 6 }, (_, i) => ({ type: 'user.created' as const, payload: user(String(i)) })),
+    );
+    await until(() => started.length === 2, 'two handlers in flight');
+    const a = first.shutdown();
+    const b = first.shutdown();
+    expect(b).toBe(a);
+    await a;
+    expect(finished.sort()).toEqual(started.sort());
+    expect(sub.status()).toBe('stopped');
+    expect(isClosedError(await first.publish('user.created', user('x')).catch((e: unknown) => e))).toBe(true);
+
+    // what the first instance never started is still there for the next instance of the group
+    const second = await runtime('worker');
+    const rest: string[] = [];
+    await second.subscribe('user.created', (p) => void rest.push(p.id)).ready;
+    await until(() => started.length + rest.length >= 6, 'the rest handled by the next instance');
+    expect([...new Set([...finished, ...rest])].sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+  });
+
+  it('sub.stop() is idempotent and stops deliveries to that subscriber', async () => {
+    const rt = await runtime();
+    const seen: string[] = [];
+    const sub = rt.subscribe('user.created', (p) => void seen.push(p.id));
+    await sub.ready;
+    await rt.publish('user.created', user('1'));
+    await until(() => seen.length === 1, 'first');
+    await Promise.all([sub.stop(), sub.stop()]);
+    await rt.publish('user.created', user('2'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual(['1']);
+    expect(rt.listSubscriptions()).toEqual([]);
+  });
+});

@@ -1,0 +1,38 @@
+import { afterEach } from 'vitest';
+import { createRuntime } from '../../src/runtime/create-runtime.js';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import type { TestBus, TransportCase } from '../e2e/transports.js';
+import { testEvents, testLogger } from './events.js';
+
+type TestRuntime = Runtime<typeof testEvents.schemas>;
+
+/**
+ * Per-test runtimes on one bus of the given transport; all shut down and cleaned up after each test.
+ * @returns a factory: each call is another "service instance" on the same bus
+ */
+export function useRuntimes(c: TransportCase): {
+  runtime: (service?: string) => Promise<TestRuntime>;
+  bus: () => TestBus;
+} {
+  let bus: TestBus | undefined;
+  const runtimes: TestRuntime[] = [];
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map((rt) => rt.shutdown()));
+    await bus?.dispose();
+    bus = undefined;
+  });
+  const getBus = (): TestBus => (bus ??= c.bus());
+  return {
+    bus: getBus,
+    runtime: async (service = 'accounts') => {
+      const rt = await createRuntime({
+        service,
+        events: testEvents,
+        transport: getBus().transport(),
+        logger: testLogger,
+      });
+      runtimes.push(rt);
+      return rt;
+    },
+  };
+}
