@@ -1,0 +1,65 @@
+/**
+ * How bulwark names things on JetStream. Subjects keep event types readable (`<prefix>.events.user.created`);
+ * stream and consumer names, which may not contain dots or wildcards, use sanitised tokens plus a short
+ * hash so that two groups that sanitise alike (`a.b`, `a_b`) never share a consumer.
+ */
+
+const UNSAFE = /[^A-Za-z0-9_-]/g;
+
+/** A name token that is valid as a stream, consumer or subject token. */
+export function safeToken(value: string): string {
+  return value.replace(UNSAFE, '_') || '_';
+}
+
+/** FNV-1a, 32 bits, base 36: a stable short suffix. */
+export function shortHash(value: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) {
+    h ^= value.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+/** The subjects and names one transport uses, derived from its prefix. */
+export class Names {
+  readonly eventsStream: string;
+  readonly dlqStream: string;
+  readonly eventsWildcard: string;
+  readonly dlqWildcard: string;
+
+  constructor(readonly prefix: string) {
+    const upper = safeToken(prefix).toUpperCase();
+    this.eventsStream = `${upper}_EVENTS`;
+    this.dlqStream = `${upper}_DLQ`;
+    this.eventsWildcard = `${prefix}.events.>`;
+    this.dlqWildcard = `${prefix}.dlq.>`;
+  }
+
+  /** `<prefix>.events.<type>` */
+  eventSubject(type: string): string {
+    return `${this.prefix}.events.${type}`;
+  }
+
+  /** The event type of an events subject; the subject itself when it is not one. */
+  typeOf(subject: string): string {
+    const head = `${this.prefix}.events.`;
+    return subject.startsWith(head) ? subject.slice(head.length) : subject;
+  }
+
+  /** `<prefix>.dlq.<group>.<type>`; `'*'` or `'>'` select several. */
+  dlqSubject(group: string | undefined, type: string | undefined): string {
+    const g = group === undefined ? '*' : safeToken(group);
+    return `${this.prefix}.dlq.${g}.${type ?? '>'}`;
+  }
+
+  /** The durable consumer shared by every instance of `group` for `type`. */
+  groupConsumer(group: string, type: string): string {
+    return `g_${safeToken(group)}_${safeToken(type)}_${shortHash(`${group}\u0000${type}`)}`;
+  }
+
+  /** The consumer of one broadcast instance for `type`. */
+  broadcastConsumer(instanceId: string, type: string): string {
+    return `b_${safeToken(instanceId)}_${safeToken(type)}_${shortHash(`${instanceId}\u0000${type}`)}`;
+  }
+}

@@ -1,0 +1,97 @@
+import type { Authenticator, TlsOptions } from '@nats-io/transport-node';
+
+/** Where the publish outbox keeps events while the broker is unreachable. */
+export interface NatsOutboxOptions {
+  /** Events held at most; a publish beyond this rejects with `BackpressureError`. @default 10_000 */
+  readonly maxMessages?: number;
+  /**
+   * An append-only file that makes the outbox survive a restart of the process; events accepted
+   * before a crash are flushed by the next transport that opens the same file. @default undefined (memory only)
+   */
+  readonly file?: string;
+}
+
+/** Options of {@link natsTransport}. */
+export interface NatsTransportOptions {
+  /** @default 'nats://127.0.0.1:4222' */
+  readonly servers?: string | readonly string[];
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  /** e.g. `credsAuthenticator(bytes)` for a `.creds` file. */
+  readonly authenticator?: Authenticator | Authenticator[];
+  /** TLS options as nats.js takes them; `null` turns TLS off. @default undefined (as the server asks) */
+  readonly tls?: TlsOptions | null;
+  /** Connection name shown by the server. @default 'bulwark:<service>' */
+  readonly name?: string;
+  /** Subjects read `<prefix>.events.<type>`; streams `<PREFIX>_EVENTS`, `<PREFIX>_DLQ`. @default 'bulwark' */
+  readonly prefix?: string;
+  /** @default 1 */
+  readonly replicas?: number;
+  /** How long events are kept, in ms; 0 keeps them until `maxBytes`. @default 0 */
+  readonly maxAgeMs?: number;
+  /** Bytes kept per stream; -1 for no limit. @default -1 */
+  readonly maxBytes?: number;
+  /** @default 'file' */
+  readonly storage?: 'file' | 'memory';
+  /** Re-publishes of an event id within this window are reported as duplicates. @default 120_000 */
+  readonly duplicateWindowMs?: number;
+  /** How long dead letters are kept, in ms; 0 keeps them. @default 0 */
+  readonly deadLetterMaxAgeMs?: number;
+  /** Publish outbox for outages. @default { maxMessages: 10_000 } */
+  readonly outbox?: NatsOutboxOptions;
+  /** How long the broker waits for a settle before it redelivers, unless the subscription says. @default 30_000 */
+  readonly ackWaitMs?: number;
+  /** Unsettled messages of one group and type across all its instances. @default 20_000 */
+  readonly maxAckPending?: number;
+  /** How long a broadcast instance's consumer outlives its instance. @default 300_000 */
+  readonly broadcastInactiveMs?: number;
+  /** Timeout of each JetStream request (publish, management). @default 5_000 */
+  readonly requestTimeoutMs?: number;
+}
+
+/** Every option with its default applied. */
+export interface ResolvedNatsOptions {
+  readonly servers: string[];
+  readonly prefix: string;
+  readonly replicas: number;
+  readonly maxAgeMs: number;
+  readonly maxBytes: number;
+  readonly storage: 'file' | 'memory';
+  readonly duplicateWindowMs: number;
+  readonly deadLetterMaxAgeMs: number;
+  readonly outboxMax: number;
+  readonly outboxFile: string | undefined;
+  readonly ackWaitMs: number;
+  readonly maxAckPending: number;
+  readonly broadcastInactiveMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+const PREFIX = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Applies defaults and checks what would otherwise fail later on the server.
+ * @throws {TypeError} when the prefix is not a single subject token
+ */
+export function resolveOptions(o: NatsTransportOptions): ResolvedNatsOptions {
+  const prefix = o.prefix ?? 'bulwark';
+  if (!PREFIX.test(prefix)) throw new TypeError(`prefix "${prefix}" must be one token of [A-Za-z0-9_-]`);
+  const servers = o.servers ?? 'nats://127.0.0.1:4222';
+  return {
+    servers: typeof servers === 'string' ? [servers] : [...servers],
+    prefix,
+    replicas: o.replicas ?? 1,
+    maxAgeMs: o.maxAgeMs ?? 0,
+    maxBytes: o.maxBytes ?? -1,
+    storage: o.storage ?? 'file',
+    duplicateWindowMs: o.duplicateWindowMs ?? 120_000,
+    deadLetterMaxAgeMs: o.deadLetterMaxAgeMs ?? 0,
+    outboxMax: o.outbox?.maxMessages ?? 10_000,
+    outboxFile: o.outbox?.file,
+    ackWaitMs: o.ackWaitMs ?? 30_000,
+    maxAckPending: o.maxAckPending ?? 20_000,
+    broadcastInactiveMs: o.broadcastInactiveMs ?? 300_000,
+    requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
+  };
+}
