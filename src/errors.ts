@@ -119,5 +119,5 @@ export const isClosedError = (e: unknown): e is ClosedError => hasCode(e, ErrorC
 /** Turns anything thrown into the `{ name, message }` pair that dead letters and jobs record. */
 export function describeError(e: unknown): { name: string; message: string } {
   if (e instanceof Error) return { name: e.name, message: e.message };
-  return { name: 'Error', message: typeof e === 'string' ? e : JSON.stringify(e) ?? String(e) };
+  return { name: 'Error', message: typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e)) };
 }

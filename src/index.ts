@@ -36,7 +36,13 @@ export {
   type LinearOptions,
   type FixedOptions,
 } from './retry/backoff.js';
-export { retry, DB_RETRY_POLICY, API_RETRY_POLICY, type RetryOptions, type RetryPolicy } from './retry/retry.js';
+export {
+  retry,
+  DB_RETRY_POLICY,
+  API_RETRY_POLICY,
+  type RetryOptions,
+  type RetryPolicy,
+} from './retry/retry.js';
 
 export {
   BulwarkError,

@@ -42,10 +42,17 @@ function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
  * a poison event dead-lettered with its reason and redriven, a batch subscriber, and a clean shutdown.
  * @returns what happened, for tests
  */
-export async function runDemo(options: DemoOptions = {}): Promise<{ handled: number; deadLettered: number; batches: number }> {
+export async function runDemo(
+  options: DemoOptions = {},
+): Promise<{ handled: number; deadLettered: number; batches: number }> {
   const print = options.print ?? ((line: string) => console.log(line));
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-  const rt = await createRuntime({ service: 'accounts', events, logger, ...(options.transport && { transport: options.transport }) });
+  const rt = await createRuntime({
+    service: 'accounts',
+    events,
+    logger,
+    ...(options.transport && { transport: options.transport }),
+  });
   const t0 = performance.now();
   const at = () => styleText('dim', `+${Math.round(performance.now() - t0)}ms`);
   print(styleText('bold', `bulwark demo — service "accounts" on the ${rt.transport.kind} transport`));
@@ -57,17 +64,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ handled: num
     'user.created',
     async (user, meta) => {
       if (user.username === 'flaky' && meta.attempt < 3) {
-        print(warn(`${at()} mailer: attempt ${meta.attempt} for "${user.username}" failed (SMTP timeout), will retry`));
+        print(
+          warn(
+            `${at()} mailer: attempt ${meta.attempt} for "${user.username}" failed (SMTP timeout), will retry`,
+          ),
+        );
         throw new Error('SMTP timeout');
       }
       if (user.username === 'mallory' && mailerBroken) {
-        print(bad(`${at()} mailer: attempt ${meta.attempt} for "${user.username}" failed (template missing)`));
+        print(
+          bad(`${at()} mailer: attempt ${meta.attempt} for "${user.username}" failed (template missing)`),
+        );
         throw new Error('template "welcome-admin" missing');
       }
       welcomed.push(user.username);
       print(ok(`${at()} mailer: welcomed ${user.username} (attempt ${meta.attempt})`));
     },
-    { group: 'mailer', maxAttempts: 3, backoff: exponential({ initialMs: 100, maxMs: 1_000, jitter: 'none' }) },
+    {
+      group: 'mailer',
+      maxAttempts: 3,
+      backoff: exponential({ initialMs: 100, maxMs: 1_000, jitter: 'none' }),
+    },
   );
   await mailer.ready;
 
@@ -88,7 +105,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ handled: num
   print(step(3, 'Retries with backoff, and a poison event dead-lettered'));
   await waitFor(() => welcomed.length === 3 && mailer.stats().deadLettered === 1);
   const [dead] = await rt.deadLetters.list();
-  if (dead) print(bad(`dead letter: ${dead.event.type} "${(dead.event.data as { username: string }).username}" — reason ${dead.reason}, ${dead.error.name}: ${dead.error.message}, after ${dead.attempts} attempts (group ${dead.group})`));
+  if (dead)
+    print(
+      bad(
+        `dead letter: ${dead.event.type} "${(dead.event.data as { username: string }).username}" — reason ${dead.reason}, ${dead.error.name}: ${dead.error.message}, after ${dead.attempts} attempts (group ${dead.group})`,
+      ),
+    );
 
   print(step(4, 'Fixing the template and redriving the dead letter to its group'));
   mailerBroken = false;
@@ -102,20 +124,29 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ handled: num
     'availability.created',
     (slots) => {
       batches.push(slots.length);
-      print(ok(`${at()} rota: stored a batch of ${slots.length} (${slots.map((s) => s.staffId).join(', ')})`));
+      print(
+        ok(`${at()} rota: stored a batch of ${slots.length} (${slots.map((s) => s.staffId).join(', ')})`),
+      );
     },
     { group: 'rota', batchSize: 5, batchTimeoutMs: 200, backoff: fixed({ delayMs: 100 }) },
   );
   await rota.ready;
   await rt.publishMany(
-    Array.from({ length: 7 }, (_, i) => ({ type: 'availability.created' as const, payload: { staffId: `s${i + 1}`, day: '2026-11-23' } })),
+    Array.from({ length: 7 }, (_, i) => ({
+      type: 'availability.created' as const,
+      payload: { staffId: `s${i + 1}`, day: '2026-11-23' },
+    })),
   );
   await waitFor(() => batches.reduce((a, b) => a + b, 0) === 7);
 
   print(step(6, 'Graceful shutdown: drain in-flight handlers, close the transport'));
   const stats = mailer.stats();
   await rt.shutdown();
-  print(ok(`mailer: ${stats.received} deliveries, ${stats.handled} handled, ${stats.retried} retried, ${stats.deadLettered} dead-lettered`));
+  print(
+    ok(
+      `mailer: ${stats.received} deliveries, ${stats.handled} handled, ${stats.retried} retried, ${stats.deadLettered} dead-lettered`,
+    ),
+  );
   print(ok(`rota: ${batches.length} batches (${batches.join(' + ')} events)`));
   print(styleText('bold', `\ndone in ${Math.round(performance.now() - t0)} ms`));
   return { handled: stats.handled, deadLettered: stats.deadLettered, batches: batches.length };

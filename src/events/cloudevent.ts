@@ -53,8 +53,10 @@ export function checkEnvelope(value: unknown): CloudEvent {
   for (const key of ['id', 'source', 'type'] as const) {
     if (typeof e[key] !== 'string' || e[key] === '') throw new DecodeError(`CloudEvent "${key}" is missing`);
   }
-  if (e.time !== undefined && typeof e.time !== 'string') throw new DecodeError('CloudEvent "time" is not a string');
-  if (e.datacontenttype === undefined) (e as { datacontenttype?: string }).datacontenttype = 'application/json';
+  if (e.time !== undefined && typeof e.time !== 'string')
+    throw new DecodeError('CloudEvent "time" is not a string');
+  if (e.datacontenttype === undefined)
+    (e as { datacontenttype?: string }).datacontenttype = 'application/json';
   return e as unknown as CloudEvent;
 }
 

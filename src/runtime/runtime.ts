@@ -97,7 +97,13 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   private outbound(type: string, payload: unknown, options: PublishOptions | undefined): OutboundMessage {
     const data = this.events.parse(type, payload);
     const event = buildEnvelope(this.service, type, data, options);
-    return { type, event, msgId: event.id, headers: headersFor(event, options?.headers) };
+    return {
+      type,
+      event,
+      msgId: event.id,
+      uniqueId: options?.id === undefined,
+      headers: headersFor(event, options?.headers),
+    };
   }
 
   /**

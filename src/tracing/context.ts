@@ -40,5 +40,9 @@ function randomHex(bytes: number): string {
 
 /** @returns a child span of `parent` (same trace, new span id), or a new root trace. */
 export function childSpan(parent: TraceContext | undefined): TraceContext {
-  return { traceId: parent?.traceId ?? randomHex(16), spanId: randomHex(8), sampled: parent?.sampled ?? true };
+  return {
+    traceId: parent?.traceId ?? randomHex(16),
+    spanId: randomHex(8),
+    sampled: parent?.sampled ?? true,
+  };
 }

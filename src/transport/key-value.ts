@@ -10,6 +10,8 @@ export interface KvEntry {
 /** A watch on a bucket; `stop()` ends it. */
 export interface KvWatch {
   stop(): void;
+  /** Resolves once changes are being delivered (a NATS watch needs a round trip to start). */
+  readonly ready: Promise<void>;
 }
 
 /**

@@ -22,6 +22,11 @@ export interface OutboundMessage {
   readonly event: CloudEvent;
   /** Dedup key within the transport's window; the event id unless redriving. */
   readonly msgId: string;
+  /**
+   * True when the runtime generated the id (a fresh UUID v7): it cannot collide, so a transport
+   * may skip its own dedup bookkeeping. Caller-supplied ids are always checked.
+   */
+  readonly uniqueId?: boolean;
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
@@ -116,7 +121,11 @@ export interface Transport {
   /** Pipelined; resolves in order once every message is stored. */
   publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]>;
   /** Publishes bytes as they are to an event type's subject: interop and tests of bad input. */
-  publishRaw(type: string, body: Uint8Array | string, headers?: Record<string, string>): Promise<PublishReceipt>;
+  publishRaw(
+    type: string,
+    body: Uint8Array | string,
+    headers?: Record<string, string>,
+  ): Promise<PublishReceipt>;
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle;
   readonly deadLetters: DeadLetterStore;
   /** A key-value bucket (shared breaker state, job state). */

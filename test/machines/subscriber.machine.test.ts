@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
-import { subscriberMachine, type ConsumerActorInput, type ConsumerCommand } from '../../src/machines/subscriber.machine.js';
+import {
+  subscriberMachine,
+  type ConsumerActorInput,
+  type ConsumerCommand,
+} from '../../src/machines/subscriber.machine.js';
 import { fixed } from '../../src/retry/backoff.js';
 
 function setupSubscriber(maxRestarts = 2, delayMs = 1_000) {

@@ -24,6 +24,9 @@ export interface PipelineOptions extends SettleContext {
 /** One attempt at one delivery; it settles exactly once, by the handler or by its deadline. */
 class Attempt implements Expirable {
   done = false;
+  prev: Expirable | undefined = undefined;
+  next: Expirable | undefined = undefined;
+  linked = false;
   readonly started: number;
   readonly deadline: number;
 

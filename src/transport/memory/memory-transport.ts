@@ -23,7 +23,12 @@ export interface MemoryTransportOptions {
   prefix?: string;
   /** Re-publishes of an event id within this window are reported as duplicates. @default 120_000 */
   duplicateWindowMs?: number;
-  /** Messages kept per type once every consumer has moved past them (for replay and new groups). @default 10_000 */
+  /** The most event ids remembered for dedup; older ones are forgotten first. @default 100_000 */
+  duplicateWindowMaxIds?: number;
+  /**
+   * Messages kept per type once every consumer has moved past them, for replay and for groups that
+   * subscribe later. A message some consumer has yet to see is always kept. @default 1_000
+   */
   retainPerType?: number;
   /** @default the system clock */
   clock?: Clock;
@@ -62,9 +67,12 @@ class MemoryTransport implements Transport {
 
   constructor(options: MemoryTransportOptions) {
     this.prefix = options.prefix ?? 'bulwark';
-    this.retain = options.retainPerType ?? 10_000;
+    this.retain = options.retainPerType ?? 1_000;
     this.clock = options.clock ?? systemClock;
-    this.dedup = new DedupWindow(options.duplicateWindowMs ?? 120_000);
+    this.dedup = new DedupWindow(
+      options.duplicateWindowMs ?? 120_000,
+      options.duplicateWindowMaxIds ?? 100_000,
+    );
     this.deadLetters = new MemoryDeadLetterStore((dl) => this.redrive(dl));
   }
 
@@ -77,11 +85,15 @@ class MemoryTransport implements Transport {
   }
 
   publish(msg: OutboundMessage): Promise<PublishReceipt> {
-    return Promise.resolve(this.store(msg.type, msg.msgId, msg.event, undefined, msg.headers));
+    return Promise.resolve(
+      this.store(msg.type, msg.uniqueId ? undefined : msg.msgId, msg.event, undefined, msg.headers),
+    );
   }
 
   async publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]> {
-    return msgs.map((m) => this.store(m.type, m.msgId, m.event, undefined, m.headers));
+    return msgs.map((m) =>
+      this.store(m.type, m.uniqueId ? undefined : m.msgId, m.event, undefined, m.headers),
+    );
   }
 
   async publishRaw(
@@ -92,19 +104,25 @@ class MemoryTransport implements Transport {
     return this.store(type, headers?.['Nats-Msg-Id'] ?? uuidv7(), undefined, body, headers);
   }
 
+  /** Appends a message; `msgId` undefined means the id is unique by construction and skips dedup. */
   private store(
     type: string,
-    msgId: string,
+    msgId: string | undefined,
     event: StoredMessage['event'],
     body: StoredMessage['body'],
     headers: Readonly<Record<string, string>> | undefined,
   ): PublishReceipt {
     const now = this.clock.now();
-    const id = event?.id ?? msgId;
-    const existing = this.dedup.check(msgId, now);
-    if (existing !== undefined) return { id, seq: existing, duplicate: true };
+    const id = event?.id ?? msgId ?? '';
     const seq = ++this.seq;
-    this.dedup.remember(msgId, seq, now);
+    if (msgId !== undefined) {
+      const existing = this.dedup.check(msgId, now);
+      if (existing !== undefined) {
+        this.seq--;
+        return { id, seq: existing, duplicate: true };
+      }
+      this.dedup.remember(msgId, seq, now);
+    }
     const log = this.logOf(type);
     log.append({ seq, type, time: now, event, body, headers: headers ?? EMPTY_HEADERS });
     const consumers = this.byType.get(type);
