@@ -1,0 +1,47 @@
+// `npm run bench`: runs every section in one process, prints it, and rewrites BENCHMARKS.md.
+// `npm run bench -- core nats` runs only the named sections (BENCHMARKS.md keeps the others).
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import type { BenchSection } from './types.js';
+
+const sections: Record<string, () => Promise<BenchSection>> = {
+  core: async () => (await import('./core.bench.js')).runCoreBench(),
+};
+
+const FILE = new URL('../BENCHMARKS.md', import.meta.url);
+const MARK = (name: string) => [`<!-- bench:${name}:start -->`, `<!-- bench:${name}:end -->`] as const;
+
+function render(name: string, s: BenchSection): string {
+  const [start, end] = MARK(name);
+  return [start, `## ${s.title}`, '', s.table, '', ...s.notes.map((n) => `- ${n}`), end].join('\n');
+}
+
+function header(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench`. Every figure is measured in one run against a peer or a hand-written',
+    'baseline on the same machine, so ratios are comparable even where absolute numbers move.',
+    '',
+    `Last run: ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB.`,
+  ].join('\n');
+}
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length ? wanted : Object.keys(sections);
+let doc = existsSync(FILE) ? readFileSync(FILE, 'utf8') : '';
+for (const name of names) {
+  const run = sections[name];
+  if (!run) throw new Error(`unknown bench section "${name}" (have: ${Object.keys(sections).join(', ')})`);
+  console.log(`\n# ${name}`);
+  const section = await run();
+  console.log(section.table);
+  const block = render(name, section);
+  const [start, end] = MARK(name);
+  const at = doc.indexOf(start);
+  doc = at >= 0 ? doc.slice(0, at) + block + doc.slice(doc.indexOf(end) + end.length) : `${doc}\n\n${block}`;
+}
+doc = header() + doc.slice(doc.indexOf('\n\n<!--') >= 0 ? doc.indexOf('\n\n<!--') : doc.length);
+writeFileSync(FILE, doc.trimEnd() + '\n');
+console.log(`\nwrote ${FILE.pathname}`);
