@@ -1,4 +1,7 @@
+import { inject } from 'vitest';
 import { memoryTransport } from '../../src/transport/memory/memory-transport.js';
+import { natsTransport } from '../../src/transport/nats/nats-transport.js';
+import { dropStreams, uniquePrefix } from '../transport/nats/helpers.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 /** One broker namespace for a test: every transport it hands out reaches the same streams. */
@@ -23,5 +26,17 @@ const memory: TransportCase = {
   },
 };
 
+const nats: TransportCase = {
+  name: 'nats',
+  bus() {
+    const servers = inject('natsUrl');
+    const prefix = uniquePrefix();
+    return {
+      transport: () => natsTransport({ servers, prefix }),
+      dispose: () => dropStreams(servers, prefix),
+    };
+  },
+};
+
 /** Every transport the shared suite runs against. */
-export const transportCases: TransportCase[] = [memory];
+export const transportCases: TransportCase[] = [memory, nats];

@@ -1,4 +1,5 @@
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
@@ -6,11 +7,12 @@ import type { ConsumerHandle, ConsumerSpec, DeliverySink } from '../transport.js
 import { NatsDelivery, type DeliveryOwner } from './delivery.js';
 import type { Names } from './names.js';
 import type { ResolvedNatsOptions } from './options.js';
-import { ensureConsumer, ensureStreams } from './provision.js';
+import { ensureConsumer, ensureStreams, isNotFound } from './provision.js';
+import { PullLoop, type PullTiming } from './pull-loop.js';
 
 /** What a consumer needs from its transport. */
 export interface ConsumerHost {
-  readonly js: JetStreamClient;
+  readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   readonly names: Names;
   readonly options: ResolvedNatsOptions;
@@ -20,26 +22,33 @@ export interface ConsumerHost {
   release(consumer: NatsConsumer): void;
 }
 
-/** Pull requests expire after this; heartbeats every half of it, two missed ones trigger a check. */
-const PULL_EXPIRES_MS = 10_000;
+const TIMING: PullTiming = { expiresMs: 30_000, heartbeatMs: 5_000 };
 const RECOVER_MS = [250, 500, 1_000, 2_000, 5_000] as const;
 const RECOVER_TRIES = 20;
 
+interface Arrival {
+  readonly msg: Msg;
+  readonly attempt: number;
+  readonly seq: number;
+}
+
 /**
- * One subscriber instance reading one JetStream pull consumer with a long-lived `consume()`.
- * At most `maxInFlight` deliveries are unsettled at once; the next pull is issued only when the
- * loop moves on, so the client buffers at most one more batch of the same size. A deleted consumer
- * or stream is provisioned again in place; other failures go to `sink.failed`.
+ * One subscriber instance reading one JetStream pull consumer. At most `maxInFlight` deliveries are
+ * unsettled at once and the pull loop never asks for more than that, so nothing sits in a client
+ * buffer. A deleted consumer or stream is provisioned again in place; a consumer that cannot be
+ * brought back goes to `sink.failed`.
  */
 export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   readonly ready: Promise<void>;
   readonly termWithReason: boolean;
   private readonly max: number;
   private inFlight = 0;
-  private wake: (() => void) | undefined;
-  private messages: ConsumerMessages | undefined;
+  /** Arrivals beyond the room (only after a reset forgot live requests): handed out as room frees. */
+  private readonly overflow: Arrival[] = [];
+  private loop: PullLoop | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
+  private checking = false;
   private name = '';
 
   constructor(
@@ -55,93 +64,75 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   private async open(): Promise<void> {
     const h = this.host;
     this.name = await ensureConsumer(h.jsm, h.names, h.options, this.spec);
-    await this.startConsume();
+    if (!this.stopped) this.startLoop();
   }
 
-  private async startConsume(): Promise<void> {
-    const consumer = await this.host.js.consumers.get(this.host.names.eventsStream, this.name);
-    if (this.stopped) return;
-    const messages = await consumer.consume({
-      max_messages: Math.min(this.max, 1_000),
-      expires: PULL_EXPIRES_MS,
+  private startLoop(): void {
+    const subject = `$JS.API.CONSUMER.MSG.NEXT.${this.host.names.eventsStream}.${this.name}`;
+    const room = (): number => this.max - this.inFlight - this.overflow.length;
+    this.loop = new PullLoop(this.host.nc, subject, room, this.max, TIMING, {
+      message: (msg, attempt, seq) => this.arrive({ msg, attempt, seq }),
+      suspect: (reason) => void this.check(reason),
+      deleted: () => void this.recover('consumer deleted'),
     });
-    if (this.stopped) {
-      await messages.close();
-      return;
-    }
-    this.messages = messages;
-    void this.watch(messages);
-    void this.loop(messages);
+    this.loop.pull();
   }
 
-  private async loop(messages: ConsumerMessages): Promise<void> {
-    try {
-      for await (const m of messages) {
-        if (!this.offer(m)) await this.waitForRoom(m);
-      }
-    } catch (err) {
-      if (this.messages === messages && !this.stopped) this.fail(err);
-      return;
-    }
-    if (this.messages === messages && !this.stopped) this.fail(new TransportError('the NATS consumer ended'));
+  private arrive(a: Arrival): void {
+    if (this.inFlight >= this.max) this.overflow.push(a);
+    else this.hand(a);
   }
 
-  /** Hands `m` out when there is room; returns false when the loop must wait. */
-  private offer(m: JsMsg): boolean {
-    if (this.stopped) {
-      m.nak();
-      return true;
-    }
-    if (this.inFlight >= this.max) return false;
+  private hand(a: Arrival): void {
     this.inFlight++;
-    this.sink.deliver(new NatsDelivery(this, m, this.spec.type));
-    return true;
-  }
-
-  private async waitForRoom(m: JsMsg): Promise<void> {
-    await new Promise<void>((resolve) => (this.wake = resolve));
-    this.offer(m);
+    this.sink.deliver(new NatsDelivery(this, a.msg, this.spec.type, a.attempt, a.seq));
   }
 
   settled(): void {
     this.inFlight--;
-    const wake = this.wake;
-    if (wake && this.inFlight < this.max) {
-      this.wake = undefined;
-      wake();
-    }
+    const next = this.overflow.shift();
+    if (next) this.hand(next);
+    else this.loop?.pull();
   }
 
   writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void> {
     return this.host.writeDeadLetter(draft, subject, seq);
   }
 
-  private async watch(messages: ConsumerMessages): Promise<void> {
-    for await (const n of messages.status()) {
-      if (n.type === 'heartbeats_missed')
-        this.host.logger.debug({ consumer: this.name }, 'heartbeats missed');
-      if (n.type === 'consumer_deleted' || n.type === 'consumer_not_found' || n.type === 'stream_not_found') {
-        this.host.logger.warn(
-          { consumer: this.name, notice: n.type },
-          'consumer lost; provisioning it again',
-        );
-        void this.recover(messages);
-        return;
-      }
+  /** The connection came back: requests made on the old one are gone. */
+  reconnected(): void {
+    this.loop?.reset();
+  }
+
+  /** Pulls go unanswered: pull afresh if the consumer is there, provision it again if not. */
+  private async check(reason: string): Promise<void> {
+    if (this.checking || this.stopped) return;
+    this.checking = true;
+    try {
+      await this.host.jsm.consumers.info(this.host.names.eventsStream, this.name);
+      this.host.logger.debug({ consumer: this.name, reason }, 'consumer is there; pulling afresh');
+      this.loop?.reset();
+    } catch (err) {
+      if (isNotFound(err)) void this.recover(reason);
+      // Otherwise JetStream is not answering yet; the next watchdog tick asks again.
+    } finally {
+      this.checking = false;
     }
   }
 
   /** Provisions the stream and consumer again and resumes; gives up after a while. */
-  private async recover(lost: ConsumerMessages): Promise<void> {
-    if (this.messages !== lost || this.stopped) return;
-    this.messages = undefined;
-    await lost.close().catch(() => undefined);
+  private async recover(reason: string): Promise<void> {
+    const lost = this.loop;
+    if (!lost || this.stopped) return;
+    this.loop = undefined;
+    this.host.logger.warn({ consumer: this.name, reason }, 'consumer lost; provisioning it again');
+    await lost.stop();
     const h = this.host;
     for (let i = 0; !this.stopped; i++) {
       try {
         await ensureStreams(h.jsm, h.names, h.options);
         this.name = await ensureConsumer(h.jsm, h.names, h.options, this.spec);
-        await this.startConsume();
+        if (!this.stopped) this.startLoop();
         return;
       } catch (err) {
         if (i + 1 >= RECOVER_TRIES) return this.fail(err);
@@ -157,7 +148,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
     this.sink.failed(err instanceof Error ? err : new TransportError(String(err)));
   }
 
-  /** Stops pulling; messages buffered but not handed out go back at once (nak). Idempotent. */
+  /** Stops pulling; what already arrived is still handed out; nothing is left buffered. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
@@ -165,13 +156,9 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
 
   private async shutdown(): Promise<void> {
     this.stopped = true;
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-    const messages = this.messages;
-    this.messages = undefined;
     await this.ready.catch(() => undefined);
-    await (messages ?? this.messages)?.close().catch(() => undefined);
+    await this.loop?.stop();
+    for (const a of this.overflow.splice(0)) a.msg.respond('-NAK');
     // A broadcast instance's consumer has no other reader; like the memory transport, a new
     // consume for the instance starts afresh.
     if (this.spec.mode === 'broadcast' && this.name) {

@@ -1,4 +1,5 @@
-import type { JsMsg } from '@nats-io/jetstream';
+import type { Msg } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/transport-node';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery } from '../transport.js';
@@ -12,28 +13,32 @@ export interface DeliveryOwner {
   settled(): void;
 }
 
+/** JetStream's acknowledgement bodies, sent to a message's reply subject. */
+export const AckKind = {
+  ack: '+ACK',
+  nak: '-NAK',
+  working: '+WPI',
+  term: '+TERM',
+} as const;
+
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * One JetStream message handed to a subscriber. It settles once: ack, nak(delay), or a dead letter
- * made durable first and only then `term()`.
+ * made durable first and only then terminated.
  */
 export class NatsDelivery implements Delivery {
-  readonly attempt: number;
-  readonly seq: number;
   readonly event: CloudEvent | undefined = undefined;
   private done = false;
   private hdrs: Readonly<Record<string, string>> | undefined;
 
   constructor(
     private readonly owner: DeliveryOwner,
-    private readonly msg: JsMsg,
+    private readonly msg: Msg,
     readonly type: string,
-  ) {
-    const info = msg.info;
-    this.attempt = info.deliveryCount;
-    this.seq = info.streamSequence;
-  }
+    readonly attempt: number,
+    readonly seq: number,
+  ) {}
 
   get subject(): string {
     return this.msg.subject;
@@ -48,23 +53,24 @@ export class NatsDelivery implements Delivery {
   }
 
   ack(): void {
-    if (this.settle()) this.msg.ack();
+    if (this.settle()) this.msg.respond(AckKind.ack);
   }
 
   nak(delayMs: number): void {
-    if (this.settle()) this.msg.nak(Math.max(0, Math.round(delayMs)));
+    if (!this.settle()) return;
+    const ms = Math.max(0, Math.round(delayMs));
+    this.msg.respond(ms === 0 ? AckKind.nak : `${AckKind.nak} {"delay":${nanos(ms)}}`);
   }
 
   working(): void {
-    if (!this.done) this.msg.working();
+    if (!this.done) this.msg.respond(AckKind.working);
   }
 
   async deadLetter(draft: DeadLetterDraft): Promise<void> {
     if (this.done) return;
     await this.owner.writeDeadLetter(draft, this.msg.subject, this.seq);
     if (!this.settle()) return;
-    if (this.owner.termWithReason) this.msg.term(`bulwark: ${draft.reason}`);
-    else this.msg.term();
+    this.msg.respond(this.owner.termWithReason ? `${AckKind.term} bulwark: ${draft.reason}` : AckKind.term);
   }
 
   private settle(): boolean {
@@ -75,7 +81,7 @@ export class NatsDelivery implements Delivery {
   }
 }
 
-function readHeaders(msg: JsMsg): Readonly<Record<string, string>> {
+function readHeaders(msg: Msg): Readonly<Record<string, string>> {
   const h = msg.headers;
   if (!h) return NO_HEADERS;
   const out: Record<string, string> = {};

@@ -18,6 +18,7 @@ import type {
 import { ConnectionState, ConnectionStatus } from './connection-status.js';
 import { NatsConsumer, type ConsumerHost } from './consumer.js';
 import { NatsDeadLetterStore } from './dead-letters.js';
+import { openNatsKeyValue } from './key-value.js';
 import { Names } from './names.js';
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
 import { Outbox } from './outbox.js';
@@ -146,7 +147,9 @@ class NatsTransport implements Transport {
   private onConnection(conn: Connected, state: ConnectionState): void {
     conn.publisher.connected = state === ConnectionState.connected;
     this.logger.info({ state, outbox: this.outbox.size }, 'NATS connection state changed');
-    if (state === ConnectionState.connected) void conn.publisher.flush();
+    if (state !== ConnectionState.connected) return;
+    for (const c of this.consumers) c.reconnected();
+    void conn.publisher.flush();
   }
 
   private required(): Connected {
@@ -196,7 +199,7 @@ class NatsTransport implements Transport {
 
   private consumerHost(conn: Connected): ConsumerHost {
     return {
-      js: conn.js,
+      nc: conn.nc,
       jsm: conn.jsm,
       names: this.names,
       options: this.o,
@@ -208,10 +211,7 @@ class NatsTransport implements Transport {
   }
 
   async keyValue(bucket: string): Promise<KeyValueStore> {
-    const nc = this.required().nc;
-    // Loaded on first use: most runtimes never open a bucket.
-    const { openNatsKeyValue } = await import('./key-value.js');
-    return openNatsKeyValue(nc, bucket);
+    return openNatsKeyValue(this.required().nc, bucket);
   }
 
   status(): TransportStatus {
