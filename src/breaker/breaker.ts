@@ -1,0 +1,314 @@
+import { systemClock, type Clock } from '../clock.js';
+import { CircuitOpenError, isTimeoutError } from '../errors.js';
+import { silentLogger } from '../logging.js';
+import type {
+  CircuitBreakerActorRef,
+  CircuitBreakerEvent,
+  CircuitBreakerSnapshot,
+  CircuitBreakerStateName,
+} from '../machines/circuit-breaker.machine.js';
+import {
+  GATE,
+  PASS,
+  PUBLIC_STATE,
+  startBreakerActor,
+  TRIAL,
+  TRIAL_FAILED,
+  TRIAL_STARTED,
+  TRIAL_SUCCEEDED,
+  WINDOW_TRIPPED,
+} from './actor.js';
+import { Listeners } from './listeners.js';
+import { callWithTimeout, NEVER_ABORTED, type BreakerCall } from './call.js';
+import { forgetBreaker, rememberBreaker } from './lookup.js';
+import type { BreakerState } from './options.js';
+import {
+  resolveOptions,
+  type BreakerEnvironment,
+  type BreakerOptions,
+  type BreakerStats,
+  type ResolvedBreakerOptions,
+} from './options.js';
+import { startSharedState, type SharedHost, type SharedState } from './shared.js';
+import type { BreakerStrategy } from './strategy.js';
+
+/** A `stateChange` event: the public state before and after. */
+export interface BreakerStateChange {
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+}
+
+/**
+ * A circuit breaker: an XState actor running the circuit-breaker machine, fronted by a gate that
+ * lets a CLOSED breaker's calls through without touching the actor. Calls are recorded in a
+ * compact failure window; the actor hears of them only when the window trips or in HALF_OPEN.
+ * @example
+ * const breaker = createBreaker('stripe', { timeoutMs: 2_000, fallback: () => cached });
+ * const charge = await breaker.execute((signal, id: string) => stripe.charge(id, { signal }), 'ch_1');
+ */
+export class Breaker {
+  /** Names of the adapters `protect()` wrapped with this breaker. */
+  readonly protectedBy: string[] = [];
+  private readonly opts: ResolvedBreakerOptions;
+  private readonly strategy: BreakerStrategy;
+  private readonly clock: Clock;
+  private readonly inspect: ((ev: unknown) => void) | undefined;
+  private actor: CircuitBreakerActorRef | undefined;
+  private readonly shared: SharedState | undefined;
+  private gate = PASS;
+  private machineState: CircuitBreakerStateName = 'CLOSED';
+  private halfOpenEpoch = 0;
+  private openedAt: number | undefined;
+  private peerOpenedAt: number | undefined;
+  private applyingPeer = false;
+  private manualCall = false;
+  private disposed = false;
+  private successes = 0;
+  private failures = 0;
+  private rejections = 0;
+  private timeouts = 0;
+  private readonly listeners = new Listeners<BreakerStateChange>();
+
+  /**
+   * @param name - shown in stats, errors and logs
+   * @throws {ValidationError} when an option is out of range
+   */
+  constructor(
+    readonly name: string,
+    options: BreakerOptions = {},
+    env: BreakerEnvironment = {},
+  ) {
+    this.opts = resolveOptions(name, options);
+    this.strategy = this.opts.strategy();
+    this.clock = env.clock ?? systemClock;
+    this.inspect = env.inspect;
+    // The actor starts with the first event it must hear: an idle CLOSED breaker's snapshot would be
+    // the initial one anyway. With an inspector it starts now, so that every breaker is visible.
+    if (this.inspect) this.startActor();
+    this.shared = this.opts.shared ? startSharedState(this.sharedHost(env), env) : undefined;
+    rememberBreaker(this);
+  }
+
+  /** Resolves once a shared breaker has loaded and watches the bucket's state (at once otherwise). */
+  get ready(): Promise<void> {
+    return this.shared?.ready ?? Promise.resolve();
+  }
+
+  /** The public state: CLOSED, OPEN or HALF_OPEN. */
+  get state(): BreakerState {
+    return PUBLIC_STATE[this.machineState];
+  }
+
+  /**
+   * Runs `fn(signal, ...args)` through the breaker.
+   * @returns what `fn` resolves with, or the fallback's result when refused or failed
+   * @throws {CircuitOpenError} when OPEN (or every HALF_OPEN trial slot is taken) without a fallback
+   * @throws {TimeoutError} when `timeoutMs` passed first (the signal is aborted) without a fallback
+   * @throws what `fn` threw, without a fallback
+   */
+  execute<T, A extends unknown[]>(fn: BreakerCall<T, A>, ...args: A): Promise<T> {
+    if (this.gate === PASS) return this.run(fn, args, 0);
+    if (this.gate === TRIAL) return this.runTrial(fn, args);
+    return this.refuse(args);
+  }
+
+  /** Every counter, and the state. */
+  stats(): BreakerStats {
+    const s = this.machineState;
+    return {
+      name: this.name,
+      state: PUBLIC_STATE[s],
+      ...(s === 'FORCED_OPEN' || s === 'FORCED_CLOSED' ? { forced: true } : {}),
+      failureRate: this.strategy.failureRate(this.clock.now()),
+      totalRequests: this.successes + this.failures + this.rejections,
+      successCount: this.successes,
+      failureCount: this.failures,
+      rejectedCount: this.rejections,
+      timeoutCount: this.timeouts,
+      ...(this.openedAt !== undefined ? { openedAt: this.openedAt } : {}),
+      ...(this.shared ? { shared: { mode: this.shared.mode } } : {}),
+    };
+  }
+
+  /**
+   * Listens to changes of the public state.
+   * @returns a function that removes the listener
+   */
+  on(event: 'stateChange', listener: (change: BreakerStateChange) => void): () => void {
+    return event === 'stateChange' ? this.listeners.add(listener) : () => undefined;
+  }
+
+  /** Opens the breaker and keeps it open until the next `close()` or `reset()`. */
+  open(): void {
+    this.sendManual('manual.open');
+  }
+
+  /** Closes the breaker and keeps it closed, whatever fails, until the next `open()` or `reset()`. */
+  close(): void {
+    this.sendManual('manual.close');
+  }
+
+  /** Ends manual control: CLOSED with an empty window, opening again by itself. */
+  reset(): void {
+    this.sendManual('manual.reset');
+  }
+
+  /** Stops the actor (and its reset timer) and the shared-state watch; idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.actor?.stop();
+    this.shared?.stop();
+    forgetBreaker(this);
+  }
+
+  private async run<T, A extends unknown[]>(fn: BreakerCall<T, A>, args: A, epoch: number): Promise<T> {
+    const start = this.opts.timed ? this.clock.now() : 0;
+    const timeoutMs = this.opts.timeoutMs;
+    let value: T;
+    try {
+      value = await (timeoutMs === undefined
+        ? fn(NEVER_ABORTED, ...args)
+        : callWithTimeout(fn, args, timeoutMs, this.clock));
+    } catch (err) {
+      return this.fail(err, start, epoch, args);
+    }
+    this.successes++;
+    this.settle(false, start, epoch);
+    return value;
+  }
+
+  private async fail<T>(err: unknown, start: number, epoch: number, args: unknown[]): Promise<T> {
+    const timedOut = isTimeoutError(err);
+    const counted = timedOut || this.counts(err);
+    if (counted) this.failures++;
+    else this.successes++;
+    if (timedOut) this.timeouts++;
+    this.settle(counted, start, epoch);
+    const fallback = this.opts.fallback;
+    if (counted && fallback) return (await fallback(err, ...args)) as T;
+    throw err;
+  }
+
+  private counts(err: unknown): boolean {
+    try {
+      return this.opts.isFailure?.(err) ?? true;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Feeds a finished call to the window, or to the machine when it was a trial. */
+  private settle(failed: boolean, start: number, epoch: number): void {
+    const now = this.opts.timed ? this.clock.now() : 0;
+    const slowCallMs = this.opts.slowCallMs;
+    const slow = slowCallMs !== undefined && now - start >= slowCallMs;
+    if (epoch !== 0) {
+      // A trial of an earlier HALF_OPEN period says nothing of this one.
+      if (epoch === this.halfOpenEpoch && this.gate === TRIAL) {
+        this.send(failed || slow ? TRIAL_FAILED : TRIAL_SUCCEEDED);
+      }
+      return;
+    }
+    // A call that started before the breaker left CLOSED says nothing of its new period.
+    if (this.gate !== PASS) return;
+    if (this.strategy.record(failed, slow, now) && this.machineState === 'CLOSED') {
+      this.send(WINDOW_TRIPPED);
+    }
+  }
+
+  private runTrial<T, A extends unknown[]>(fn: BreakerCall<T, A>, args: A): Promise<T> {
+    const claim = this.shared ? this.shared.trialClaim(this.clock.now()) : 'owned';
+    if (claim === 'owned') return this.startTrial(fn, args);
+    if (claim === 'unclaimed') return this.claimThenTrial(fn, args);
+    return this.refuse(args);
+  }
+
+  private async claimThenTrial<T, A extends unknown[]>(fn: BreakerCall<T, A>, args: A): Promise<T> {
+    const won = await this.shared!.claimTrial();
+    return won && this.gate === TRIAL ? this.startTrial(fn, args) : this.refuse(args);
+  }
+
+  private startTrial<T, A extends unknown[]>(fn: BreakerCall<T, A>, args: A): Promise<T> {
+    const actor = this.startActor();
+    const before = actor.getSnapshot().context.trialsInFlight;
+    actor.send(TRIAL_STARTED);
+    const after = actor.getSnapshot();
+    if (after.value !== 'HALF_OPEN' || after.context.trialsInFlight <= before) return this.refuse(args);
+    return this.run(fn, args, this.halfOpenEpoch);
+  }
+
+  private refuse<T>(args: unknown[]): Promise<T> {
+    this.rejections++;
+    const err = new CircuitOpenError(this.name);
+    const fallback = this.opts.fallback;
+    if (!fallback) return Promise.reject(err);
+    try {
+      return Promise.resolve(fallback(err, ...args) as T);
+    } catch (fallbackErr) {
+      return Promise.reject(fallbackErr);
+    }
+  }
+
+  private sendManual(type: 'manual.open' | 'manual.close' | 'manual.reset'): void {
+    this.manualCall = true;
+    try {
+      this.send({ type });
+    } finally {
+      this.manualCall = false;
+    }
+  }
+
+  private onSnapshot(snapshot: CircuitBreakerSnapshot): void {
+    const next = snapshot.value;
+    const from = this.machineState;
+    if (next === from) return;
+    this.machineState = next;
+    this.gate = GATE[next];
+    if (next === 'HALF_OPEN') this.halfOpenEpoch++;
+    if (next === 'OPEN') this.openedAt = this.peerOpenedAt ?? this.clock.now();
+    else if (next !== 'HALF_OPEN') this.openedAt = undefined;
+    this.peerOpenedAt = undefined;
+    if (!this.applyingPeer) this.shared?.publish(next, this.openedAt, this.manualCall);
+    if (PUBLIC_STATE[from] !== PUBLIC_STATE[next])
+      this.listeners.emit({ from: PUBLIC_STATE[from], to: PUBLIC_STATE[next] });
+  }
+
+  private send(event: CircuitBreakerEvent): void {
+    if (!this.disposed) this.startActor().send(event);
+  }
+
+  private startActor(): CircuitBreakerActorRef {
+    if (this.actor) return this.actor;
+    const { resetTimeoutMs, halfOpenMaxCalls, halfOpenSuccessThreshold } = this.opts;
+    const actor = startBreakerActor({
+      id: `breaker:${this.name}`,
+      input: { window: this.strategy, resetTimeoutMs, halfOpenMaxCalls, halfOpenSuccessThreshold },
+      clock: this.clock,
+      inspect: this.inspect,
+    });
+    actor.subscribe((snapshot) => this.onSnapshot(snapshot));
+    this.actor = actor;
+    return actor;
+  }
+
+  private sharedHost(env: BreakerEnvironment): SharedHost {
+    return {
+      name: this.name,
+      resetTimeoutMs: this.opts.resetTimeoutMs,
+      clock: this.clock,
+      logger: env.logger ?? silentLogger,
+      state: () => this.machineState,
+      applyPeer: (event, openedAt) => {
+        this.applyingPeer = true;
+        this.peerOpenedAt = openedAt;
+        try {
+          this.send(event);
+        } finally {
+          this.applyingPeer = false;
+          this.peerOpenedAt = undefined;
+        }
+      },
+    };
+  }
+}

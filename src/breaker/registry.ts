@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { ClosedError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { KeyValueStore } from '../transport/key-value.js';
+import { Breaker } from './breaker.js';
+import type { BreakerOptions, BreakerStats } from './options.js';
+import { SHARED_BREAKER_BUCKET } from './shared.js';
+
+/** Options of {@link BreakerRegistry}. */
+export interface BreakerRegistryOptions {
+  /** The service's name: shared breakers are keyed `<service>.<breaker>` in the bucket. */
+  service: string;
+  logger: Logger;
+  /** @default systemClock */
+  clock?: Clock;
+  /** XState inspection callback, given to every breaker's actor. */
+  inspect?: (ev: unknown) => void;
+  /** Opens the KV bucket of `shared: true` breakers; without it they stay local and say so. */
+  keyValue?: (bucket: string) => Promise<KeyValueStore>;
+  /** Called with every breaker the registry creates (the runtime registers metrics and health). */
+  onCreate?: (breaker: Breaker) => void;
+}
+
+/** NATS KV keys allow letters, digits and `-/_=.`; anything else becomes `_`. */
+function kvKey(service: string, name: string): string {
+  return `${service}.${name}`.replace(/[^-/_=.a-zA-Z0-9]/g, '_');
+}
+
+/**
+ * One runtime's breakers by name, with the clock, logger, inspector and KV bucket they share.
+ * @example
+ * const breakers = new BreakerRegistry({ service: 'accounts', logger, keyValue: (b) => openNatsKeyValue(nc, b) });
+ * const stripe = breakers.get('stripe', { shared: true, timeoutMs: 5_000 });
+ */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, Breaker>();
+  /** Tells this runtime's writes to shared state apart from its peers'. */
+  readonly instanceId = randomUUID();
+  private bucket: Promise<KeyValueStore> | undefined;
+  private closed: Promise<void> | undefined;
+
+  constructor(private readonly opts: BreakerRegistryOptions) {}
+
+  /**
+   * The breaker named `name`, created with `options` the first time (later options are ignored).
+   * @throws {ValidationError} when an option is out of range
+   * @throws {ClosedError} after `close()`
+   */
+  get(name: string, options?: BreakerOptions): Breaker {
+    const existing = this.breakers.get(name);
+    if (existing) return existing;
+    if (this.closed) throw new ClosedError('the breaker registry is closed');
+    const { clock, inspect, logger, service } = this.opts;
+    const shared = options?.shared === true;
+    if (shared && !this.opts.keyValue) {
+      logger.warn({ breaker: name }, 'shared breaker without a key-value bucket: its state stays local');
+    }
+    const breaker = new Breaker(name, options, {
+      ...(clock ? { clock } : {}),
+      ...(inspect ? { inspect } : {}),
+      logger,
+      ...(shared && this.opts.keyValue ? { keyValue: () => this.openBucket() } : {}),
+      sharedKey: kvKey(service, name),
+      instanceId: this.instanceId,
+    });
+    this.breakers.set(name, breaker);
+    this.opts.onCreate?.(breaker);
+    return breaker;
+  }
+
+  /** @returns every breaker's stats, by name */
+  stats(): Record<string, BreakerStats> {
+    const out: Record<string, BreakerStats> = {};
+    for (const [name, breaker] of this.breakers) out[name] = breaker.stats();
+    return out;
+  }
+
+  /** @returns every breaker, in creation order */
+  list(): Breaker[] {
+    return [...this.breakers.values()];
+  }
+
+  /** Stops every breaker's actor, reset timer and shared-state watch; idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.disposeAll();
+    return this.closed;
+  }
+
+  private async disposeAll(): Promise<void> {
+    for (const breaker of this.breakers.values()) breaker.dispose();
+    this.breakers.clear();
+  }
+
+  /** One bucket for all shared breakers; a failed open is retried by the next breaker that needs it. */
+  private openBucket(): Promise<KeyValueStore> {
+    const open = this.opts.keyValue;
+    if (!open) return Promise.reject(new Error('no key-value bucket is configured'));
+    if (!this.bucket) {
+      this.bucket = open(SHARED_BREAKER_BUCKET);
+      this.bucket.catch(() => (this.bucket = undefined));
+    }
+    return this.bucket;
+  }
+}

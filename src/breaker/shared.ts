@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logging.js';
+import type { CircuitBreakerEvent, CircuitBreakerStateName } from '../machines/circuit-breaker.machine.js';
+import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../transport/key-value.js';
+import type { BreakerEnvironment, SharedMode } from './options.js';
+
+/** The bucket shared breakers keep their state in; keys are `<service>.<breaker>`. */
+export const SHARED_BREAKER_BUCKET = 'bulwark_breakers';
+
+/** One breaker's state as every instance sees it in the bucket. */
+export interface SharedValue {
+  /** The machine state of whoever wrote it. */
+  readonly s: CircuitBreakerStateName;
+  /** When the OPEN period began (ms since the epoch). */
+  readonly at?: number;
+  /** The writing instance. */
+  readonly by: string;
+  /** Written by `open()`, `close()` or `reset()`. */
+  readonly manual?: boolean;
+  /** The HALF_OPEN trial is claimed by `by` until `until` (ms since the epoch). */
+  readonly trial?: { readonly by: string; readonly until: number };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function decode(entry: KvEntry | null): SharedValue | undefined {
+  if (!entry || entry.operation !== 'PUT') return undefined;
+  try {
+    return JSON.parse(decoder.decode(entry.value)) as SharedValue;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The event a peer's write means for a breaker that is in `local`; undefined when none.
+ * A peer's automatic states do not override a manual one here, while manual writes do.
+ */
+export function peerEvent(
+  value: SharedValue,
+  local: CircuitBreakerStateName,
+  remainingMs: number,
+): CircuitBreakerEvent | undefined {
+  const automatic = local === 'CLOSED' || local === 'OPEN' || local === 'HALF_OPEN';
+  switch (value.s) {
+    case 'FORCED_OPEN':
+      return { type: 'manual.open' };
+    case 'FORCED_CLOSED':
+      return { type: 'manual.close' };
+    case 'CLOSED':
+      if (value.manual) return { type: 'manual.reset' };
+      return local === 'OPEN' || local === 'HALF_OPEN' ? { type: 'peer.closed' } : undefined;
+    case 'OPEN':
+      return automatic && local !== 'OPEN' ? { type: 'peer.opened', remainingMs } : undefined;
+    case 'HALF_OPEN':
+      return local === 'CLOSED' ? { type: 'peer.opened', remainingMs: 0 } : undefined;
+  }
+}
+
+/** What a breaker lets its shared state see and do. */
+export interface SharedHost {
+  readonly name: string;
+  readonly resetTimeoutMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The local machine's state. */
+  state(): CircuitBreakerStateName;
+  /** Sends a peer's event to the local machine without writing it back; `openedAt` is the peer's. */
+  applyPeer(event: CircuitBreakerEvent, openedAt: number | undefined): void;
+}
+
+/** The answer of {@link SharedState.trialClaim}. */
+export type TrialClaim = 'owned' | 'pending' | 'peer' | 'unclaimed';
+
+/**
+ * Keeps one breaker's state in a KV bucket: writes local transitions, applies peers' through a
+ * watch, and claims the HALF_OPEN trial with a compare-and-set so that one instance runs it. Any
+ * KV error switches to local state (`local-degraded`) until a later write succeeds.
+ */
+export class SharedState {
+  mode: SharedMode = 'connecting';
+  /** Resolves once the bucket's state is applied and watched, or the breaker fell back to local. */
+  readonly ready: Promise<void>;
+  private store: KeyValueStore | undefined;
+  private watch: KvWatch | undefined;
+  private stopped = false;
+  private claim: 'none' | 'pending' | 'owned' = 'none';
+  private peerTrialUntil = 0;
+  private lastRevision = 0;
+
+  constructor(
+    private readonly host: SharedHost,
+    openStore: () => Promise<KeyValueStore>,
+    private readonly key: string,
+    private readonly instanceId: string,
+  ) {
+    this.ready = this.attach(openStore);
+  }
+
+  /** Whether this instance may run a HALF_OPEN trial now, must claim it first, or must refuse. */
+  trialClaim(now: number): TrialClaim {
+    if (this.mode !== 'shared') return 'owned';
+    if (this.claim !== 'none') return this.claim;
+    return this.peerTrialUntil > now ? 'peer' : 'unclaimed';
+  }
+
+  /**
+   * Claims the HALF_OPEN trial in the bucket.
+   * @returns true when this instance won it (or the bucket failed and local state decides)
+   */
+  async claimTrial(): Promise<boolean> {
+    const store = this.store;
+    if (!store || this.mode !== 'shared') return true;
+    this.claim = 'pending';
+    try {
+      const entry = await store.get(this.key);
+      const current = decode(entry);
+      const now = this.host.clock.now();
+      if (current && current.by !== this.instanceId && this.peerHolds(current, now)) return this.lose();
+      const until = now + Math.max(this.host.resetTimeoutMs, 1_000);
+      const next: SharedValue = {
+        s: 'HALF_OPEN',
+        at: current?.at,
+        by: this.instanceId,
+        trial: { by: this.instanceId, until },
+      };
+      const bytes = encoder.encode(JSON.stringify(next));
+      await (entry ? store.update(this.key, bytes, entry.revision) : store.create(this.key, bytes));
+      if (this.claim !== 'pending') return false;
+      this.claim = 'owned';
+      return true;
+    } catch (err) {
+      if (err instanceof KvConflictError) return this.lose();
+      this.degrade(err);
+      return true;
+    }
+  }
+
+  /** Writes a local transition; HALF_OPEN is not written (every instance enters it on its own timer). */
+  publish(state: CircuitBreakerStateName, openedAt: number | undefined, manual: boolean): void {
+    this.claim = 'none';
+    if (this.stopped || state === 'HALF_OPEN') return;
+    const value: SharedValue = { s: state, at: openedAt, by: this.instanceId, ...(manual ? { manual } : {}) };
+    const store = this.store;
+    if (!store) return;
+    store.put(this.key, encoder.encode(JSON.stringify(value))).then(
+      () => this.recover(),
+      (err: unknown) => this.degrade(err),
+    );
+  }
+
+  /** Stops the watch; idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.watch?.stop();
+  }
+
+  private async attach(openStore: () => Promise<KeyValueStore>): Promise<void> {
+    try {
+      const store = await openStore();
+      if (this.stopped) return;
+      this.watch = store.watch(this.key, (entry) => this.onEntry(entry));
+      await this.watch.ready;
+      const entry = await store.get(this.key);
+      if (entry) this.onEntry(entry);
+      this.store = store;
+      if (!this.stopped) this.mode = 'shared';
+    } catch (err) {
+      this.degrade(err);
+    }
+  }
+
+  private onEntry(entry: KvEntry): void {
+    if (this.stopped || entry.revision <= this.lastRevision) return;
+    this.lastRevision = entry.revision;
+    const value = decode(entry);
+    if (!value) return;
+    const trial = value.trial;
+    this.peerTrialUntil = trial && trial.by !== this.instanceId ? trial.until : 0;
+    if (value.by === this.instanceId) return;
+    const remainingMs = (value.at ?? 0) + this.host.resetTimeoutMs - this.host.clock.now();
+    const event = peerEvent(value, this.host.state(), remainingMs);
+    if (event) this.host.applyPeer(event, value.at);
+  }
+
+  private peerHolds(current: SharedValue, now: number): boolean {
+    if (current.trial && current.trial.until > now) {
+      this.peerTrialUntil = current.trial.until;
+      return true;
+    }
+    // A peer closed it, forced it, or reopened it lately: its write is on the way to our watch.
+    return (
+      current.s !== 'HALF_OPEN' &&
+      !(current.s === 'OPEN' && (current.at ?? 0) + this.host.resetTimeoutMs <= now)
+    );
+  }
+
+  private lose(): false {
+    if (this.claim === 'pending') this.claim = 'none';
+    return false;
+  }
+
+  private recover(): void {
+    if (this.mode !== 'local-degraded' || this.stopped) return;
+    this.mode = 'shared';
+    this.host.logger.info({ breaker: this.host.name }, 'shared breaker state restored');
+  }
+
+  private degrade(err: unknown): void {
+    this.claim = 'none';
+    if (this.stopped || this.mode === 'local-degraded') return;
+    this.mode = 'local-degraded';
+    this.host.logger.warn(
+      { err, breaker: this.host.name },
+      'shared breaker state unavailable; using local state',
+    );
+  }
+}
+
+/**
+ * Starts the shared state of a `shared: true` breaker; without a bucket in `env` it reports
+ * `local-degraded` and logs why.
+ */
+export function startSharedState(host: SharedHost, env: BreakerEnvironment): SharedState {
+  const keyValue =
+    env.keyValue ??
+    (() => Promise.reject(new Error('no key-value bucket is configured for shared breakers')));
+  return new SharedState(host, keyValue, env.sharedKey ?? host.name, env.instanceId ?? randomUUID());
+}

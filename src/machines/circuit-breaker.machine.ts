@@ -1,0 +1,142 @@
+import { assign, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+
+/**
+ * A circuit breaker's states and nothing else: CLOSED lets calls through, OPEN rejects them until
+ * the reset delay has passed, HALF_OPEN admits a few trial calls whose results decide between
+ * CLOSED and OPEN again. FORCED_OPEN and FORCED_CLOSED are manual overrides that hold until the
+ * next manual event.
+ *
+ * The machine never sees individual calls of a CLOSED breaker: the host keeps the failure window
+ * (a compact counter structure) and sends `window.tripped` only when its threshold is crossed. The
+ * `thresholdReached` guard reads that same window, so the machine stays the authority on whether
+ * the breaker opens. Time reaches the machine only through the `resetTimeout` delay, which the
+ * host's clock drives.
+ */
+
+/** The part of the host's failure window the machine reads. */
+export interface TripWindow {
+  /** True when the recorded calls cross the failure (or slow-call) threshold. */
+  isTripped(): boolean;
+}
+
+/** What the host gives the machine. */
+export interface CircuitBreakerInput {
+  /** The failure window the `thresholdReached` guard reads. */
+  readonly window: TripWindow;
+  /** How long OPEN lasts before HALF_OPEN. */
+  readonly resetTimeoutMs: number;
+  /** Trial calls admitted at once in HALF_OPEN. */
+  readonly halfOpenMaxCalls: number;
+  /** Trial successes in HALF_OPEN that close the breaker. */
+  readonly halfOpenSuccessThreshold: number;
+}
+
+export interface CircuitBreakerContext extends CircuitBreakerInput {
+  /** Trial calls running now (HALF_OPEN only). */
+  readonly trialsInFlight: number;
+  /** Trial calls that succeeded since HALF_OPEN was entered. */
+  readonly trialSuccesses: number;
+  /** The delay of the current OPEN period: `resetTimeoutMs`, or what is left of a peer's. */
+  readonly openForMs: number;
+}
+
+/** Events the host sends. */
+export type CircuitBreakerEvent =
+  /** The failure window crossed its threshold (sent only then, never per call). */
+  | { type: 'window.tripped' }
+  /** A HALF_OPEN trial call starts; refused (no change) when every trial slot is taken. */
+  | { type: 'trial.started' }
+  | { type: 'trial.succeeded' }
+  | { type: 'trial.failed' }
+  /** Another instance sharing this breaker opened it; `remainingMs` of its OPEN period are left. */
+  | { type: 'peer.opened'; remainingMs: number }
+  /** Another instance sharing this breaker closed it after its trial succeeded. */
+  | { type: 'peer.closed' }
+  | { type: 'manual.open' }
+  | { type: 'manual.close' }
+  /** Ends manual control: back to CLOSED with an empty window. */
+  | { type: 'manual.reset' };
+
+/** The machine's state names, as a map and a type. */
+export const CircuitBreakerStateName = {
+  CLOSED: 'CLOSED',
+  OPEN: 'OPEN',
+  HALF_OPEN: 'HALF_OPEN',
+  FORCED_OPEN: 'FORCED_OPEN',
+  FORCED_CLOSED: 'FORCED_CLOSED',
+} as const;
+export type CircuitBreakerStateName = (typeof CircuitBreakerStateName)[keyof typeof CircuitBreakerStateName];
+
+export const circuitBreakerMachine = setup({
+  types: {
+    context: {} as CircuitBreakerContext,
+    events: {} as CircuitBreakerEvent,
+    input: {} as CircuitBreakerInput,
+  },
+  guards: {
+    thresholdReached: ({ context }) => context.window.isTripped(),
+    hasTrialSlot: ({ context }) => context.trialsInFlight < context.halfOpenMaxCalls,
+    enoughTrialSuccesses: ({ context }) => context.trialSuccesses + 1 >= context.halfOpenSuccessThreshold,
+  },
+  delays: {
+    resetTimeout: ({ context }) => context.openForMs,
+  },
+  actions: {
+    // Supplied by the host with `.provide()`: it owns the window and empties it on close.
+    resetWindow: () => undefined,
+    openForResetTimeout: assign({ openForMs: ({ context }) => context.resetTimeoutMs }),
+    openForPeerRemainder: assign({
+      openForMs: ({ event }) => (event.type === 'peer.opened' ? Math.max(0, event.remainingMs) : 0),
+    }),
+    clearTrials: assign({ trialsInFlight: 0, trialSuccesses: 0 }),
+    startTrial: assign({ trialsInFlight: ({ context }) => context.trialsInFlight + 1 }),
+    countTrialSuccess: assign({
+      trialsInFlight: ({ context }) => Math.max(0, context.trialsInFlight - 1),
+      trialSuccesses: ({ context }) => context.trialSuccesses + 1,
+    }),
+  },
+}).createMachine({
+  id: 'circuitBreaker',
+  context: ({ input }) => ({
+    ...input,
+    trialsInFlight: 0,
+    trialSuccesses: 0,
+    openForMs: input.resetTimeoutMs,
+  }),
+  initial: 'CLOSED',
+  states: {
+    CLOSED: {
+      on: {
+        'window.tripped': { guard: 'thresholdReached', target: 'OPEN', actions: 'openForResetTimeout' },
+        'peer.opened': { target: 'OPEN', actions: 'openForPeerRemainder' },
+      },
+    },
+    OPEN: {
+      after: { resetTimeout: 'HALF_OPEN' },
+      on: { 'peer.closed': { target: 'CLOSED', actions: 'resetWindow' } },
+    },
+    HALF_OPEN: {
+      entry: 'clearTrials',
+      on: {
+        'trial.started': { guard: 'hasTrialSlot', actions: 'startTrial' },
+        'trial.succeeded': [
+          { guard: 'enoughTrialSuccesses', target: 'CLOSED', actions: 'resetWindow' },
+          { actions: 'countTrialSuccess' },
+        ],
+        'trial.failed': { target: 'OPEN', actions: 'openForResetTimeout' },
+        'peer.opened': { target: 'OPEN', actions: 'openForPeerRemainder' },
+        'peer.closed': { target: 'CLOSED', actions: 'resetWindow' },
+      },
+    },
+    FORCED_OPEN: {},
+    FORCED_CLOSED: {},
+  },
+  on: {
+    'manual.open': '.FORCED_OPEN',
+    'manual.close': '.FORCED_CLOSED',
+    'manual.reset': { target: '.CLOSED', actions: 'resetWindow' },
+  },
+});
+
+export type CircuitBreakerActorRef = ActorRefFrom<typeof circuitBreakerMachine>;
+export type CircuitBreakerSnapshot = SnapshotFrom<typeof circuitBreakerMachine>;

@@ -1,0 +1,108 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { Kvm, KvWatchInclude, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../key-value.js';
+
+/** Options of {@link openNatsKeyValue}. */
+export interface NatsKeyValueOptions {
+  /** Values kept per key. @default 1 */
+  history?: number;
+}
+
+function toEntry(e: NatsKvEntry): KvEntry {
+  return { key: e.key, value: e.value, revision: e.revision, operation: e.operation };
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/** A compare-and-set that lost the race becomes KvConflictError; anything else passes through. */
+async function cas(key: string, write: () => Promise<number>): Promise<number> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isWrongLastSequence(err)) throw new KvConflictError(key);
+    throw err;
+  }
+}
+
+class NatsKeyValue implements KeyValueStore {
+  constructor(
+    readonly bucket: string,
+    private readonly kv: KV,
+  ) {}
+
+  async get(key: string): Promise<KvEntry | null> {
+    const entry = await this.kv.get(key);
+    return entry && entry.operation === 'PUT' ? toEntry(entry) : null;
+  }
+
+  put(key: string, value: Uint8Array): Promise<number> {
+    return this.kv.put(key, value);
+  }
+
+  create(key: string, value: Uint8Array): Promise<number> {
+    return cas(key, () => this.kv.create(key, value));
+  }
+
+  update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    return cas(key, () => this.kv.update(key, value, revision));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.kv.delete(key);
+  }
+
+  async keys(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const key of await this.kv.keys()) out.push(key);
+    return out;
+  }
+
+  watch(key: string, onEntry: (entry: KvEntry) => void): KvWatch {
+    let stopped = false;
+    let stopIterator: (() => void) | undefined;
+    const started = this.kv.watch({ key, include: KvWatchInclude.UpdatesOnly }).then((iterator) => {
+      stopIterator = () => iterator.stop();
+      if (stopped) stopIterator();
+      return iterator;
+    });
+    const ready = started.then(() => undefined);
+    // Those who do not wait for `ready` must not see an unhandled rejection.
+    ready.catch(() => undefined);
+    void started
+      .then(async (iterator) => {
+        for await (const entry of iterator) onEntry(toEntry(entry));
+      })
+      .catch(() => undefined);
+    return {
+      ready,
+      stop: () => {
+        stopped = true;
+        stopIterator?.();
+      },
+    };
+  }
+}
+
+/**
+ * Opens (creating it when missing) a NATS KV bucket as a {@link KeyValueStore}.
+ * @param nc - a connection to a server with JetStream
+ * @param bucket - the bucket's name (letters, digits, `-` and `_`)
+ * @throws when the server refuses the bucket
+ * @example
+ * const kv = await openNatsKeyValue(nc, 'bulwark_breakers');
+ */
+export async function openNatsKeyValue(
+  nc: NatsConnection,
+  bucket: string,
+  opts: NatsKeyValueOptions = {},
+): Promise<KeyValueStore> {
+  const kv = await new Kvm(nc).create(bucket, { history: opts.history ?? 1 });
+  return new NatsKeyValue(bucket, kv);
+}
