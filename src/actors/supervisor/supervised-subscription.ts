@@ -1,0 +1,84 @@
+import type { Subscription, SubscriberStatus } from '../subscriber/subscriber.actor.js';
+import type { SubscriberStats } from '../subscriber/stats.js';
+import type { Supervisor } from './supervisor.js';
+import type { RestartPolicy, SupervisedChild } from './types.js';
+
+/**
+ * A subscription under supervision: when its subscriber gives up (`failed`, after its own consumer
+ * restarts ran out), the supervisor starts a fresh subscriber with backoff. The handle the user
+ * holds stays the same; counters carry over across restarts.
+ */
+class SupervisedSubscription implements Subscription, SupervisedChild {
+  readonly kind = 'subscriber';
+  readonly type: string;
+  readonly group: string;
+  readonly ready: Promise<void>;
+  private current: Subscription;
+  private readonly carried: SubscriberStats;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly supervisor: Supervisor,
+    private readonly start: () => Subscription,
+  ) {
+    this.current = start();
+    this.type = this.current.type;
+    this.group = this.current.group;
+    this.ready = this.current.ready;
+    this.carried = { ...this.current.stats() };
+    for (const k of Object.keys(this.carried) as (keyof SubscriberStats)[]) this.carried[k] = 0;
+  }
+
+  status(): SubscriberStatus {
+    return this.current.status();
+  }
+
+  state(): string {
+    return this.current.status();
+  }
+
+  stats(): Readonly<SubscriberStats> {
+    const now = this.current.stats();
+    const out = { ...now };
+    for (const k of Object.keys(out) as (keyof SubscriberStats)[])
+      if (k !== 'inFlight') out[k] += this.carried[k];
+    return out;
+  }
+
+  restart(): void {
+    const old = this.current;
+    const counts = old.stats();
+    for (const k of Object.keys(this.carried) as (keyof SubscriberStats)[]) this.carried[k] += counts[k];
+    this.current = this.start();
+    this.current.ready.catch(() => undefined);
+    void old.stop();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stopChild(this);
+  }
+
+  halt(): Promise<void> {
+    return (this.stopping ??= this.current.stop());
+  }
+}
+
+/**
+ * Starts a subscriber under supervision; `status()` is polled for `failed` every sweep.
+ * @param start - starts one subscriber incarnation
+ * @example
+ * const sub = superviseSubscription(supervisor, 'subscriber:mailer/user.created', () => startSubscriber(...));
+ */
+export function superviseSubscription(
+  supervisor: Supervisor,
+  id: string,
+  start: () => Subscription,
+  policy: RestartPolicy | false = {},
+): Subscription {
+  const sub = new SupervisedSubscription(id, supervisor, start);
+  supervisor.add(sub, policy, () =>
+    sub.status() === 'failed' ? { name: 'SubscriberFailed', message: `subscriber ${id} failed` } : undefined,
+  );
+  return sub;
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { assign, setup, SimulatedClock } from 'xstate';
+import { spawnSupervised } from '../../src/actors/supervisor/hosted-actor.js';
+import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
+import type { SupervisorNotice } from '../../src/actors/supervisor/types.js';
+import { isValidationError } from '../../src/errors.js';
+import { fixed } from '../../src/retry/backoff.js';
+import { testLogger } from '../support/events.js';
+
+/** A worker that counts pings, throws on `boom`, and finishes on `finish`. */
+const worker = setup({
+  types: { context: {} as { pings: number; name: string }, input: {} as { name: string } },
+  actions: {
+    explode: () => {
+      throw new Error('boom');
+    },
+  },
+}).createMachine({
+  id: 'worker',
+  context: ({ input }) => ({ pings: 0, name: input.name }),
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        ping: { actions: assign({ pings: ({ context }) => context.pings + 1 }) },
+        boom: { actions: 'explode' },
+        finish: 'finished',
+      },
+    },
+    finished: { type: 'final' },
+  },
+});
+
+function setupSupervisor() {
+  const clock = new SimulatedClock();
+  const supervisor = new Supervisor({ clock, logger: testLogger });
+  const notices: SupervisorNotice[] = [];
+  supervisor.onNotice((n) => notices.push(n));
+  return { clock, supervisor, notices };
+}
+
+describe('supervisor host', () => {
+  it('restarts a failed actor after the backoff with a fresh incarnation and the same input', () => {
+    const { clock, supervisor, notices } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, {
+      id: 'w1',
+      input: { name: 'ada' },
+      restart: { maxRestarts: 3, withinMs: 60_000, backoff: fixed({ delayMs: 500 }) },
+    });
+    child.send({ type: 'ping' });
+    const first = child.ref;
+    child.send({ type: 'boom' });
+    expect(child.status()).toBe('restarting');
+    expect(supervisor.report()['w1']).toMatchObject({ status: 'restarting', restarts: 0 });
+    clock.increment(499);
+    expect(child.ref).toBe(first);
+    clock.increment(1);
+    expect(child.ref).not.toBe(first);
+    expect(child.status()).toBe('running');
+    expect(child.getSnapshot().context).toEqual({ pings: 0, name: 'ada' });
+    expect(supervisor.report()['w1']).toMatchObject({ status: 'running', restarts: 1, state: 'idle' });
+    expect(notices).toEqual([{ type: 'restarted', id: 'w1', kind: 'machine', restarts: 1 }]);
+  });
+
+  it('marks the actor failed after more than maxRestarts failures within withinMs', () => {
+    const { clock, supervisor, notices } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, {
+      id: 'w2',
+      input: { name: 'x' },
+      restart: { maxRestarts: 2, withinMs: 10_000, backoff: fixed({ delayMs: 100 }) },
+    });
+    for (let i = 0; i < 2; i++) {
+      child.send({ type: 'boom' });
+      clock.increment(100);
+    }
+    expect(child.restarts).toBe(2);
+    child.send({ type: 'boom' });
+    expect(child.status()).toBe('failed');
+    clock.increment(60_000);
+    expect(child.restarts).toBe(2);
+    expect(supervisor.report()['w2']).toMatchObject({
+      status: 'failed',
+      restarts: 2,
+      lastError: { message: 'boom' },
+    });
+    expect(notices.at(-1)).toMatchObject({ type: 'failed', id: 'w2', error: { message: 'boom' } });
+    expect(supervisor.reset('w2')).toBe(true);
+    expect(child.status()).toBe('running');
+  });
+
+  it('restart: false reports the failure and never restarts', () => {
+    const { clock, supervisor } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, { id: 'w3', input: { name: 'x' }, restart: false });
+    child.send({ type: 'boom' });
+    clock.increment(60_000);
+    expect(child.status()).toBe('failed');
+    expect(child.restarts).toBe(0);
+  });
+
+  it('forgets an actor that reaches a final state, and one that is stopped', async () => {
+    const { supervisor } = setupSupervisor();
+    const a = spawnSupervised(supervisor, worker, { id: 'a', input: { name: 'a' } });
+    const b = spawnSupervised(supervisor, worker, { id: 'b', input: { name: 'b' } });
+    a.send({ type: 'finish' });
+    expect(a.status()).toBe('done');
+    await b.stop();
+    await b.stop();
+    expect(b.status()).toBe('stopped');
+    expect(b.ref.getSnapshot().status).toBe('stopped');
+    expect(supervisor.size).toBe(0);
+  });
+
+  it('refuses a second actor with the same id', () => {
+    const { supervisor } = setupSupervisor();
+    spawnSupervised(supervisor, worker, { id: 'dup', input: { name: 'a' } });
+    let caught: unknown;
+    try {
+      spawnSupervised(supervisor, worker, { id: 'dup', input: { name: 'b' } });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isValidationError(caught)).toBe(true);
+  });
+
+  it('stops a pending restart when the actor is stopped during its backoff', async () => {
+    const { clock, supervisor } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, {
+      id: 'w4',
+      input: { name: 'x' },
+      restart: { backoff: fixed({ delayMs: 100 }) },
+    });
+    const first = child.ref;
+    child.send({ type: 'boom' });
+    await child.stop();
+    clock.increment(1_000);
+    expect(child.ref).toBe(first);
+    expect(child.status()).toBe('stopped');
+  });
+});
