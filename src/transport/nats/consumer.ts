@@ -22,7 +22,7 @@ export interface ConsumerHost {
   release(consumer: NatsConsumer): void;
 }
 
-const TIMING: PullTiming = { expiresMs: 30_000, heartbeatMs: 5_000 };
+const TIMING: PullTiming = { expiresMs: 10_000, heartbeatMs: 2_000 };
 const RECOVER_MS = [250, 500, 1_000, 2_000, 5_000] as const;
 const RECOVER_TRIES = 20;
 

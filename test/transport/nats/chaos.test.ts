@@ -1,0 +1,173 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { isBackpressureError } from '../../../src/errors.js';
+import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
+import type { PublishReceipt, Transport } from '../../../src/transport/transport.js';
+import { startNatsServer, type NatsServerHandle } from '../../setup/nats-server.js';
+import { Collector, ctx, dropStreams, idOf, outbound, uniquePrefix } from './helpers.js';
+
+const url = inject('natsUrl');
+
+/** Starts the fixture subscriber process; `onId` sees every handled id. */
+function consumerProcess(
+  prefix: string,
+  onId: (id: string) => void,
+): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/fixtures/nats-consumer.ts', url, prefix, '2000'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`consumer exited early (${code})`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line === 'ready') resolve();
+      else onId(line);
+    });
+  });
+  return { child, ready };
+}
+
+function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (check()) {
+        clearInterval(timer);
+        resolve();
+      } else if (Date.now() - started > ms) {
+        clearInterval(timer);
+        reject(new Error(`timed out waiting for ${what}`));
+      }
+    }, 10);
+  });
+}
+
+describe('NATS chaos', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
+  });
+
+  it('(a) a consumer process killed halfway through 5,000 events: the next one handles the rest', async () => {
+    const prefix = uniquePrefix();
+    const publisher = natsTransport({ servers: url, prefix });
+    await publisher.start(ctx);
+    cleanup.push(
+      () => dropStreams(url, prefix),
+      () => publisher.close(),
+    );
+    const handled = new Map<string, number>();
+    let killed = false;
+    let atKill = 0;
+    const ids = Array.from({ length: 5_000 }, (_, i) => `u${i}`);
+    const user = (id: string) => ({ id, username: id, role: 'user' });
+    for (let i = 0; i < ids.length; i += 500) {
+      await publisher.publishMany(ids.slice(i, i + 500).map((id) => outbound('user.created', user(id))));
+    }
+
+    const first = consumerProcess(prefix, (id) => {
+      if (killed) return; // lines still in the pipe after the kill: handled, but not acked for sure
+      handled.set(id, (handled.get(id) ?? 0) + 1);
+      if (handled.size >= 2_500) {
+        killed = true;
+        atKill = handled.size;
+        first.child.kill('SIGKILL');
+      }
+    });
+    cleanup.push(async () => void first.child.kill('SIGKILL'));
+    await first.ready.catch(() => undefined);
+    await waitUntil(() => killed, 30_000, 'half of the events');
+    const count = (id: string): void => void handled.set(id, (handled.get(id) ?? 0) + 1);
+
+    const second = consumerProcess(prefix, count);
+    cleanup.push(async () => void second.child.kill('SIGKILL'));
+    await second.ready;
+    await waitUntil(() => handled.size === 5_000, 40_000, 'every event handled');
+    const twice = [...handled.values()].filter((n) => n > 1).length;
+    console.log(
+      `chaos (a): 5000 published, ${atKill} handled before SIGKILL, 5000 handled in all, ${twice} twice`,
+    );
+    expect(ids.every((id) => handled.has(id))).toBe(true);
+  }, 60_000);
+
+  it('(b) the server stopped and restarted while publishing 2,000 events: all are delivered', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const prefix = uniquePrefix();
+    const t = natsTransport({ servers: server.url, prefix, requestTimeoutMs: 2_000 });
+    await t.start(ctx);
+    cleanup.push(() => t.close());
+    let peakOutbox = 0;
+    const receipts: PublishReceipt[] = [];
+    const publishing = publishInWindows(t, 2_000, 100, receipts, () => {
+      peakOutbox = Math.max(peakOutbox, t.status().outboxSize ?? 0);
+    });
+    publishing.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
+    await waitUntil(() => receipts.length >= 700, 20_000, '700 stored');
+    await server.stop();
+    const resolvedBeforeStop = receipts.length;
+    // Every publisher in the window is now waiting on the outbox (those in flight at the stop join it too).
+    await waitUntil(() => (t.status().outboxSize ?? 0) >= 100, 20_000, 'the outbox to fill');
+    peakOutbox = Math.max(peakOutbox, t.status().outboxSize ?? 0);
+    await server.start();
+    await publishing;
+    expect(receipts).toHaveLength(2_000);
+    expect(t.status().outboxSize).toBe(0);
+
+    const sink = new Collector((d) => d.ack());
+    const h = t.consume({ type: 'x', group: 'g', mode: 'group', maxInFlight: 500, instanceId: 'i' }, sink);
+    await sink.waitFor(2_000, 30_000);
+    const distinct = new Set(sink.deliveries.map(idOf));
+    console.log(
+      `chaos (b): 2000 published, ${resolvedBeforeStop} stored before the stop, outbox peak ${peakOutbox}, ` +
+        `${distinct.size} distinct delivered, ${receipts.filter((r) => r.duplicate).length} duplicates reported`,
+    );
+    expect(distinct.size).toBe(2_000);
+    await h.stop();
+  }, 60_000);
+
+  it('rejects with BackpressureError when the outbox is full, and flushes in order on reconnect', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const prefix = uniquePrefix();
+    const t = natsTransport({ servers: server.url, prefix, outbox: { maxMessages: 5 } });
+    await t.start(ctx);
+    cleanup.push(() => t.close());
+    const states: string[] = [];
+    t.onStatus((s) => states.push(s.state));
+    await server.stop();
+    await waitUntil(() => !t.status().connected, 5_000, 'the disconnect');
+    const queued = Array.from({ length: 5 }, (_, n) => t.publish(outbound('x', { n }, `q${n}`)));
+    const refused = await t.publish(outbound('x', { n: 5 })).catch((e: unknown) => e);
+    expect(isBackpressureError(refused)).toBe(true);
+    expect(t.status().outboxSize).toBe(5);
+    await server.start();
+    const stored = await Promise.all(queued);
+    expect(stored.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(states).toContain('connected');
+  }, 30_000);
+});
+
+/** Publishes `total` events, `window` at a time, recording each receipt as it resolves. */
+async function publishInWindows(
+  t: Transport,
+  total: number,
+  window: number,
+  receipts: PublishReceipt[],
+  tick: () => void,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const n = next++;
+      const p = t.publish(outbound('x', { n }, `e${n}`));
+      tick();
+      receipts.push(await p);
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
