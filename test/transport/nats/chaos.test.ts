@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { isBackpressureError } from '../../../src/errors.js';
 import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { PublishReceipt, Transport } from '../../../src/transport/transport.js';
-import { startNatsServer, type NatsServerHandle } from '../../setup/nats-server.js';
+import { startNatsServer } from '../../setup/nats-server.js';
 import { Collector, ctx, dropStreams, idOf, outbound, uniquePrefix } from './helpers.js';
 
 const url = inject('natsUrl');
@@ -22,7 +22,7 @@ function consumerProcess(
   );
   const ready = new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`consumer exited early (${code})`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'ready') resolve();
       else onId(line);
     });
