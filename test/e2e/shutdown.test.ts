@@ -5,6 +5,13 @@ import { useRuntimes } from '../support/runtime.js';
 import { until } from '../support/wait.js';
 import { transportCases } from './transports.js';
 
+/** Counts of live handles that would keep a process running (timers, sockets, immediates). */
+function resources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) if (r !== 'FSReqCallback') counts[r] = (counts[r] ?? 0) + 1;
+  return counts;
+}
+
 describe.each(transportCases)('shutdown on $name', (c) => {
   const { runtime } = useRuntimes(c);
 
@@ -40,6 +47,20 @@ describe.each(transportCases)('shutdown on $name', (c) => {
     await second.subscribe('user.created', (p) => void rest.push(p.id)).ready;
     await until(() => started.length + rest.length >= 6, 'the rest handled by the next instance');
     expect([...new Set([...finished, ...rest])].sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+  });
+
+  it('leaves no timers, immediates or sockets behind after shutdown', async () => {
+    const before = resources();
+    const rt = await runtime('tidy');
+    const seen: string[] = [];
+    await rt.subscribe('user.created', (p) => void seen.push(p.id), { timeoutMs: 60_000 }).ready;
+    await rt.subscribeBatch('availability.created', () => undefined, { batchSize: 10, batchTimeoutMs: 60_000 }).ready;
+    await rt.publish('availability.created', { staffId: 's', day: 'mon' });
+    await rt.publish('user.created', user('1'));
+    await until(() => seen.length === 1, 'delivery');
+    await rt.shutdown();
+    await new Promise((r) => setImmediate(r));
+    expect(resources()).toEqual(before);
   });
 
   it('sub.stop() is idempotent and stops deliveries to that subscriber', async () => {
