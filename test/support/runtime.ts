@@ -1,5 +1,5 @@
 import { afterEach } from 'vitest';
-import { createRuntime } from '../../src/runtime/create-runtime.js';
+import { createRuntime, type RuntimeOptions } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { TestBus, TransportCase } from '../e2e/transports.js';
 import { testEvents, testLogger } from './events.js';
@@ -11,7 +11,10 @@ type TestRuntime = Runtime<typeof testEvents.schemas>;
  * @returns a factory: each call is another "service instance" on the same bus
  */
 export function useRuntimes(c: TransportCase): {
-  runtime: (service?: string) => Promise<TestRuntime>;
+  runtime: (
+    service?: string,
+    extra?: Partial<RuntimeOptions<typeof testEvents.schemas>>,
+  ) => Promise<TestRuntime>;
   bus: () => TestBus;
 } {
   let bus: TestBus | undefined;
@@ -24,12 +27,13 @@ export function useRuntimes(c: TransportCase): {
   const getBus = (): TestBus => (bus ??= c.bus());
   return {
     bus: getBus,
-    runtime: async (service = 'accounts') => {
+    runtime: async (service = 'accounts', extra = {}) => {
       const rt = await createRuntime({
         service,
         events: testEvents,
         transport: getBus().transport(),
         logger: testLogger,
+        ...extra,
       });
       runtimes.push(rt);
       return rt;

@@ -240,6 +240,8 @@ class NatsTransport implements Transport {
       conn.publisher.close();
       this.outbox.close();
       await conn.nc.drain().catch(() => conn.nc.close());
+      // drain() resolves before the socket is gone; closed() resolves once it is.
+      await conn.nc.closed();
     }
     this.conn = undefined;
     this.starting = undefined;
