@@ -1,7 +1,7 @@
 // bulwark's public API. Everything a user imports is listed here by name.
 
 export { createRuntime, type RuntimeOptions } from './runtime/create-runtime.js';
-export { Runtime, type PublishItem } from './runtime/runtime.js';
+export { Runtime, type PublishItem, type BreakerDirectory } from './runtime/runtime.js';
 export type { PublishOptions } from './runtime/envelope.js';
 
 export {
@@ -80,6 +80,20 @@ export type {
   DeadLetterStore,
 } from './transport/dead-letters.js';
 export type { KeyValueStore, KvEntry } from './transport/key-value.js';
+
+export {
+  Breaker,
+  BreakerState,
+  createBreaker,
+  protect,
+  type BreakerOptions,
+  type BreakerStats,
+  type BreakerStateChange,
+  type BreakerWindow,
+  type ProtectOptions,
+  type SharedMode,
+} from './breaker/index.js';
+export { circuitBreakerMachine } from './machines/circuit-breaker.machine.js';
 
 export type { Clock } from './clock.js';
 export type { Logger } from './logging.js';

@@ -21,6 +21,9 @@ import {
 import type { DeadLetterStore } from '../transport/dead-letters.js';
 import type { OutboundMessage, PublishReceipt, Transport } from '../transport/transport.js';
 import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
+import { BreakerRegistry } from '../breaker/registry.js';
+import type { Breaker } from '../breaker/breaker.js';
+import type { BreakerOptions, BreakerStats } from '../breaker/options.js';
 
 /** One item of `rt.publishMany`. */
 export type PublishItem<S extends EventSchemas> = {
@@ -31,6 +34,14 @@ export type PublishItem<S extends EventSchemas> = {
     headers?: Record<string, string>;
   };
 }[EventTypeOf<S>];
+
+/** Read access to a runtime's circuit breakers. */
+export interface BreakerDirectory {
+  /** @returns every breaker's stats, by name */
+  stats(): Record<string, BreakerStats>;
+  list(): Breaker[];
+  get(name: string): Breaker | undefined;
+}
 
 /** Everything a runtime is made of; built by `createRuntime`. */
 export interface RuntimeParts<S extends EventSchemas> {
@@ -55,6 +66,9 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   readonly logger: Logger;
   /** The dead-letter store of this runtime's transport. */
   readonly deadLetters: DeadLetterStore;
+  /** This runtime's circuit breakers: `rt.breakers.stats()` gives every breaker's stats by name. */
+  readonly breakers: BreakerDirectory;
+  private readonly breakerRegistry: BreakerRegistry;
   private readonly subscriptions = new Set<Subscription>();
   private readonly shutdownHooks: (() => Promise<void>)[] = [];
   private closing: Promise<void> | undefined;
@@ -65,6 +79,33 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.transport = parts.transport;
     this.logger = parts.logger;
     this.deadLetters = parts.transport.deadLetters;
+    this.breakerRegistry = new BreakerRegistry({
+      service: parts.service,
+      logger: parts.logger.child({ actor: 'breaker' }),
+      clock: parts.clock,
+      ...(parts.inspect && { inspect: parts.inspect as (ev: unknown) => void }),
+      keyValue: (bucket) => parts.transport.keyValue(bucket),
+    });
+    const registry = this.breakerRegistry;
+    this.breakers = {
+      stats: () => registry.stats(),
+      list: () => registry.list(),
+      get: (name) => registry.list().find((b) => b.name === name),
+    };
+  }
+
+  /**
+   * The circuit breaker `name`, created with `options` the first time; the same instance afterwards.
+   * With `shared: true` every instance of this service sees one state, kept in the transport's KV bucket.
+   * @throws {ValidationError} when an option is out of range
+   * @throws {ClosedError} after `shutdown()`
+   * @example
+   * const stripe = rt.breaker('stripe', { failureThreshold: 0.5, resetTimeoutMs: 30_000, timeoutMs: 5_000 });
+   * const charge = await stripe.execute((signal) => fetch(url, { signal }));
+   */
+  breaker(name: string, options?: BreakerOptions): Breaker {
+    this.assertOpen();
+    return this.breakerRegistry.get(name, options);
   }
 
   /**
@@ -198,6 +239,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.logger.info('shutting down');
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     for (const hook of this.shutdownHooks.reverse()) await hook();
+    await this.breakerRegistry.close();
     await this.transport.close();
     this.logger.info('shut down');
   }
