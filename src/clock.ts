@@ -5,13 +5,12 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock. Timers are unref'd: a pending retry or breaker reset never keeps a process alive by itself. */
+/**
+ * The real clock. Its timers keep the process alive, like any pending I/O: a retry due in five
+ * seconds or a call waiting for its timeout is work in flight. `shutdown()` clears them all.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };

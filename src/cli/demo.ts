@@ -39,12 +39,13 @@ function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
 
 /**
  * A scripted tour of the runtime: events flowing, a handler failing and retried with backoff,
- * a poison event dead-lettered with its reason and redriven, a batch subscriber, and a clean shutdown.
+ * a poison event dead-lettered with its reason and redriven, a batch subscriber, a circuit breaker
+ * opening and closing again, and a clean shutdown.
  * @returns what happened, for tests
  */
 export async function runDemo(
   options: DemoOptions = {},
-): Promise<{ handled: number; deadLettered: number; batches: number }> {
+): Promise<{ handled: number; deadLettered: number; batches: number; breakerTimeouts: number }> {
   const print = options.print ?? ((line: string) => console.log(line));
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const rt = await createRuntime({
@@ -120,6 +121,7 @@ export async function runDemo(
 
   print(step(5, 'A batch subscriber (batches of 5, or whatever arrived after 200 ms)'));
   const batches: number[] = [];
+  let breakerOpened = 0;
   const rota = rt.subscribeBatch(
     'availability.created',
     (slots) => {
@@ -139,7 +141,27 @@ export async function runDemo(
   );
   await waitFor(() => batches.reduce((a, b) => a + b, 0) === 7);
 
-  print(step(6, 'Graceful shutdown: drain in-flight handlers, close the transport'));
+  print(step(6, 'A circuit breaker around a failing payments API, with a fallback'));
+  const payments = rt.breaker('payments', {
+    failureThreshold: 3,
+    resetTimeoutMs: 150,
+    timeoutMs: 50,
+    fallback: () => 'queued for later',
+  });
+  payments.on('stateChange', ({ from, to }) => print(warn(`${at()} breaker "payments": ${from} -> ${to}`)));
+  let apiUp = false;
+  const charge = (signal: AbortSignal) =>
+    apiUp
+      ? Promise.resolve('charged')
+      : new Promise<string>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+  for (let i = 1; i <= 5; i++) print(`   call ${i}: ${await payments.execute(charge)}`);
+  apiUp = true;
+  await new Promise((r) => setTimeout(r, 200));
+  print(`   call 6: ${await payments.execute(charge)}`);
+  print(ok(`breaker stats: ${JSON.stringify(rt.breakers.stats().payments)}`));
+  breakerOpened = payments.stats().timeoutCount;
+
+  print(step(7, 'Graceful shutdown: drain in-flight handlers, close the transport'));
   const stats = mailer.stats();
   await rt.shutdown();
   print(
@@ -149,5 +171,10 @@ export async function runDemo(
   );
   print(ok(`rota: ${batches.length} batches (${batches.join(' + ')} events)`));
   print(styleText('bold', `\ndone in ${Math.round(performance.now() - t0)} ms`));
-  return { handled: stats.handled, deadLettered: stats.deadLettered, batches: batches.length };
+  return {
+    handled: stats.handled,
+    deadLettered: stats.deadLettered,
+    batches: batches.length,
+    breakerTimeouts: breakerOpened,
+  };
 }
