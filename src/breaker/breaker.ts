@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
-import { CircuitOpenError, isTimeoutError } from '../errors.js';
+import { isTimeoutError } from '../errors.js';
 import { silentLogger } from '../logging.js';
 import type {
   CircuitBreakerActorRef,
@@ -19,7 +19,7 @@ import {
   WINDOW_TRIPPED,
 } from './actor.js';
 import { Listeners } from './listeners.js';
-import { callWithTimeout, NEVER_ABORTED, type BreakerCall } from './call.js';
+import { callWithTimeout, NEVER_ABORTED, refusal, type BreakerCall } from './call.js';
 import { forgetBreaker, rememberBreaker } from './lookup.js';
 import type { BreakerState } from './options.js';
 import {
@@ -82,8 +82,9 @@ export class Breaker {
     this.strategy = this.opts.strategy();
     this.clock = env.clock ?? systemClock;
     this.inspect = env.inspect;
-    // The actor starts with the first event it must hear: an idle CLOSED breaker's snapshot would be
-    // the initial one anyway. With an inspector it starts now, so that every breaker is visible.
+    // The actor runs from the first event it must hear until the breaker is CLOSED again: a CLOSED
+    // breaker's snapshot is the initial one anyway. With an inspector it runs from now on, so that
+    // every breaker is visible there.
     if (this.inspect) this.startActor();
     this.shared = this.opts.shared ? startSharedState(this.sharedHost(env), env) : undefined;
     rememberBreaker(this);
@@ -240,7 +241,7 @@ export class Breaker {
 
   private refuse<T>(args: unknown[]): Promise<T> {
     this.rejections++;
-    const err = new CircuitOpenError(this.name);
+    const err = refusal(this.name);
     const fallback = this.opts.fallback;
     if (!fallback) return Promise.reject(err);
     try {
@@ -272,6 +273,15 @@ export class Breaker {
     if (!this.applyingPeer) this.shared?.publish(next, this.openedAt, this.manualCall);
     if (PUBLIC_STATE[from] !== PUBLIC_STATE[next])
       this.listeners.emit({ from: PUBLIC_STATE[from], to: PUBLIC_STATE[next] });
+    // Back in CLOSED, the actor's snapshot is its initial one again: let it go until it is needed.
+    if (next === 'CLOSED' && !this.inspect) queueMicrotask(() => this.releaseActor());
+  }
+
+  private releaseActor(): void {
+    const actor = this.actor;
+    if (!actor || this.machineState !== 'CLOSED' || actor.getSnapshot().value !== 'CLOSED') return;
+    this.actor = undefined;
+    actor.stop();
   }
 
   private send(event: CircuitBreakerEvent): void {

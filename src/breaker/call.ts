@@ -1,11 +1,25 @@
 import type { Clock } from '../clock.js';
-import { TimeoutError } from '../errors.js';
+import { CircuitOpenError, TimeoutError } from '../errors.js';
 
 /** The signal of every call without a timeout: one shared instance that never aborts. */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /** A breaker's call: the signal first, then the caller's arguments. */
 export type BreakerCall<T, A extends unknown[]> = (signal: AbortSignal, ...args: A) => T | PromiseLike<T>;
+
+/**
+ * The CircuitOpenError of a refused call, without a stack trace: refusing is the fail-fast path,
+ * and capturing a stack would cost several times the refusal itself. The message names the breaker.
+ */
+export function refusal(name: string): CircuitOpenError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new CircuitOpenError(name);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 
 /**
  * Runs `fn` with a signal that aborts after `timeoutMs`; the returned promise rejects with a
