@@ -81,7 +81,40 @@ export class NatsDelivery implements Delivery {
   }
 }
 
-function readHeaders(msg: Msg): Readonly<Record<string, string>> {
+/**
+ * The headers as a record. nats.js builds a `MsgHdrs` on first access, which costs more than the
+ * rest of a delivery (measured: consume+ack 40k/s with it, 64k/s without); the header block is
+ * plain `NATS/1.0\r\nKey: value\r\n…` text, so it is read straight from the message bytes when
+ * the message exposes them, and through `msg.headers` otherwise.
+ */
+export function readHeaders(msg: Msg): Readonly<Record<string, string>> {
+  const raw = msg as unknown as { _msg?: { hdr?: unknown }; _rdata?: unknown };
+  const len = raw._msg?.hdr;
+  if (typeof len === 'number' && raw._rdata instanceof Uint8Array) {
+    if (len <= 0) return NO_HEADERS;
+    const parsed = parseHeaderBlock(raw._rdata, len);
+    if (parsed) return parsed;
+  }
+  return fromMsgHdrs(msg);
+}
+
+/** @returns the headers of a `NATS/1.0` block, or undefined when it carries a status (left to nats.js) */
+export function parseHeaderBlock(buf: Uint8Array, len: number): Record<string, string> | undefined {
+  const text = Buffer.from(buf.buffer, buf.byteOffset, len).toString('utf8');
+  const lines = text.split('\r\n');
+  if (lines[0] !== 'NATS/1.0') return undefined;
+  const out: Record<string, string> = {};
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const key = line.slice(0, colon).trim();
+    if (!(key in out)) out[key] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+function fromMsgHdrs(msg: Msg): Readonly<Record<string, string>> {
   const h = msg.headers;
   if (!h) return NO_HEADERS;
   const out: Record<string, string> = {};

@@ -95,7 +95,7 @@ export class PullLoop {
     if (code === STATUS.conflict && /consumer deleted/i.test(h?.description ?? ''))
       return this.handlers.deleted();
     if (code === STATUS.conflict) {
-      // Exceeded MaxWaiting / MaxRequestBatch and the like: that request is gone.
+      // Exceeded MaxWaiting / MaxRequestBatch and the like: that request is gone; the watchdog asks again.
       this.requested = 0;
       return;
     }
@@ -106,7 +106,9 @@ export class PullLoop {
   }
 
   private watchdog(): void {
-    if (this.stopped || this.requested === 0) return;
+    if (this.stopped) return;
+    // Nothing requested though there may be room (a refused request): ask again.
+    if (this.requested === 0) return this.pull();
     if (Date.now() - this.lastHeard < 2 * this.timing.heartbeatMs) return;
     this.lastHeard = Date.now();
     this.handlers.suspect('heartbeats missed');

@@ -1,0 +1,236 @@
+// NATS section of `npm run bench`: raw nats.js and bulwark side by side, one run, one private server.
+import { performance } from 'node:perf_hooks';
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { encodeEvent } from '../src/events/cloudevent.js';
+import { isoTime, uuidv7 } from '../src/events/ids.js';
+import { defineEvents } from '../src/events/registry.js';
+import { createRuntime } from '../src/runtime/create-runtime.js';
+import { natsTransport } from '../src/transport/nats/nats-transport.js';
+import { startNatsServer } from '../test/setup/nats-server.js';
+import { markdownTable, ms, perSecond, quantile } from './stats.js';
+import type { BenchSection } from './types.js';
+
+const N = 20_000;
+const WINDOW = 1_000;
+const LATENCY_N = 5_000;
+const LATENCY_BATCH = 10;
+const CONCURRENCY = 256;
+const events = defineEvents({ 'bench.event': z.object({ n: z.number(), t: z.number() }) });
+const logger = pino({ level: 'silent' });
+
+function rawEvent(n: number) {
+  const id = uuidv7();
+  const event = {
+    specversion: '1.0' as const,
+    id,
+    source: 'bench',
+    type: 'bench.event',
+    time: isoTime(),
+    datacontenttype: 'application/json',
+    data: { n, t: performance.now() },
+  };
+  return { id, body: encodeEvent(event) };
+}
+
+/** Runs `send(i)` for i < n with at most `window` in flight; returns msg/s. */
+async function pipelined(n: number, window: number, send: (i: number) => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) await send(next++);
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  return n / ((performance.now() - start) / 1000);
+}
+
+async function rawPublish(js: JetStreamClient, subject: string): Promise<number> {
+  return pipelined(N, WINDOW, (i) => {
+    const { id, body } = rawEvent(i);
+    return js.publish(subject, body, { msgID: id });
+  });
+}
+
+/** Raw durable consumer with explicit acks over `count` stored messages; returns msg/s. */
+async function rawConsume(
+  nc: NatsConnection,
+  stream: string,
+  subject: string,
+  count: number,
+): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const name = `raw_${uuidv7().slice(-8)}`;
+  await jsm.consumers.add(stream, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: subject,
+  });
+  const consumer = await jetstream(nc).consumers.get(stream, name);
+  const start = performance.now();
+  let got = 0;
+  await new Promise<void>((resolve) => {
+    void consumer.consume({
+      max_messages: CONCURRENCY,
+      callback: (m) => {
+        m.ack();
+        if (++got === count) resolve();
+      },
+    });
+  });
+  const rate = count / ((performance.now() - start) / 1000);
+  await jsm.consumers.delete(stream, name);
+  return rate;
+}
+
+/** Raw publish→handler latency: a consumer running while events are published in small batches. */
+async function rawLatency(nc: NatsConnection, js: JetStreamClient, stream: string, subject: string) {
+  const jsm = await jetstreamManager(nc);
+  const name = `rawlat_${uuidv7().slice(-8)}`;
+  await jsm.consumers.add(stream, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: subject,
+    deliver_policy: 'new',
+  });
+  const consumer = await jetstream(nc).consumers.get(stream, name);
+  const lat: number[] = [];
+  const done = new Promise<void>((resolve) => {
+    void consumer.consume({
+      max_messages: CONCURRENCY,
+      callback: (m) => {
+        lat.push(performance.now() - m.json<{ data: { t: number } }>().data.t);
+        m.ack();
+        if (lat.length === LATENCY_N) resolve();
+      },
+    });
+  });
+  for (let i = 0; i < LATENCY_N; i += LATENCY_BATCH) {
+    await Promise.all(
+      Array.from({ length: LATENCY_BATCH }, (_, k) => {
+        const { id, body } = rawEvent(i + k);
+        return js.publish(subject, body, { msgID: id });
+      }),
+    );
+  }
+  await done;
+  await jsm.consumers.delete(stream, name);
+  return lat;
+}
+
+type Rt = Awaited<ReturnType<typeof createRuntime<typeof events.schemas>>>;
+
+async function bulwarkPublish(rt: Rt): Promise<number> {
+  return pipelined(N, WINDOW, (i) => rt.publish('bench.event', { n: i, t: performance.now() }));
+}
+
+async function bulwarkConsume(rt: Rt, group: string, count: number): Promise<number> {
+  const start = performance.now();
+  let got = 0;
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  const sub = rt.subscribe(
+    'bench.event',
+    () => {
+      if (++got === count) resolve();
+    },
+    { group, concurrency: CONCURRENCY },
+  );
+  await done;
+  const rate = count / ((performance.now() - start) / 1000);
+  await sub.stop();
+  return rate;
+}
+
+async function bulwarkLatency(rt: Rt): Promise<number[]> {
+  const lat: number[] = [];
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  const sub = rt.subscribe(
+    'bench.event',
+    (p) => {
+      lat.push(performance.now() - p.t);
+      if (lat.length === LATENCY_N) resolve();
+    },
+    { group: 'latency', concurrency: CONCURRENCY, from: 'new' },
+  );
+  await sub.ready;
+  for (let i = 0; i < LATENCY_N; i += LATENCY_BATCH) {
+    await rt.publishMany(
+      Array.from({ length: LATENCY_BATCH }, (_, k) => ({
+        type: 'bench.event' as const,
+        payload: { n: i + k, t: performance.now() },
+      })),
+    );
+  }
+  await done;
+  await sub.stop();
+  return lat;
+}
+
+/** Measures raw nats.js and bulwark on one private nats-server. */
+export async function runNatsBench(): Promise<BenchSection> {
+  const server = await startNatsServer();
+  const prefix = 'bench';
+  const rt = await createRuntime({
+    service: 'bench',
+    events,
+    transport: natsTransport({ servers: server.url, prefix }),
+    logger,
+  });
+  const nc = await connect({ servers: server.url });
+  try {
+    const js = jetstream(nc);
+    const stream = 'BENCH_EVENTS';
+    const rawSubject = `${prefix}.events.raw.event`;
+    const rawPub = await rawPublish(js, rawSubject);
+    const bwPub = await bulwarkPublish(rt);
+    const rawCon = await rawConsume(nc, stream, rawSubject, N);
+    const bwCon = await bulwarkConsume(rt, 'throughput', N);
+    const rawLat = await rawLatency(nc, js, stream, rawSubject);
+    const bwLat = await bulwarkLatency(rt);
+    return report({ rawPub, bwPub, rawCon, bwCon, rawLat, bwLat }, server.url);
+  } finally {
+    await nc.close();
+    await rt.shutdown();
+    await server.dispose();
+  }
+}
+
+function report(
+  r: { rawPub: number; bwPub: number; rawCon: number; bwCon: number; rawLat: number[]; bwLat: number[] },
+  _url: string,
+): BenchSection {
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  const p = (xs: number[], q: number) => ms(quantile(xs, q));
+  return {
+    title: 'NATS JetStream: bulwark vs raw nats.js (same server, same run)',
+    table: markdownTable(
+      ['measure', 'raw nats.js', 'bulwark', 'bulwark / raw'],
+      [
+        [
+          `publish, ${WINDOW} in flight (msg/s)`,
+          perSecond(r.rawPub),
+          perSecond(r.bwPub),
+          ratio(r.bwPub, r.rawPub),
+        ],
+        [
+          `consume + ack, ${CONCURRENCY} in flight (msg/s)`,
+          perSecond(r.rawCon),
+          perSecond(r.bwCon),
+          ratio(r.bwCon, r.rawCon),
+        ],
+        ['publish→handler p50', p(r.rawLat, 0.5), p(r.bwLat, 0.5), ''],
+        ['publish→handler p99', p(r.rawLat, 0.99), p(r.bwLat, 0.99), ''],
+      ],
+    ),
+    notes: [
+      `${N.toLocaleString('en-US')} CloudEvents (~200 B JSON) per throughput row; nats-server ${'2.9.10'} on loopback, file storage.`,
+      'raw: `js.publish` with msgID; durable pull consumer, `consume()` callback, `ack()` per message.',
+      'bulwark: `rt.publish` (zod validation, CloudEvent envelope, msgID) and `rt.subscribe` (decode, validate, ' +
+        'subscriber actor, ack) through the NATS transport.',
+      `latency: ${LATENCY_N.toLocaleString('en-US')} events published in batches of ${LATENCY_BATCH} while the consumer runs.`,
+    ],
+  };
+}
