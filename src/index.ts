@@ -81,6 +81,26 @@ export type {
 } from './transport/dead-letters.js';
 export type { KeyValueStore, KvEntry } from './transport/key-value.js';
 
+export { Queue } from './queue/queue.js';
+export type { QueueOptions } from './queue/options.js';
+export type { JobHandler } from './queue/runner.js';
+export {
+  JobPriority,
+  type Job,
+  type JobInfo,
+  type JobState,
+  type JobCounts,
+  type JobError,
+  type JobOptions,
+  type BulkJob,
+  type AddedJob,
+  type QueueEvents,
+  type QueueObserver,
+} from './queue/types.js';
+export type { QueueBackend, QueueBackendOptions, JobLease, StoredJob } from './queue/backend.js';
+export { deadLetterGroup } from './queue/dead-letter.js';
+export { retryJobMachine } from './machines/retry-job.machine.js';
+
 export {
   Breaker,
   BreakerState,

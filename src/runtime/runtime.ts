@@ -24,6 +24,8 @@ import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
 import { BreakerRegistry } from '../breaker/registry.js';
 import type { Breaker } from '../breaker/breaker.js';
 import type { BreakerOptions, BreakerStats } from '../breaker/options.js';
+import { Queue } from '../queue/queue.js';
+import type { QueueOptions } from '../queue/options.js';
 
 /** One item of `rt.publishMany`. */
 export type PublishItem<S extends EventSchemas> = {
@@ -186,6 +188,28 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
         options.group ?? this.service,
       ),
     );
+  }
+
+  /**
+   * Opens the job queue `name` on this runtime's transport; closed during `shutdown()`.
+   * @throws {ValidationError} when an option is out of range
+   * @throws {ClosedError} after `shutdown()`
+   * @example
+   * const emails = rt.queue<{ to: string }>('emails', { concurrency: 10, maxAttempts: 5 });
+   * emails.process(async (job) => mailer.send(job.data.to));
+   * await emails.add('welcome', { to: 'ada@example.com' }, { priority: 'high' });
+   */
+  queue<D = unknown>(name: string, options: QueueOptions = {}): Queue<D> {
+    this.assertOpen();
+    const p = this.parts;
+    const q = new Queue<D>(name, options, {
+      transport: p.transport,
+      clock: p.clock,
+      logger: p.logger,
+      inspect: p.inspect,
+    });
+    this.onShutdown(() => q.close());
+    return q;
   }
 
   /** Every live subscription of this runtime. */

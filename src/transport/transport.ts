@@ -2,6 +2,7 @@ import type { CloudEvent } from '../events/cloudevent.js';
 import type { Logger } from '../logging.js';
 import type { DeadLetterStore, DeadLetterDraft } from './dead-letters.js';
 import type { KeyValueStore } from './key-value.js';
+import type { QueueBackend, QueueBackendOptions } from '../queue/backend.js';
 
 /** Which instances receive an event: one per group (`'group'`), or every instance (`'broadcast'`). */
 export type DeliveryMode = 'group' | 'broadcast';
@@ -130,6 +131,8 @@ export interface Transport {
   readonly deadLetters: DeadLetterStore;
   /** A key-value bucket (shared breaker state, job state). */
   keyValue(bucket: string): Promise<KeyValueStore>;
+  /** The store of the job queue `name` (provisioned on first use); absent where queues are not supported. */
+  queueBackend?(name: string, options: QueueBackendOptions): Promise<QueueBackend>;
   status(): TransportStatus;
   /** @returns a function that removes the listener */
   onStatus(listener: (status: TransportStatus) => void): () => void;

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../../clock.js';
 import { uuidv7 } from '../../events/ids.js';
 import type { DeadLetter } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
+import type { QueueBackend } from '../../queue/backend.js';
 import {
   REDRIVE_GROUP_HEADER,
   type ConsumerHandle,
@@ -62,6 +63,7 @@ class MemoryTransport implements Transport {
   private readonly consumers = new Map<string, MemoryConsumer>();
   private readonly byType = new Map<string, MemoryConsumer[]>();
   private readonly buckets = new Map<string, Promise<KeyValueStore>>();
+  private readonly queues = new Map<string, Promise<QueueBackend>>();
   private seq = 0;
   private users = 0;
 
@@ -217,6 +219,16 @@ class MemoryTransport implements Transport {
       this.buckets.set(bucket, kv);
     }
     return kv;
+  }
+
+  /** One store per queue name, shared by every runtime on this transport. */
+  async queueBackend(name: string): Promise<QueueBackend> {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = import('./queue.js').then(({ MemoryQueueStore }) => new MemoryQueueStore(name, this));
+      this.queues.set(name, q);
+    }
+    return q;
   }
 
   status(): TransportStatus {

@@ -5,6 +5,7 @@ import { ClosedError, TransportError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
 import type { DeadLetterStore } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
+import type { QueueBackend, QueueBackendOptions } from '../../queue/backend.js';
 import type {
   ConsumerHandle,
   ConsumerSpec,
@@ -212,6 +213,15 @@ class NatsTransport implements Transport {
 
   async keyValue(bucket: string): Promise<KeyValueStore> {
     return openNatsKeyValue(this.required().nc, bucket);
+  }
+
+  /** A job queue's store on this connection; loaded on first use. */
+  async queueBackend(name: string, options: QueueBackendOptions): Promise<QueueBackend> {
+    const conn = this.required();
+    const { openNatsQueue } = await import('./queue.js');
+    const { nc, js, jsm, dlq } = conn;
+    const host = { nc, js, jsm, options: this.o, logger: this.logger };
+    return openNatsQueue({ ...host, writeDeadLetter: (d, s, q) => dlq.write(d, s, q) }, name, options);
   }
 
   status(): TransportStatus {

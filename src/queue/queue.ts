@@ -1,0 +1,185 @@
+import type { ActorOptions, AnyActorLogic } from 'xstate';
+import type { Clock } from '../clock.js';
+import { ClosedError, TransportError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { Transport } from '../transport/transport.js';
+import type { QueueBackend, QueueWorker } from './backend.js';
+import { newJob, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
+import { JobRunner, type JobHandler } from './runner.js';
+import type { AddedJob, BulkJob, JobCounts, JobInfo, JobOptions, QueueEvents } from './types.js';
+
+/** What a queue borrows from its runtime. */
+export interface QueueHost {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
+}
+
+type Listeners = { [K in keyof QueueEvents]: Set<QueueEvents[K]> };
+
+/**
+ * A named job queue on the runtime's transport. Any number of queue objects (in any number of
+ * processes) share the jobs of one name; each may `process` them as a competing worker.
+ * Made by `rt.queue(name, options)`.
+ * @example
+ * const emails = rt.queue('emails', { concurrency: 10, maxAttempts: 5 });
+ * emails.process(async (job) => mailer.send(job.data));
+ * await emails.add('welcome', { to: 'ada@example.com' }, { priority: 'high' });
+ */
+export class Queue<D = unknown> {
+  readonly options: ResolvedQueueOptions;
+  private readonly backend: Promise<QueueBackend>;
+  private readonly logger: Logger;
+  private readonly listeners: Listeners = { completed: new Set(), failed: new Set(), dead: new Set() };
+  private runner: JobRunner | undefined;
+  private worker: QueueWorker | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** @throws {ValidationError} when an option is out of range */
+  constructor(
+    readonly name: string,
+    options: QueueOptions,
+    private readonly host: QueueHost,
+  ) {
+    this.options = resolveQueueOptions(options);
+    this.logger = host.logger.child({ actor: 'queue', id: name });
+    this.backend = this.open();
+    this.backend.catch((err: unknown) => this.logger.error({ err }, 'queue store did not open'));
+  }
+
+  private async open(): Promise<QueueBackend> {
+    const t = this.host.transport;
+    if (!t.queueBackend) throw new TransportError(`the ${t.kind} transport has no job queues`);
+    const { ackWaitMs, dedupWindowMs } = this.options;
+    return t.queueBackend(this.name, { ackWaitMs, dedupWindowMs });
+  }
+
+  /** Resolves once the queue's store is provisioned (and, after `process`, once jobs flow). */
+  async ready(): Promise<void> {
+    await this.backend;
+    await this.worker?.ready;
+  }
+
+  /**
+   * Adds a job; resolves once it is stored (on JetStream: acknowledged by the server).
+   * @throws {ValidationError} for out-of-range options
+   * @throws {ClosedError} after `close()`
+   * @example
+   * const { id } = await emails.add('welcome', { to: 'ada@example.com' }, { delayMs: 60_000 });
+   */
+  async add(name: string, data: D, opts?: JobOptions): Promise<AddedJob> {
+    const [added] = await this.addBulk([{ name, data, ...(opts && { opts }) }]);
+    return added!;
+  }
+
+  /**
+   * Adds many jobs pipelined; resolves in order once all are stored.
+   * @throws {ValidationError} naming the first invalid item; nothing is added
+   * @throws {ClosedError} after `close()`
+   */
+  async addBulk(items: readonly BulkJob<D>[]): Promise<AddedJob[]> {
+    if (this.closing) throw new ClosedError(`queue "${this.name}" is closed`);
+    const jobs = items.map((i) => newJob(i.name, i.data, i.opts));
+    const added = await (await this.backend).add(jobs);
+    this.options.observer?.onAdded?.(this.name, jobs.length);
+    return added;
+  }
+
+  /**
+   * Starts taking jobs with `handler`, up to `concurrency` at once. A handler that throws (or
+   * runs past `timeoutMs`) fails its try; the job is retried after its backoff, and is dead once
+   * its attempts are spent.
+   * @throws {Error} when this queue object already processes
+   * @throws {ClosedError} after `close()`
+   */
+  process(handler: JobHandler<D>): void {
+    if (this.closing) throw new ClosedError(`queue "${this.name}" is closed`);
+    if (this.runner) throw new Error(`queue "${this.name}" is already processing`);
+    const o = this.options;
+    const runner = new JobRunner({
+      queue: this.name,
+      handler: handler as JobHandler,
+      maxAttempts: o.maxAttempts,
+      backoff: o.backoff,
+      timeoutMs: o.timeoutMs,
+      clock: this.host.clock,
+      logger: this.logger,
+      inspect: this.host.inspect,
+      observer: o.observer,
+      emit: (state, info) => {
+        const set = this.listeners[state];
+        if (set.size > 0) for (const l of [...set]) this.call(l, info());
+      },
+    });
+    this.runner = runner;
+    const started = this.backend.then((b) => b.work({ concurrency: o.concurrency }, runner));
+    const worker: QueueWorker = {
+      ready: started.then((w) => w.ready),
+      stop: () => started.then((w) => w.stop()),
+    };
+    worker.ready.catch((err: unknown) => this.logger.error({ err }, 'queue worker did not start'));
+    this.worker = worker;
+  }
+
+  private call(listener: (job: JobInfo) => void, info: JobInfo): void {
+    try {
+      listener(info);
+    } catch (err) {
+      this.logger.warn({ err }, 'queue listener threw');
+    }
+  }
+
+  /** @returns the job, or undefined when it is not known (never added, or no longer retained) */
+  async getJob(id: string): Promise<JobInfo<D> | undefined> {
+    return (await (await this.backend).getJob(id)) as JobInfo<D> | undefined;
+  }
+
+  /** @returns how many jobs are in each state, across every worker */
+  async counts(): Promise<JobCounts> {
+    return (await this.backend).counts();
+  }
+
+  /**
+   * Listens to jobs settled by this queue object's worker.
+   * @returns a function that removes the listener
+   */
+  on<K extends keyof QueueEvents>(event: K, listener: QueueEvents[K]): () => void {
+    const set = this.listeners[event] as Set<QueueEvents[K]>;
+    set.add(listener);
+    return () => void set.delete(listener);
+  }
+
+  /**
+   * Stops taking jobs, waits up to `closeTimeoutMs` for active ones, then aborts the rest and
+   * hands them back untried: no job is lost. Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    const runner = this.runner;
+    await this.worker?.stop().catch((err: unknown) => this.logger.warn({ err }, 'worker stop failed'));
+    if (runner) {
+      const idle = runner.whenIdle();
+      if (!(await within(idle, this.options.closeTimeoutMs))) {
+        this.logger.warn({ active: runner.active.size }, 'jobs still active at close; handing them back');
+        runner.releaseAll();
+        await idle;
+      }
+      runner.stop();
+    }
+    const backend = await this.backend.catch(() => undefined);
+    await backend?.close();
+  }
+}
+
+/** @returns true when `p` settled within `ms` */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const result = await Promise.race([p.then(() => true), timeout]);
+  clearTimeout(timer);
+  return result;
+}

@@ -1,0 +1,113 @@
+import type { Backoff } from '../retry/backoff.js';
+
+/** Priority levels, highest first: a waiting job of a higher level is always taken before a lower one. */
+export const JobPriority = {
+  critical: 'critical',
+  high: 'high',
+  normal: 'normal',
+  low: 'low',
+} as const;
+export type JobPriority = (typeof JobPriority)[keyof typeof JobPriority];
+
+/** The levels in the order workers take them. */
+export const PRIORITIES: readonly JobPriority[] = ['critical', 'high', 'normal', 'low'];
+
+/** Where a job is in its life. `failed` means it will be retried; `dead` that it will not. */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead';
+
+/** An error as jobs record it. */
+export interface JobError {
+  readonly name: string;
+  readonly message: string;
+}
+
+/** Options of `queue.add`. */
+export interface JobOptions {
+  /** @default 'normal' */
+  priority?: JobPriority;
+  /** The job waits this long before it can be taken. @default 0 */
+  delayMs?: number;
+  /**
+   * Dedup key and job id: adding a job whose id is already known is a no-op that returns the
+   * existing id (memory: while the job is retained; JetStream: within the queue's dedup window).
+   * @default a fresh UUID v7
+   */
+  jobId?: string;
+  /** Total tries including the first. @default the queue's `maxAttempts` */
+  maxAttempts?: number;
+  /** Delay before each retry; resolved when the job is added. @default the queue's `backoff` */
+  backoff?: Backoff;
+}
+
+/** One item of `queue.addBulk`. */
+export interface BulkJob<D = unknown> {
+  readonly name: string;
+  readonly data: D;
+  readonly opts?: JobOptions;
+}
+
+/** What a handler receives for one attempt. */
+export interface Job<D = unknown> {
+  readonly id: string;
+  readonly name: string;
+  readonly data: D;
+  /** 1-based: this is the `attempt`-th try. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: JobPriority;
+  /** Aborted when the attempt times out or the queue closes before it settled. */
+  readonly signal: AbortSignal;
+}
+
+/** A job as `getJob` and the queue's events report it. */
+export interface JobInfo<D = unknown> {
+  readonly id: string;
+  readonly name: string;
+  readonly data: D;
+  readonly state: JobState;
+  readonly priority: JobPriority;
+  /** Tries made so far. */
+  readonly attempts: number;
+  /** The error of the last failed try, if any. */
+  readonly error?: JobError;
+  /** What the handler returned, once completed. */
+  readonly result?: unknown;
+}
+
+/** How many jobs are in each state. */
+export interface JobCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+  dead: number;
+}
+
+/** What `add` resolves with. */
+export interface AddedJob {
+  readonly id: string;
+  /** True when a job with this id was already known; nothing new was stored. */
+  readonly duplicate?: boolean;
+}
+
+/**
+ * Called as jobs move; the metrics layer plugs in here. Calls are synchronous and must be cheap.
+ * `durationMs` is the handler's run time of the attempt that settled.
+ */
+export interface QueueObserver {
+  onAdded?(queue: string, count: number): void;
+  onActive?(queue: string): void;
+  onCompleted?(queue: string, durationMs: number, attempts: number): void;
+  onFailed?(queue: string, durationMs: number, attempt: number, reason: 'handler' | 'timeout'): void;
+  onDead?(queue: string, attempts: number, reason: 'handler' | 'timeout'): void;
+}
+
+/** Events of a queue and what their listeners receive. */
+export interface QueueEvents {
+  completed: (job: JobInfo) => void;
+  /** A try failed and the job will be retried after its backoff. */
+  failed: (job: JobInfo) => void;
+  /** The job exhausted its attempts and is in the dead-letter store. */
+  dead: (job: JobInfo) => void;
+}

@@ -1,0 +1,296 @@
+import type { Clock } from '../../clock.js';
+import type {
+  JobLease,
+  JobSink,
+  NewJob,
+  QueueBackend,
+  QueueWorker,
+  StoredJob,
+  WorkerSpec,
+} from '../../queue/backend.js';
+import { jobDeadLetter } from '../../queue/dead-letter.js';
+import {
+  PRIORITIES,
+  type AddedJob,
+  type JobCounts,
+  type JobError,
+  type JobInfo,
+  type JobPriority,
+  type JobState,
+} from '../../queue/types.js';
+import type { MemoryDeadLetterStore } from './dead-letters.js';
+import { Deque, DueHeap } from './queue-heap.js';
+
+/** What a memory queue needs from its transport. */
+export interface MemoryQueueHost {
+  readonly clock: Clock;
+  readonly timers: Set<unknown>;
+  readonly deadLetters: MemoryDeadLetterStore;
+}
+
+/** Settled jobs kept for `getJob`; older ones are forgotten first (their counts stay). */
+const RETAIN_SETTLED = 10_000;
+const LEVEL: Record<JobPriority, number> = { critical: 0, high: 1, normal: 2, low: 3 };
+
+/** One job of a memory queue. */
+class Rec {
+  state: JobState = 'waiting';
+  attemptsMade = 0;
+  dueAt = 0;
+  heapIndex = -1;
+  error: JobError | undefined = undefined;
+  result: unknown = undefined;
+  constructor(readonly job: NewJob) {}
+}
+
+interface Worker {
+  readonly sink: JobSink;
+  readonly capacity: number;
+  inFlight: number;
+}
+
+/**
+ * A job queue in this process: one FIFO per priority, a heap of delayed and backing-off jobs under
+ * one timer, and workers that compete round-robin, each up to its concurrency. Every runtime on
+ * the same memory transport shares it.
+ */
+export class MemoryQueueStore implements QueueBackend {
+  private readonly jobs = new Map<string, Rec>();
+  private readonly waiting = PRIORITIES.map(() => new Deque<Rec>());
+  private readonly due = new DueHeap<Rec>();
+  private readonly settled = new Deque<string>();
+  private readonly workers: Worker[] = [];
+  private readonly n: JobCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0 };
+  private timer: unknown = undefined;
+  private timerAt = 0;
+  private rr = 0;
+  private scheduled = false;
+  private readonly runPump = (): void => this.pump();
+  private readonly fire = (): void => this.onTimer();
+
+  constructor(
+    readonly queue: string,
+    private readonly host: MemoryQueueHost,
+  ) {}
+
+  async add(jobs: readonly NewJob[]): Promise<AddedJob[]> {
+    const now = this.host.clock.now();
+    const out: AddedJob[] = [];
+    for (const job of jobs) {
+      if (job.dedup && this.jobs.has(job.id)) {
+        out.push({ id: job.id, duplicate: true });
+        continue;
+      }
+      const rec = new Rec(job);
+      this.jobs.set(job.id, rec);
+      this.n.waiting++;
+      if (job.delayMs > 0) this.later(rec, 'delayed', now + job.delayMs);
+      else this.waiting[LEVEL[job.priority]]!.push(rec);
+      out.push({ id: job.id });
+    }
+    this.schedule();
+    return out;
+  }
+
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    const rec = this.jobs.get(id);
+    if (!rec) return undefined;
+    const { job } = rec;
+    return {
+      id: job.id,
+      name: job.name,
+      data: job.data,
+      state: rec.state,
+      priority: job.priority,
+      attempts: rec.attemptsMade,
+      ...(rec.error && { error: rec.error }),
+      ...(rec.state === 'completed' && { result: rec.result }),
+    };
+  }
+
+  async counts(): Promise<JobCounts> {
+    return { ...this.n };
+  }
+
+  work(spec: WorkerSpec, sink: JobSink): QueueWorker {
+    const worker: Worker = { sink, capacity: Math.max(1, spec.concurrency), inFlight: 0 };
+    this.workers.push(worker);
+    this.schedule();
+    return {
+      ready: Promise.resolve(),
+      stop: async () => {
+        const i = this.workers.indexOf(worker);
+        if (i >= 0) this.workers.splice(i, 1);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    // Shared by every queue object of this name on the transport; the transport clears the timer.
+  }
+
+  /** Coalesces wake-ups: one pump per microtask. */
+  private schedule(): void {
+    if (this.scheduled || this.workers.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(this.runPump);
+  }
+
+  private pump(): void {
+    this.scheduled = false;
+    const workers = this.workers;
+    let full = 0;
+    while (full < workers.length) {
+      const worker = workers[this.rr++ % workers.length]!;
+      if (worker.inFlight >= worker.capacity) {
+        full++;
+        continue;
+      }
+      full = 0;
+      const rec = this.next();
+      if (!rec) return;
+      this.move(rec, 'active');
+      worker.inFlight++;
+      worker.sink.take(new MemoryLease(this, worker, rec));
+    }
+  }
+
+  private next(): Rec | undefined {
+    for (const level of this.waiting) if (level.length > 0) return level.shift();
+    return undefined;
+  }
+
+  private move(rec: Rec, to: JobState): void {
+    this.n[rec.state]--;
+    this.n[to]++;
+    rec.state = to;
+  }
+
+  /** Parks a job until `dueAt` (a delay or a retry's backoff). */
+  private later(rec: Rec, state: 'delayed' | 'failed', dueAt: number): void {
+    this.move(rec, state);
+    rec.dueAt = dueAt;
+    this.due.push(rec);
+    if (this.timer === undefined || dueAt < this.timerAt) this.arm(dueAt);
+  }
+
+  private arm(at: number): void {
+    const { clock, timers } = this.host;
+    if (this.timer !== undefined) {
+      clock.clearTimeout(this.timer);
+      timers.delete(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = clock.setTimeout(this.fire, Math.max(0, at - clock.now()));
+    timers.add(this.timer);
+  }
+
+  private onTimer(): void {
+    this.host.timers.delete(this.timer);
+    this.timer = undefined;
+    const now = Math.max(this.host.clock.now(), this.timerAt);
+    for (let top = this.due.peek(); top; top = this.due.peek()) {
+      if (top.dueAt > now) {
+        this.arm(top.dueAt);
+        break;
+      }
+      this.due.pop();
+      this.move(top, 'waiting');
+      this.waiting[LEVEL[top.job.priority]]!.push(top);
+    }
+    this.schedule();
+  }
+
+  /** Settles a lease; called once per lease. */
+  settle(worker: Worker, rec: Rec, to: 'completed' | 'dead' | 'failed' | 'waiting', dueAt = 0): void {
+    worker.inFlight--;
+    if (to === 'waiting') {
+      this.move(rec, 'waiting');
+      this.waiting[LEVEL[rec.job.priority]]!.unshift(rec);
+    } else if (to === 'failed') {
+      if (dueAt > this.host.clock.now()) this.later(rec, 'failed', dueAt);
+      else {
+        this.move(rec, 'waiting');
+        this.waiting[LEVEL[rec.job.priority]]!.push(rec);
+      }
+    } else {
+      this.move(rec, to);
+      this.retain(rec.job.id);
+    }
+    this.schedule();
+  }
+
+  private retain(id: string): void {
+    this.settled.push(id);
+    if (this.settled.length > RETAIN_SETTLED) {
+      const old = this.settled.shift()!;
+      const rec = this.jobs.get(old);
+      if (rec && (rec.state === 'completed' || rec.state === 'dead')) this.jobs.delete(old);
+    }
+  }
+
+  now(): number {
+    return this.host.clock.now();
+  }
+
+  deadLetter(rec: Rec, job: StoredJob, error: JobError, reason: 'handler' | 'timeout'): void {
+    const now = this.host.clock.now();
+    const draft = jobDeadLetter(this.queue, job, error, reason, rec.attemptsMade, now);
+    this.host.deadLetters.add(draft, `queue.${this.queue}`, undefined, now);
+  }
+}
+
+/** One job handed to one worker; it settles once. */
+class MemoryLease implements JobLease {
+  readonly job: StoredJob;
+  private done = false;
+
+  constructor(
+    private readonly store: MemoryQueueStore,
+    private readonly worker: Worker,
+    private readonly rec: Rec,
+  ) {
+    this.job = { ...rec.job, attemptsMade: rec.attemptsMade };
+  }
+
+  complete(result: unknown): void {
+    if (!this.begin()) return;
+    this.rec.attemptsMade++;
+    this.rec.result = result;
+    this.rec.error = undefined;
+    this.store.settle(this.worker, this.rec, 'completed');
+  }
+
+  retry(delayMs: number, error: JobError): void {
+    if (!this.begin()) return;
+    this.rec.attemptsMade++;
+    this.rec.error = error;
+    this.store.settle(this.worker, this.rec, 'failed', this.dueAt(delayMs));
+  }
+
+  dead(error: JobError, reason: 'handler' | 'timeout'): void {
+    if (!this.begin()) return;
+    this.rec.attemptsMade++;
+    this.rec.error = error;
+    this.store.deadLetter(this.rec, this.job, error, reason);
+    this.store.settle(this.worker, this.rec, 'dead');
+  }
+
+  release(): void {
+    if (this.begin()) this.store.settle(this.worker, this.rec, 'waiting');
+  }
+
+  working(): void {
+    // No ack deadline in memory.
+  }
+
+  private dueAt(delayMs: number): number {
+    return delayMs > 0 ? this.store.now() + delayMs : 0;
+  }
+
+  private begin(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    return true;
+  }
+}

@@ -1,0 +1,98 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import type { JobDeathReason, JobLease, StoredJob } from '../../queue/backend.js';
+import { jobDeadLetter } from '../../queue/dead-letter.js';
+import type { JobError } from '../../queue/types.js';
+import { encodeWire, JobKind, settledWire, type JobWire } from './queue-wire.js';
+import type { NatsQueueWorker } from './queue-worker.js';
+
+/**
+ * One job held by one worker. Completing publishes the `done` record without waiting for the
+ * server (it is the job's only extra write on the hot path) and acks; a retry and a death are
+ * stored (awaiting the server) before the ack, so a crash in between repeats the step, deduplicated.
+ */
+export class NatsJobLease implements JobLease {
+  readonly job: StoredJob;
+  private done = false;
+
+  constructor(
+    private readonly worker: NatsQueueWorker,
+    private readonly msg: JsMsg,
+    private readonly wire: JobWire,
+  ) {
+    this.job = {
+      id: wire.id,
+      name: wire.n,
+      data: wire.d,
+      priority: wire.p,
+      attemptsMade: wire.a,
+      maxAttempts: wire.m,
+      backoffMs: wire.b,
+    };
+  }
+
+  complete(result: unknown): void {
+    if (!this.settle()) return;
+    const { nc, names } = this.worker.host;
+    nc.publish(names.subject(this.wire.id, JobKind.done), settledWire(this.wire, this.wire.a + 1, result));
+    this.msg.ack();
+  }
+
+  retry(delayMs: number, error: JobError): void {
+    if (!this.settle()) return;
+    const w = this.wire;
+    const next: JobWire = { ...w, a: w.a + 1, e: error, ...(delayMs > 0 && { due: Date.now() + delayMs }) };
+    const kind = delayMs > 0 ? JobKind.retry : w.p;
+    void this.store(kind, encodeWire(next), `retry:${w.id}:${next.a}`, delayMs);
+  }
+
+  dead(error: JobError, reason: JobDeathReason): void {
+    if (!this.settle()) return;
+    const host = this.worker.host;
+    const attempts = this.wire.a + 1;
+    const draft = jobDeadLetter(host.queue, this.job, error, reason, attempts, Date.now());
+    void host
+      .writeDeadLetter(draft, this.msg.subject, this.msg.info.streamSequence)
+      .then(() =>
+        this.store(
+          JobKind.dead,
+          settledWire(this.wire, attempts, undefined, error),
+          `dead:${this.wire.id}`,
+          1_000,
+        ),
+      )
+      .catch((err: unknown) => {
+        host.logger.error({ err, jobId: this.wire.id }, 'dead-letter write failed; the job comes back');
+        this.msg.nak(1_000);
+      });
+  }
+
+  release(): void {
+    if (this.settle()) this.msg.nak();
+  }
+
+  working(): void {
+    if (!this.done) this.msg.working();
+  }
+
+  /** Stores the job's next record, then acks; on failure the job comes back after `retryMs`. */
+  private async store(kind: JobKind, body: Uint8Array, msgID: string, retryMs: number): Promise<void> {
+    const host = this.worker.host;
+    try {
+      await host.js.publish(host.names.subject(this.wire.id, kind), body, {
+        msgID,
+        timeout: host.options.requestTimeoutMs,
+      });
+      this.msg.ack();
+    } catch (err) {
+      host.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
+      this.msg.nak(retryMs);
+    }
+  }
+
+  private settle(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    this.worker.settled(this);
+    return true;
+  }
+}
