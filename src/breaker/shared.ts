@@ -87,6 +87,8 @@ export class SharedState {
   private watch: KvWatch | undefined;
   private stopped = false;
   private claim: 'none' | 'pending' | 'owned' = 'none';
+  /** When this instance's claim on the trial lapses (peers may claim it then). */
+  private ownedUntil = 0;
   private peerTrialUntil = 0;
   private lastRevision = 0;
 
@@ -102,6 +104,7 @@ export class SharedState {
   /** Whether this instance may run a HALF_OPEN trial now, must claim it first, or must refuse. */
   trialClaim(now: number): TrialClaim {
     if (this.mode !== 'shared') return 'owned';
+    if (this.claim === 'owned' && now >= this.ownedUntil) this.claim = 'none';
     if (this.claim !== 'none') return this.claim;
     return this.peerTrialUntil > now ? 'peer' : 'unclaimed';
   }
@@ -130,6 +133,7 @@ export class SharedState {
       await (entry ? store.update(this.key, bytes, entry.revision) : store.create(this.key, bytes));
       if (this.claim !== 'pending') return false;
       this.claim = 'owned';
+      this.ownedUntil = until;
       return true;
     } catch (err) {
       if (err instanceof KvConflictError) return this.lose();

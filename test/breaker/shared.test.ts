@@ -14,6 +14,7 @@ import { isCircuitOpenError } from '../../src/errors.js';
 import type { KeyValueStore } from '../../src/transport/key-value.js';
 import { MemoryKeyValue } from '../../src/transport/memory/key-value.js';
 import { openNatsKeyValue } from '../../src/transport/nats/key-value.js';
+import { until } from '../support/wait.js';
 import { deferred } from './test-clock.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -185,5 +186,32 @@ describe('shared breakers when the bucket fails', () => {
     await new Promise((r) => setImmediate(r));
     expect(breaker.stats()).toMatchObject({ state: 'CLOSED', shared: { mode: 'shared' } });
     await registry.close();
+  });
+});
+
+describe('shared breakers when the NATS connection is lost', () => {
+  it('keep working on local state and report local-degraded', async () => {
+    const bucket = `breakers_${randomUUID().slice(0, 8)}`;
+    const url = inject('natsUrl');
+    const [ncA, ncB] = [await connect({ servers: url }), await connect({ servers: url })];
+    const [kvA, kvB] = [await openNatsKeyValue(ncA, bucket), await openNatsKeyValue(ncB, bucket)];
+    const a = new BreakerRegistry({ service: 'billing', logger, keyValue: async () => kvA });
+    const b = new BreakerRegistry({ service: 'billing', logger, keyValue: async () => kvB });
+    const opts: BreakerOptions = { shared: true, failureThreshold: 1, resetTimeoutMs: 60_000 };
+    const [ba, bb] = [a.get('stripe', opts), b.get('stripe', opts)];
+    await Promise.all([ba.ready, bb.ready]);
+    try {
+      await ncB.close();
+      await bb.execute(boom).catch(() => undefined);
+      expect(bb.state).toBe('OPEN');
+      await until(() => bb.stats().shared?.mode === 'local-degraded', 'local-degraded', 5_000);
+      // The peer never heard of it: its own state is its own.
+      expect(ba.stats()).toMatchObject({ state: 'CLOSED', shared: { mode: 'shared' } });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      const jsm = await jetstreamManager(ncA);
+      await jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
+      await ncA.close();
+    }
   });
 });
