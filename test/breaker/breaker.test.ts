@@ -1,5 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createBreaker, NEVER_ABORTED, type BreakerOptions } from '../../src/breaker/index.js';
+import {
+  createBreaker,
+  NEVER_ABORTED,
+  type BreakerOptions,
+  type BreakerStrategy,
+} from '../../src/breaker/index.js';
 import {
   CircuitOpenError,
   isCircuitOpenError,
@@ -375,6 +380,22 @@ describe('Breaker: stats and options', () => {
       timeoutCount: 1,
       openedAt: clock.now(),
     });
+  });
+
+  it('takes a strategy of its own behind the BreakerStrategy interface', async () => {
+    let calls = 0;
+    const everyOther: BreakerStrategy = {
+      record: () => ++calls % 2 === 0,
+      isTripped: () => calls > 0 && calls % 2 === 0,
+      reset: () => void (calls = 0),
+      failureRate: () => 0,
+      toJSON: () => ({ kind: 'every-other', calls }),
+    };
+    const { breaker } = setup({ strategy: () => everyOther });
+    await breaker.execute(ok);
+    expect(breaker.state).toBe('CLOSED');
+    await breaker.execute(ok);
+    expect(breaker.state).toBe('OPEN');
   });
 
   it('rejects options out of range with ValidationError', () => {
