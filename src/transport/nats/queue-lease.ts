@@ -3,7 +3,7 @@ import type { JobDeathReason, JobLease, StoredJob } from '../../queue/backend.js
 import { jobDeadLetter } from '../../queue/dead-letter.js';
 import type { JobError } from '../../queue/types.js';
 import { encodeWire, JobKind, settledWire, type JobWire } from './queue-wire.js';
-import type { NatsQueueWorker } from './queue-worker.js';
+import { HANDBACK_DELAY_MS, type NatsQueueWorker } from './queue-worker.js';
 
 /**
  * One job held by one worker. Completing publishes the `done` record without waiting for the
@@ -67,7 +67,7 @@ export class NatsJobLease implements JobLease {
   }
 
   release(): void {
-    if (this.settle()) this.msg.nak();
+    if (this.settle()) this.msg.nak(HANDBACK_DELAY_MS);
   }
 
   working(): void {

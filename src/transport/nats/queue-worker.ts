@@ -13,7 +13,13 @@ export interface WorkerHost extends NatsQueueHost {
 }
 
 /** Pull requests expire after this; the client re-pulls. */
-const PULL_EXPIRES_MS = 10_000;
+const PULL_EXPIRES_MS = 2_000;
+/**
+ * Jobs handed back on close return after this: a closed worker's pull requests stay on the server
+ * until they expire, and a job sent back at once could be delivered to one of them (and then sit
+ * until the ack wait).
+ */
+export const HANDBACK_DELAY_MS = PULL_EXPIRES_MS + 250;
 /** How long lower priorities wait for a higher level the server says is not empty before asking again. */
 const RECHECK_MS = 100;
 /** Parked jobs this close to due are promoted at once rather than sent back for a few ms. */
@@ -97,7 +103,7 @@ export class NatsQueueWorker implements QueueWorker {
     try {
       for await (const m of messages) {
         if (this.stopped) {
-          m.nak();
+          m.nak(HANDBACK_DELAY_MS);
           continue;
         }
         level.buffer.push(m);
@@ -184,7 +190,7 @@ export class NatsQueueWorker implements QueueWorker {
   private async parkedLoop(messages: ConsumerMessages): Promise<void> {
     try {
       for await (const m of messages) {
-        if (this.stopped) m.nak();
+        if (this.stopped) m.nak(HANDBACK_DELAY_MS);
         else void this.unpark(m);
       }
     } catch (err) {
@@ -233,11 +239,12 @@ export class NatsQueueWorker implements QueueWorker {
     // Active jobs keep their heartbeat until they settle; see settled().
     if (this.leases.size === 0) clearInterval(this.heartbeat);
     const all = [...this.levels.map((l) => l.messages), ...this.parked];
+    const closed = Promise.all(all.map(async (m) => m?.close().catch(() => undefined)));
     for (const level of this.levels) {
-      for (const m of level.buffer.splice(0)) m.nak();
+      for (const m of level.buffer.splice(0)) m.nak(HANDBACK_DELAY_MS);
       level.wake?.();
     }
-    await Promise.all(all.map(async (m) => m?.close().catch(() => undefined)));
+    await closed;
     this.release();
   }
 }

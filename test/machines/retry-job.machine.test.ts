@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { retryJobMachine, type RetryJobInput } from '../../src/machines/retry-job.machine.js';
+import { fixed, linear } from '../../src/retry/backoff.js';
+import { deferred } from '../support/wait.js';
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+/** A job actor whose handler is driven by the test: each try gets its own deferred outcome. */
+function start(input: Partial<RetryJobInput> = {}) {
+  const clock = new SimulatedClock();
+  const tries: { outcome: ReturnType<typeof deferred<unknown>>; signal: AbortSignal; attempt: number }[] = [];
+  const machine = retryJobMachine.provide({
+    actors: {
+      handler: fromPromise(({ input: i, signal }) => {
+        const outcome = deferred<unknown>();
+        tries.push({ outcome, signal, attempt: i.attempt });
+        return outcome.promise;
+      }),
+    },
+  });
+  const actor = createActor(machine, {
+    clock,
+    input: {
+      id: 'j1',
+      attemptsMade: 0,
+      maxAttempts: 3,
+      backoff: fixed({ delayMs: 100 }),
+      timeoutMs: 0,
+      delayMs: 0,
+      job: null,
+      ...input,
+    },
+  });
+  actor.start();
+  const fail = async (n: number, message = 'boom') => {
+    tries[n]!.outcome.promise.catch(() => undefined);
+    // A rejection with a fresh error object: the handler threw.
+    (tries[n]!.outcome as unknown as { resolve: (v: unknown) => void }).resolve(
+      Promise.reject(new Error(message)),
+    );
+    await flush();
+  };
+  return {
+    actor,
+    clock,
+    tries,
+    fail,
+    state: () => actor.getSnapshot().value,
+    ctx: () => actor.getSnapshot().context,
+  };
+}
+
+describe('retry-job machine', () => {
+  it('waits, then runs its handler on job.start (attempt 1)', () => {
+    const t = start();
+    expect(t.state()).toBe('waiting');
+    t.actor.send({ type: 'job.start' });
+    expect(t.state()).toBe('active');
+    expect(t.tries.map((x) => x.attempt)).toEqual([1]);
+  });
+
+  it('starts delayed and becomes waiting after exactly delayMs', () => {
+    const t = start({ delayMs: 500 });
+    expect(t.state()).toBe('delayed');
+    t.clock.increment(499);
+    expect(t.state()).toBe('delayed');
+    t.clock.increment(1);
+    expect(t.state()).toBe('waiting');
+    expect(t.ctx().delayMs).toBe(0);
+  });
+
+  it('completes with the handler result', async () => {
+    const t = start();
+    t.actor.send({ type: 'job.start' });
+    t.tries[0]!.outcome.resolve({ sent: true });
+    await flush();
+    expect(t.state()).toBe('completed');
+    expect(t.ctx()).toMatchObject({ attempt: 1, result: { sent: true }, error: undefined });
+    expect(t.actor.getSnapshot().status).toBe('done');
+  });
+
+  it('fails with attempts left, backs off for the backoff delay, then waits again', async () => {
+    const t = start({ backoff: linear({ initialMs: 100, stepMs: 100, jitter: 'none' }) });
+    t.actor.send({ type: 'job.start' });
+    await t.fail(0, 'smtp down');
+    expect(t.state()).toBe('failed');
+    expect(t.ctx()).toMatchObject({
+      attempt: 1,
+      reason: 'handler',
+      error: { name: 'Error', message: 'smtp down' },
+    });
+    t.clock.increment(99);
+    expect(t.state()).toBe('failed');
+    t.clock.increment(1);
+    expect(t.state()).toBe('waiting');
+    t.actor.send({ type: 'job.start' });
+    await t.fail(1);
+    t.clock.increment(199);
+    expect(t.state()).toBe('failed');
+    t.clock.increment(1);
+    expect(t.state()).toBe('waiting');
+  });
+
+  it('is dead once the last attempt fails', async () => {
+    const t = start({ maxAttempts: 2, attemptsMade: 1 });
+    t.actor.send({ type: 'job.start' });
+    expect(t.tries[0]!.attempt).toBe(2);
+    await t.fail(0);
+    expect(t.state()).toBe('dead');
+    expect(t.ctx()).toMatchObject({ attempt: 2, reason: 'handler' });
+    expect(t.actor.getSnapshot().status).toBe('done');
+  });
+
+  it('times out: the try fails with a TimeoutError and its signal aborts', () => {
+    const t = start({ timeoutMs: 1_000 });
+    t.actor.send({ type: 'job.start' });
+    t.clock.increment(999);
+    expect(t.state()).toBe('active');
+    t.clock.increment(1);
+    expect(t.state()).toBe('failed');
+    expect(t.ctx()).toMatchObject({ reason: 'timeout', error: { name: 'TimeoutError' } });
+    expect(t.tries[0]!.signal.aborted).toBe(true);
+  });
+
+  it('is dead when the last try times out', () => {
+    const t = start({ timeoutMs: 50, maxAttempts: 1 });
+    t.actor.send({ type: 'job.start' });
+    t.clock.increment(50);
+    expect(t.state()).toBe('dead');
+    expect(t.ctx().reason).toBe('timeout');
+  });
+
+  it('hands an active job back on job.release: waiting, the try not counted, the signal aborted', () => {
+    const t = start();
+    t.actor.send({ type: 'job.start' });
+    t.actor.send({ type: 'job.release' });
+    expect(t.state()).toBe('waiting');
+    expect(t.ctx().attempt).toBe(0);
+    expect(t.tries[0]!.signal.aborted).toBe(true);
+  });
+
+  it('aborts the handler signal when the actor is stopped (shutdown)', () => {
+    const t = start();
+    t.actor.send({ type: 'job.start' });
+    t.actor.stop();
+    expect(t.tries[0]!.signal.aborted).toBe(true);
+  });
+
+  it('ignores a late handler result after a timeout', async () => {
+    const t = start({ timeoutMs: 10 });
+    t.actor.send({ type: 'job.start' });
+    t.clock.increment(10);
+    t.tries[0]!.outcome.resolve('late');
+    await flush();
+    expect(t.state()).toBe('failed');
+    expect(t.ctx().result).toBeUndefined();
+  });
+});
