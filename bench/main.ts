@@ -6,6 +6,8 @@ import type { BenchSection } from './types.js';
 
 const sections: Record<string, () => Promise<BenchSection>> = {
   core: async () => (await import('./core.bench.js')).runCoreBench(),
+  breaker: async () => (await import('./breaker.bench.js')).runBreakerBench(),
+  nats: async () => (await import('./nats.bench.js')).runNatsBench(),
 };
 
 const FILE = new URL('../BENCHMARKS.md', import.meta.url);

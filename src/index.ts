@@ -113,7 +113,24 @@ export {
   type ProtectOptions,
   type SharedMode,
 } from './breaker/index.js';
-export { circuitBreakerMachine } from './machines/circuit-breaker.machine.js';
+export {
+  BreakerRegistry,
+  ConsecutiveStrategy,
+  CountWindowStrategy,
+  TimeWindowStrategy,
+  SHARED_BREAKER_BUCKET,
+  type BreakerEnvironment,
+  type BreakerStrategy,
+  type RateThresholds,
+  type BreakerCall,
+  type BreakerRegistryOptions,
+} from './breaker/index.js';
+export {
+  circuitBreakerMachine,
+  type CircuitBreakerContext,
+  type CircuitBreakerEvent,
+  type CircuitBreakerInput,
+} from './machines/circuit-breaker.machine.js';
 
 export type { Clock } from './clock.js';
 export type { Logger } from './logging.js';
