@@ -91,6 +91,8 @@ export class SharedState {
   private ownedUntil = 0;
   private peerTrialUntil = 0;
   private lastRevision = 0;
+  private unsent:
+    { state: CircuitBreakerStateName; openedAt: number | undefined; manual: boolean } | undefined;
 
   constructor(
     private readonly host: SharedHost,
@@ -148,7 +150,12 @@ export class SharedState {
     if (this.stopped || state === 'HALF_OPEN') return;
     const value: SharedValue = { s: state, at: openedAt, by: this.instanceId, ...(manual ? { manual } : {}) };
     const store = this.store;
-    if (!store) return;
+    if (!store) {
+      // Still connecting: remember the latest transition and write it once attached.
+      this.unsent = { state, openedAt, manual };
+      return;
+    }
+    this.unsent = undefined;
     store.put(this.key, encoder.encode(JSON.stringify(value))).then(
       () => this.recover(),
       (err: unknown) => this.degrade(err),
@@ -171,6 +178,9 @@ export class SharedState {
       if (entry) this.onEntry(entry);
       this.store = store;
       if (!this.stopped) this.mode = 'shared';
+      const unsent = this.unsent;
+      if (unsent && this.host.state() === unsent.state)
+        this.publish(unsent.state, unsent.openedAt, unsent.manual);
     } catch (err) {
       this.degrade(err);
     }
