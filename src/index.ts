@@ -1,6 +1,6 @@
 // bulwark's public API. Everything a user imports is listed here by name.
 
-export { createRuntime, type RuntimeOptions } from './runtime/create-runtime.js';
+export { createRuntime, defaultTransport, type RuntimeOptions } from './runtime/create-runtime.js';
 export { Runtime, type PublishItem, type BreakerDirectory } from './runtime/runtime.js';
 export type { PublishOptions } from './runtime/envelope.js';
 
@@ -63,6 +63,8 @@ export {
 } from './errors.js';
 
 export { memoryTransport, type MemoryTransportOptions } from './transport/memory/memory-transport.js';
+export { natsTransport } from './transport/nats/nats-transport.js';
+export type { NatsTransportOptions, NatsOutboxOptions } from './transport/nats/options.js';
 export type {
   Transport,
   TransportStatus,

@@ -5,6 +5,7 @@ import { isValidationError } from '../errors.js';
 import { defineEvents } from '../events/registry.js';
 import { exponential, fixed } from '../retry/backoff.js';
 import { createRuntime } from '../runtime/create-runtime.js';
+import { memoryTransport } from '../transport/memory/memory-transport.js';
 import type { Transport } from '../transport/transport.js';
 
 /** Options of {@link runDemo}. */
@@ -52,7 +53,7 @@ export async function runDemo(
     service: 'accounts',
     events,
     logger,
-    ...(options.transport && { transport: options.transport }),
+    transport: options.transport ?? memoryTransport(),
   });
   const t0 = performance.now();
   const at = () => styleText('dim', `+${Math.round(performance.now() - t0)}ms`);
@@ -121,7 +122,6 @@ export async function runDemo(
 
   print(step(5, 'A batch subscriber (batches of 5, or whatever arrived after 200 ms)'));
   const batches: number[] = [];
-  let breakerOpened = 0;
   const rota = rt.subscribeBatch(
     'availability.created',
     (slots) => {
@@ -159,7 +159,7 @@ export async function runDemo(
   await new Promise((r) => setTimeout(r, 200));
   print(`   call 6: ${await payments.execute(charge)}`);
   print(ok(`breaker stats: ${JSON.stringify(rt.breakers.stats().payments)}`));
-  breakerOpened = payments.stats().timeoutCount;
+  const breakerTimeouts = payments.stats().timeoutCount;
 
   print(step(7, 'Graceful shutdown: drain in-flight handlers, close the transport'));
   const stats = mailer.stats();
@@ -175,6 +175,6 @@ export async function runDemo(
     handled: stats.handled,
     deadLettered: stats.deadLettered,
     batches: batches.length,
-    breakerTimeouts: breakerOpened,
+    breakerTimeouts,
   };
 }

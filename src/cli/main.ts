@@ -10,8 +10,12 @@ const program = new Command()
 program
   .command('demo')
   .description('a scripted tour of the runtime on the embedded transport')
-  .action(async () => {
-    await runDemo();
+  .option('--nats', 'run it on NATS JetStream at NATS_URL (default nats://127.0.0.1:4222)')
+  .action(async (opts: { nats?: boolean }) => {
+    if (!opts.nats) return void (await runDemo());
+    const { natsTransport } = await import('../transport/nats/nats-transport.js');
+    const servers = (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
+    await runDemo({ transport: natsTransport({ servers, prefix: `demo${Date.now().toString(36)}` }) });
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -7,13 +7,27 @@ import { memoryTransport } from '../transport/memory/memory-transport.js';
 import type { Transport } from '../transport/transport.js';
 import { Runtime } from './runtime.js';
 
+/**
+ * The transport used when none is given: NATS JetStream when `NATS_URL` is set (subject prefix
+ * from `BULWARK_PREFIX`), the embedded memory transport otherwise. The NATS client is loaded only then.
+ */
+export async function defaultTransport(env: NodeJS.ProcessEnv = process.env): Promise<Transport> {
+  const servers = env.NATS_URL;
+  if (!servers) return memoryTransport();
+  const { natsTransport } = await import('../transport/nats/nats-transport.js');
+  return natsTransport({
+    servers: servers.split(','),
+    ...(env.BULWARK_PREFIX && { prefix: env.BULWARK_PREFIX }),
+  });
+}
+
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions<S extends EventSchemas> {
   /** The service name: CloudEvents `source`, log and metric label, NATS service name. */
   service: string;
   /** The event schema registry from `defineEvents`. */
   events: EventRegistry<S>;
-  /** @default memoryTransport() — a new embedded broker */
+  /** @default NATS JetStream at `NATS_URL` when it is set, else `memoryTransport()` (a new embedded broker) */
   transport?: Transport;
   /** @default pino at `LOG_LEVEL` (default 'info') */
   logger?: Logger;
@@ -36,7 +50,7 @@ export interface RuntimeOptions<S extends EventSchemas> {
 export async function createRuntime<const S extends EventSchemas>(
   options: RuntimeOptions<S>,
 ): Promise<Runtime<S>> {
-  const transport = options.transport ?? memoryTransport();
+  const transport = options.transport ?? (await defaultTransport());
   const baseLogger = options.logger ?? createLogger(options.service);
   const instanceId = `${options.service}-${uuidv7().slice(-12)}`;
   const logger = baseLogger.child({ instance: instanceId });
