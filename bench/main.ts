@@ -6,6 +6,7 @@ import type { BenchSection } from './types.js';
 
 const sections: Record<string, () => Promise<BenchSection>> = {
   core: async () => (await import('./core.bench.js')).runCoreBench(),
+  queue: async () => (await import('./queue.bench.js')).runQueueBench(),
   breaker: async () => (await import('./breaker.bench.js')).runBreakerBench(),
   nats: async () => (await import('./nats.bench.js')).runNatsBench(),
 };

@@ -144,8 +144,8 @@ export class Queue<D = unknown> {
    * Listens to jobs settled by this queue object's worker.
    * @returns a function that removes the listener
    */
-  on<K extends keyof QueueEvents>(event: K, listener: QueueEvents[K]): () => void {
-    const set = this.listeners[event] as Set<QueueEvents[K]>;
+  on<K extends keyof QueueEvents<D>>(event: K, listener: QueueEvents<D>[K]): () => void {
+    const set = this.listeners[event] as unknown as Set<QueueEvents<D>[K]>;
     set.add(listener);
     return () => void set.delete(listener);
   }

@@ -104,10 +104,10 @@ export interface QueueObserver {
 }
 
 /** Events of a queue and what their listeners receive. */
-export interface QueueEvents {
-  completed: (job: JobInfo) => void;
+export interface QueueEvents<D = unknown> {
+  completed: (job: JobInfo<D>) => void;
   /** A try failed and the job will be retried after its backoff. */
-  failed: (job: JobInfo) => void;
+  failed: (job: JobInfo<D>) => void;
   /** The job exhausted its attempts and is in the dead-letter store. */
-  dead: (job: JobInfo) => void;
+  dead: (job: JobInfo<D>) => void;
 }
