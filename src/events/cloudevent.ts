@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { DecodeError } from '../errors.js';
 
 /** A CloudEvents 1.0 event in structured JSON mode, as bulwark puts it on the wire. */
@@ -19,7 +20,12 @@ export interface CloudEvent<T = unknown> {
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 text of the bytes; a fatal TextDecoder costs several times more than a check plus toString. */
+function utf8(body: Uint8Array): string {
+  if (!isUtf8(body)) throw new TypeError('the bytes are not valid UTF-8');
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
 
 /** @returns the CloudEvent as UTF-8 JSON bytes. */
 export function encodeEvent(event: CloudEvent): Uint8Array {
@@ -33,7 +39,7 @@ export function encodeEvent(event: CloudEvent): Uint8Array {
 export function decodeEvent(body: Uint8Array | string): CloudEvent {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof body === 'string' ? body : decoder.decode(body));
+    parsed = JSON.parse(typeof body === 'string' ? body : utf8(body));
   } catch (err) {
     throw new DecodeError(`not a JSON CloudEvent: ${(err as Error).message}`, { cause: err });
   }

@@ -48,6 +48,8 @@ export interface Delivery {
   /** Stream sequence, where the transport has one. */
   readonly seq: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  /** One header, without building the whole record when the transport can avoid it. */
+  header(name: string): string | undefined;
   /** The decoded CloudEvent when the transport already holds one (the memory transport); else undefined. */
   readonly event: CloudEvent | undefined;
   /** The raw bytes when `event` is undefined. */
@@ -136,6 +138,11 @@ export interface Transport {
   status(): TransportStatus;
   /** @returns a function that removes the listener */
   onStatus(listener: (status: TransportStatus) => void): () => void;
+  /**
+   * Optional: publishes a service's health change (a JSON report) where other tools can watch it;
+   * on NATS the subject `<prefix>.health.<service>`. Transports without such a place omit it.
+   */
+  publishStatus?(service: string, body: Uint8Array): Promise<void>;
   /** Called by each runtime that used it; the last one closes it. Idempotent per runtime. */
   close(): Promise<void>;
 }

@@ -55,7 +55,7 @@ export class DeliveryMeta implements EventMeta {
     return this.delivery.headers;
   }
   get traceparent(): string | undefined {
-    return this.event.traceparent ?? this.delivery.headers.traceparent;
+    return this.event.traceparent ?? this.delivery.header('traceparent');
   }
   get signal(): AbortSignal {
     this.controller ??= new AbortController();

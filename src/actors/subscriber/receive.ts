@@ -25,7 +25,7 @@ const SKIP: Received = { ok: false, skip: true };
  * (acked): redrive targets only the group that dead-lettered it.
  */
 export function receive(delivery: Delivery, group: string, schema: z.ZodType): Received {
-  const target = delivery.headers[REDRIVE_GROUP_HEADER];
+  const target = delivery.header(REDRIVE_GROUP_HEADER);
   if (target !== undefined && target !== group) return SKIP;
   let event = delivery.event;
   if (event === undefined) {
@@ -56,7 +56,7 @@ export function receive(delivery: Delivery, group: string, schema: z.ZodType): R
 function standIn(delivery: Delivery, raw: string): CloudEvent {
   return {
     specversion: '1.0',
-    id: delivery.headers['Nats-Msg-Id'] ?? `undecodable-${delivery.seq ?? isoTime()}`,
+    id: delivery.header('Nats-Msg-Id') ?? `undecodable-${delivery.seq ?? isoTime()}`,
     source: 'unknown',
     type: delivery.type,
     time: isoTime(),

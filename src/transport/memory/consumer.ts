@@ -145,6 +145,9 @@ class MemoryDelivery implements Delivery {
   get headers(): Readonly<Record<string, string>> {
     return this.msg.headers;
   }
+  header(name: string): string | undefined {
+    return this.msg.headers[name];
+  }
   get event() {
     return this.msg.event;
   }

@@ -22,6 +22,22 @@ export const AckKind = {
 } as const;
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+// Encoded once: nats.js would UTF-8 encode the string on every ack.
+const ACK = new TextEncoder().encode(AckKind.ack);
+const WORKING = new TextEncoder().encode(AckKind.working);
+
+/**
+ * False when the message's raw header block certainly lacks `name` (or there is none): a byte
+ * search instead of parsing every header of every message. True when unsure.
+ */
+function mayHaveHeader(msg: Msg, name: string): boolean {
+  const raw = msg as unknown as { _msg?: { hdr?: unknown }; _rdata?: unknown };
+  const len = raw._msg?.hdr;
+  if (typeof len !== 'number' || !(raw._rdata instanceof Uint8Array)) return true;
+  if (len <= 0) return false;
+  const block = Buffer.from(raw._rdata.buffer, raw._rdata.byteOffset, len);
+  return block.indexOf(name, 0, 'latin1') >= 0 || block.indexOf(name.toLowerCase(), 0, 'latin1') >= 0;
+}
 
 /**
  * One JetStream message handed to a subscriber. It settles once: ack, nak(delay), or a dead letter
@@ -52,8 +68,13 @@ export class NatsDelivery implements Delivery {
     return (this.hdrs ??= readHeaders(this.msg));
   }
 
+  header(name: string): string | undefined {
+    if (this.hdrs === undefined && !mayHaveHeader(this.msg, name)) return undefined;
+    return this.headers[name];
+  }
+
   ack(): void {
-    if (this.settle()) this.msg.respond(AckKind.ack);
+    if (this.settle()) this.msg.respond(ACK);
   }
 
   nak(delayMs: number): void {
@@ -63,7 +84,7 @@ export class NatsDelivery implements Delivery {
   }
 
   working(): void {
-    if (!this.done) this.msg.respond(AckKind.working);
+    if (!this.done) this.msg.respond(WORKING);
   }
 
   async deadLetter(draft: DeadLetterDraft): Promise<void> {

@@ -133,7 +133,13 @@ export class PullLoop {
  * `<domain>.<account hash>` after `ACK` and a trailing token.
  */
 export function parseAckSubject(reply: string): [attempt: number, seq: number] {
-  const t = reply.split('.');
-  const at = t.length === 9 ? 4 : 6;
-  return [Number(t[at]), Number(t[at + 1])];
+  let dots = 0;
+  for (let i = reply.indexOf('.'); i >= 0; i = reply.indexOf('.', i + 1)) dots++;
+  // 9 tokens (8 dots): count is the 5th token; the longer form puts it 2 tokens later.
+  const at = dots === 8 ? 4 : 6;
+  let start = 0;
+  for (let k = 0; k < at; k++) start = reply.indexOf('.', start) + 1;
+  const mid = reply.indexOf('.', start);
+  const end = reply.indexOf('.', mid + 1);
+  return [Number(reply.slice(start, mid)), Number(reply.slice(mid + 1, end))];
 }
