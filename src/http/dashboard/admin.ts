@@ -1,0 +1,128 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Logger } from '../../logging.js';
+import type { DashboardSource } from './snapshot.js';
+
+/** Largest request body an admin action reads. */
+const MAX_BODY = 64 * 1024;
+
+const deadLetterQuery = z
+  .object({
+    ids: z.array(z.string().min(1)).max(10_000).optional(),
+    type: z.string().min(1).optional(),
+    group: z.string().min(1).optional(),
+    reason: z.enum(['handler', 'validation', 'decode', 'timeout']).optional(),
+    all: z.boolean().optional(),
+  })
+  .strict()
+  .refine((q) => q.all === true || q.ids !== undefined || q.type !== undefined || q.group !== undefined, {
+    message: 'name the dead letters: ids, type or group (or all: true)',
+  });
+
+const breakerAction = z
+  .object({ name: z.string().min(1), action: z.enum(['open', 'close', 'reset']) })
+  .strict();
+
+/** The outcome of checking a request's `Authorization` header. */
+export type AdminCheck = 'ok' | 'unauthorized' | 'disabled';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * Checks `Authorization: Bearer <token>` in constant time (both sides hashed first, so that
+ * neither the token's length nor its bytes leak through timing).
+ * @returns `'disabled'` when no admin token is configured: admin actions are then refused
+ */
+export function checkAdmin(header: string | undefined, token: string | undefined): AdminCheck {
+  if (token === undefined || token === '') return 'disabled';
+  const ok = timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
+  return ok ? 'ok' : 'unauthorized';
+}
+
+/** Writes a JSON response. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new RangeError('request body too large');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.trim() === '' ? {} : (JSON.parse(text) as unknown);
+}
+
+/** An admin action: reads its body, acts, and says what it did. */
+type Action = (body: unknown) => Promise<{ status: number; body: unknown }>;
+
+/**
+ * The state-changing actions of the dashboard: redrive and purge dead letters, force a breaker
+ * open, closed, or back to automatic. Each is a POST that requires the admin token.
+ */
+export class AdminActions {
+  constructor(
+    private readonly src: DashboardSource,
+    private readonly token: string | undefined,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  /** `POST …/api/dead-letters/redrive` with `{ ids?, type?, group?, reason?, all? }`. */
+  readonly redrive = this.guarded('redrive', async (body) => {
+    const q = deadLetterQuery.parse(body);
+    const { all: _all, ...query } = q;
+    return { status: 200, body: await this.src.deadLetters.redrive(query) };
+  });
+
+  /** `POST …/api/dead-letters/purge` with `{ ids?, type?, group?, reason?, all? }`. */
+  readonly purge = this.guarded('purge', async (body) => {
+    const { all: _all, ...query } = deadLetterQuery.parse(body);
+    return { status: 200, body: await this.src.deadLetters.purge(query) };
+  });
+
+  /** `POST …/api/breakers/action` with `{ name, action: 'open' | 'close' | 'reset' }`. */
+  readonly breaker = this.guarded('breaker', (body) => {
+    const { name, action } = breakerAction.parse(body);
+    const breaker = this.src.breakers.list().find((b) => b.name === name);
+    if (!breaker) return Promise.resolve({ status: 404, body: { error: `no breaker "${name}"` } });
+    breaker[action]();
+    return Promise.resolve({ status: 200, body: { name, state: breaker.stats().state } });
+  });
+
+  private guarded(name: string, act: Action): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    return async (req, res) => {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
+      const auth = checkAdmin(req.headers.authorization, this.token);
+      if (auth === 'disabled')
+        return sendJson(res, 403, { error: 'admin actions are disabled: no admin token is configured' });
+      if (auth === 'unauthorized') {
+        this.logger?.warn({ action: name }, 'dashboard admin action refused: bad or missing token');
+        return sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' });
+      }
+      try {
+        const out = await act(await readJson(req));
+        this.logger?.info({ action: name, status: out.status }, 'dashboard admin action');
+        sendJson(res, out.status, out.body);
+      } catch (err) {
+        const bad = err instanceof z.ZodError || err instanceof SyntaxError || err instanceof RangeError;
+        const message = err instanceof z.ZodError ? z.prettifyError(err) : (err as Error).message;
+        if (!bad) this.logger?.error({ err, action: name }, 'dashboard admin action failed');
+        sendJson(res, bad ? 400 : 500, { error: message });
+      }
+    };
+  }
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../logging.js';
+import { circuitBreakerMachine } from '../../machines/circuit-breaker.machine.js';
+import { subscriberMachine } from '../../machines/subscriber.machine.js';
+import type { DeadLetterReason } from '../../transport/dead-letters.js';
+import type { RawRoute } from '../raw-route.js';
+import { AdminActions, sendJson } from './admin.js';
+import { DashboardFeed } from './feed.js';
+import { dashboardPage } from './page.js';
+import { readSnapshot, StatusSince, type DashboardSource } from './snapshot.js';
+import { chartOf } from './statechart.js';
+
+/** Options of {@link dashboardRoutes}. */
+export interface DashboardOptions {
+  /** Required by every admin action; without one the dashboard is read-only. @default env `BULWARK_ADMIN_TOKEN` */
+  readonly adminToken?: string | undefined;
+  /** Where the dashboard is served. @default '/dashboard' */
+  readonly base?: string;
+  /** @default 1_000 */
+  readonly refreshMs?: number;
+  readonly logger?: Logger;
+}
+
+/** The dashboard's routes and a way to end its live streams. */
+export interface Dashboard {
+  readonly routes: readonly RawRoute[];
+  /** Tells connected pages to update now (e.g. after a health change). */
+  changed(): void;
+  /** Ends every live stream; idempotent. Called when the server closes. */
+  close(): void;
+}
+
+const REASONS: readonly string[] = ['handler', 'validation', 'decode', 'timeout'];
+
+function query(req: IncomingMessage): URLSearchParams {
+  return new URL(req.url ?? '/', 'http://localhost').searchParams;
+}
+
+function onlyGet(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
+  return false;
+}
+
+function servePage(req: IncomingMessage, res: ServerResponse, base: string): void {
+  if (!onlyGet(req, res)) return;
+  const nonce = randomBytes(16).toString('base64');
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  });
+  res.end(req.method === 'HEAD' ? undefined : dashboardPage(nonce, base));
+}
+
+/**
+ * The live dashboard: the page, its server-sent events, the read-only JSON it is built from, and
+ * the admin actions (which require the admin token).
+ * @example
+ * const dashboard = dashboardRoutes(rt, { adminToken: process.env.BULWARK_ADMIN_TOKEN });
+ * for (const route of dashboard.routes) routes.set(route.path, route);
+ */
+export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {}): Dashboard {
+  const base = opts.base ?? '/dashboard';
+  const token = opts.adminToken ?? process.env.BULWARK_ADMIN_TOKEN;
+  const adminEnabled = token !== undefined && token !== '';
+  const since = new StatusSince();
+  const read = () => readSnapshot(src, { adminEnabled, since });
+  const feed = new DashboardFeed({
+    read,
+    breakers: () => src.breakers.list(),
+    ...(opts.refreshMs !== undefined && { refreshMs: opts.refreshMs }),
+    ...(opts.logger && { logger: opts.logger }),
+  });
+  const admin = new AdminActions(src, token, opts.logger);
+  let charts: string | undefined;
+  const routes: RawRoute[] = [
+    { path: base, raw: (req, res) => servePage(req, res, base) },
+    { path: `${base}/events`, raw: (req, res) => onlyGet(req, res) && feed.attach(req, res) },
+    {
+      path: `${base}/api/snapshot`,
+      raw: async (req, res) => void (onlyGet(req, res) && sendJson(res, 200, await read())),
+    },
+    {
+      path: `${base}/api/charts`,
+      raw: (req, res) => {
+        if (!onlyGet(req, res)) return;
+        charts ??= JSON.stringify({
+          circuitBreaker: chartOf(circuitBreakerMachine),
+          subscriber: chartOf(subscriberMachine),
+        });
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+        });
+        res.end(charts);
+      },
+    },
+    {
+      path: `${base}/api/dead-letters`,
+      raw: async (req, res) => {
+        if (!onlyGet(req, res)) return;
+        const q = query(req);
+        const reason = q.get('reason');
+        const list = await src.deadLetters.list({
+          limit: Math.min(Math.max(Number(q.get('limit') ?? 100) || 100, 1), 1_000),
+          ...(q.get('type') && { type: q.get('type')! }),
+          ...(q.get('group') && { group: q.get('group')! }),
+          ...(reason && REASONS.includes(reason) && { reason: reason as DeadLetterReason }),
+        });
+        sendJson(res, 200, list);
+      },
+    },
+    { path: `${base}/api/dead-letters/redrive`, raw: admin.redrive },
+    { path: `${base}/api/dead-letters/purge`, raw: admin.purge },
+    { path: `${base}/api/breakers/action`, raw: admin.breaker },
+  ];
+  const wrapped = routes.map((r) => ({ ...r, raw: withActionPush(r.raw, feed) }));
+  return { routes: wrapped, changed: () => feed.changed(), close: () => feed.close() };
+}
+
+/** After any POST, pages update at once rather than on the next refresh. */
+function withActionPush(raw: RawRoute['raw'], feed: DashboardFeed): RawRoute['raw'] {
+  return async (req, res) => {
+    await raw(req, res);
+    if (req.method === 'POST') feed.changed(0);
+  };
+}

@@ -1,0 +1,226 @@
+import type { Subscription } from '../../actors/subscriber/subscriber.actor.js';
+import type { BreakerStateChange } from '../../breaker/breaker.js';
+import type { BreakerStats } from '../../breaker/options.js';
+import type { HealthReport, HealthStatus } from '../../health/types.js';
+import { deadLetterGroup } from '../../queue/dead-letter.js';
+import type { JobCounts } from '../../queue/types.js';
+import type { DeadLetter, DeadLetterStore } from '../../transport/dead-letters.js';
+
+/** The part of a breaker the dashboard reads and drives. */
+export interface DashboardBreaker {
+  readonly name: string;
+  stats(): BreakerStats;
+  on(event: 'stateChange', listener: (change: BreakerStateChange) => void): () => void;
+  open(): void;
+  close(): void;
+  reset(): void;
+}
+
+/** The part of a job queue the dashboard reads. */
+export interface DashboardQueue {
+  readonly name: string;
+  counts(): Promise<JobCounts>;
+}
+
+/** What the dashboard reads from a runtime; `Runtime` has all of it. */
+export interface DashboardSource {
+  readonly service: string;
+  readonly health?: { report(): Promise<HealthReport> };
+  readonly breakers: { list(): readonly DashboardBreaker[] };
+  readonly deadLetters: DeadLetterStore;
+  listSubscriptions(): readonly Subscription[];
+  listQueues?(): readonly DashboardQueue[];
+}
+
+/** A card: a registered service or a health check. */
+export interface ServiceCard {
+  readonly id: string;
+  readonly kind: 'service' | 'check';
+  readonly name: string;
+  readonly status: HealthStatus;
+  readonly message?: string;
+  /** Milliseconds the last check took. */
+  readonly responseTime?: number;
+  /** Milliseconds in the current status. */
+  readonly uptime: number;
+  readonly breaker?: string;
+}
+
+/** A breaker row; `active` are the machine's state ids to highlight in its chart. */
+export type BreakerRow = BreakerStats & { readonly actor: string; readonly active: readonly string[] };
+
+/** A subscriber row. */
+export interface SubscriberRow {
+  readonly actor: string;
+  readonly type: string;
+  readonly group: string;
+  readonly status: string;
+  readonly active: readonly string[];
+  readonly inFlight: number;
+  readonly handled: number;
+  readonly retried: number;
+  readonly deadLetters: number;
+}
+
+/** A queue row: `backlog` is waiting + delayed + failed (to retry); `inFlight` is active. */
+export interface QueueRow {
+  readonly name: string;
+  readonly counts: JobCounts;
+  readonly backlog: number;
+  readonly inFlight: number;
+  readonly deadLetters: number;
+}
+
+/** Everything the page shows, sent on every update. */
+export interface DashboardSnapshot {
+  readonly service: string;
+  readonly status: HealthStatus;
+  readonly timestamp: string;
+  readonly uptime?: number;
+  /** Whether admin actions are possible (an admin token is configured). */
+  readonly adminEnabled: boolean;
+  readonly services: readonly ServiceCard[];
+  readonly breakers: readonly BreakerRow[];
+  readonly subscribers: readonly SubscriberRow[];
+  readonly queues: readonly QueueRow[];
+  readonly deadLetters: number;
+}
+
+const SUBSCRIBER_ACTIVE: Record<string, readonly string[]> = {
+  starting: ['running', 'running.starting'],
+  consuming: ['running', 'running.consuming', 'running.consuming.idle'],
+  handling: ['running', 'running.consuming', 'running.consuming.handling'],
+  draining: ['running', 'running.draining'],
+};
+
+/** The breaker machine's state (FORCED_* when manual control holds it), as a chart node id. */
+export function breakerActive(stats: BreakerStats): string[] {
+  const state = stats.forced ? `FORCED_${stats.state}` : stats.state;
+  return [`circuitBreaker.${state}`];
+}
+
+function subscriberActive(status: string): string[] {
+  return (SUBSCRIBER_ACTIVE[status] ?? [status]).map((s) => `subscriber.${s}`);
+}
+
+/** Remembers when each card's status last changed, for cards whose report has no uptime. */
+export class StatusSince {
+  private readonly since = new Map<string, { status: string; at: number }>();
+
+  uptime(id: string, status: string, now: number): number {
+    const last = this.since.get(id);
+    if (last?.status === status) return now - last.at;
+    this.since.set(id, { status, at: now });
+    return 0;
+  }
+}
+
+function cards(report: HealthReport | undefined, since: StatusSince, now: number): ServiceCard[] {
+  if (!report) return [];
+  const services = Object.entries(report.services).map(([id, s]) => ({
+    id,
+    kind: 'service' as const,
+    name: s.name,
+    status: s.status,
+    uptime: since.uptime(`service:${id}`, s.status, now),
+    ...(s.breaker !== undefined && { breaker: s.breaker }),
+  }));
+  const checks = Object.entries(report.checks).map(([id, c]) => ({
+    id,
+    kind: 'check' as const,
+    name: id,
+    status: c.status,
+    message: c.message,
+    responseTime: c.responseTime,
+    uptime: c.uptime,
+  }));
+  return [...services, ...checks];
+}
+
+function countBy(dead: readonly DeadLetter[], key: (dl: DeadLetter) => string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const dl of dead) out.set(key(dl), (out.get(key(dl)) ?? 0) + 1);
+  return out;
+}
+
+function subscriberRows(subs: readonly Subscription[], dead: readonly DeadLetter[]): SubscriberRow[] {
+  const perGroupType = countBy(dead, (dl) => `${dl.group}/${dl.event.type}`);
+  const seen = new Map<string, number>();
+  return subs.map((sub) => {
+    const key = `${sub.group}/${sub.type}`;
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    const status = sub.status();
+    const stats = sub.stats();
+    return {
+      actor: `subscriber:${key}${n > 1 ? `#${n}` : ''}`,
+      type: sub.type,
+      group: sub.group,
+      status,
+      active: subscriberActive(status),
+      inFlight: stats.inFlight,
+      handled: stats.handled,
+      retried: stats.retried,
+      deadLetters: perGroupType.get(key) ?? 0,
+    };
+  });
+}
+
+async function queueRows(
+  queues: readonly DashboardQueue[],
+  dead: readonly DeadLetter[],
+): Promise<QueueRow[]> {
+  const perGroup = countBy(dead, (dl) => dl.group);
+  return Promise.all(
+    queues.map(async (q) => {
+      const counts = await q.counts();
+      return {
+        name: q.name,
+        counts,
+        backlog: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.failed ?? 0),
+        inFlight: counts.active ?? 0,
+        deadLetters: perGroup.get(deadLetterGroup(q.name)) ?? 0,
+      };
+    }),
+  );
+}
+
+/** The worst state of the breakers, for a runtime without health. */
+function statusFromBreakers(rows: readonly BreakerRow[]): HealthStatus {
+  return rows.some((b) => b.state !== 'CLOSED') ? 'DEGRADED' : 'HEALTHY';
+}
+
+/** Most dead letters read per update; counts above it show as this many. */
+export const DEAD_LETTER_SCAN_LIMIT = 10_000;
+
+/**
+ * Reads one snapshot of everything the dashboard shows.
+ * @example
+ * const snap = await readSnapshot(rt, { adminEnabled: false, since: new StatusSince() });
+ */
+export async function readSnapshot(
+  src: DashboardSource,
+  opts: { readonly adminEnabled: boolean; readonly since: StatusSince },
+): Promise<DashboardSnapshot> {
+  const [report, dead] = await Promise.all([
+    src.health?.report(),
+    src.deadLetters.list({ limit: DEAD_LETTER_SCAN_LIMIT }),
+  ]);
+  const now = Date.now();
+  const breakers = src.breakers.list().map((b) => {
+    const stats = b.stats();
+    return { ...stats, actor: `breaker:${b.name}`, active: breakerActive(stats) };
+  });
+  return {
+    service: src.service,
+    status: report?.status ?? statusFromBreakers(breakers),
+    timestamp: new Date(now).toISOString(),
+    ...(report && { uptime: report.uptime }),
+    adminEnabled: opts.adminEnabled,
+    services: cards(report, opts.since, now),
+    breakers,
+    subscribers: subscriberRows(src.listSubscriptions(), dead),
+    queues: await queueRows(src.listQueues?.() ?? [], dead),
+    deadLetters: dead.length,
+  };
+}
