@@ -137,3 +137,36 @@ export {
 export type { Clock } from './clock.js';
 export type { Logger } from './logging.js';
 export { activeTrace, runWithTrace, type TraceContext } from './tracing/context.js';
+export { withTraceFields } from './tracing/log-fields.js';
+
+export {
+  supervisorMachine,
+  type SupervisorContext,
+  type SupervisorEvent,
+  type SupervisorInput,
+} from './machines/supervisor.machine.js';
+export type { SpawnOptions, SupervisedActor } from './actors/supervisor/hosted-actor.js';
+export type { Supervisor } from './actors/supervisor/supervisor.js';
+export type {
+  RestartPolicy,
+  ChildStatus,
+  ActorReport,
+  SupervisorNotice,
+} from './actors/supervisor/types.js';
+export type { HealthMonitor } from './health/health.js';
+export {
+  HealthStatus,
+  type HealthCheck,
+  type CheckOutcome,
+  type HealthReport,
+  type CheckReport,
+  type ServiceRegistration,
+  type ServiceReport,
+  type AlertConfig,
+  type BreakerLike,
+} from './health/types.js';
+export type { RuntimeMetrics } from './metrics/metrics.js';
+export type { JobMetrics, BreakerMetrics, JobOutcome } from './metrics/hooks.js';
+export type { ListenOptions, HttpServer } from './http/server.js';
+export type { Readiness } from './http/routes.js';
+export { ShutdownPhase } from './runtime/shutdown.js';

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../logging.js';
 import { memoryTransport } from '../transport/memory/memory-transport.js';
 import type { Transport } from '../transport/transport.js';
 import { Runtime } from './runtime.js';
+import { withTraceFields } from '../tracing/log-fields.js';
 
 /**
  * The transport used when none is given: NATS JetStream when `NATS_URL` is set (subject prefix
@@ -37,6 +38,14 @@ export interface RuntimeOptions<S extends EventSchemas> {
   version?: string;
   /** @default the system clock */
   clock?: Clock;
+  /**
+   * Shut down gracefully on SIGTERM / SIGINT, then exit the process (0, or 1 when the deadline
+   * abandoned work). One process listener serves every runtime and is removed at shutdown.
+   * @default true
+   */
+  handleSignals?: boolean;
+  /** After this long, shutdown gives up on what is left and logs what it abandoned. @default 30_000 */
+  shutdownTimeoutMs?: number;
 }
 
 /**
@@ -53,7 +62,7 @@ export async function createRuntime<const S extends EventSchemas>(
   const transport = options.transport ?? (await defaultTransport());
   const baseLogger = options.logger ?? createLogger(options.service);
   const instanceId = `${options.service}-${uuidv7().slice(-12)}`;
-  const logger = baseLogger.child({ instance: instanceId });
+  const logger = withTraceFields(baseLogger, { instance: instanceId });
   await transport.start({ service: options.service, logger });
   return new Runtime<S>({
     service: options.service,
@@ -64,5 +73,7 @@ export async function createRuntime<const S extends EventSchemas>(
     clock: options.clock ?? systemClock,
     instanceId,
     inspect: options.inspect,
+    ...(options.handleSignals !== undefined && { handleSignals: options.handleSignals }),
+    ...(options.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: options.shutdownTimeoutMs }),
   });
 }

@@ -26,6 +26,19 @@ import type { Breaker } from '../breaker/breaker.js';
 import type { BreakerOptions, BreakerStats } from '../breaker/options.js';
 import { Queue } from '../queue/queue.js';
 import type { QueueOptions } from '../queue/options.js';
+import {
+  spawnSupervised,
+  type SpawnOptions,
+  type SupervisedActor,
+} from '../actors/supervisor/hosted-actor.js';
+import type { Supervisor } from '../actors/supervisor/supervisor.js';
+import type { HealthMonitor } from '../health/health.js';
+import type { RuntimeMetrics } from '../metrics/metrics.js';
+import { runtimeRoutes, type Readiness } from '../http/routes.js';
+import { serveRoutes, type HttpServer, type ListenOptions } from '../http/server.js';
+import { observe, readiness, supervisedSubscriber, tracedHandler } from './observability.js';
+import { runShutdown, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
+import { handleSignals } from './signals.js';
 
 /** One item of `rt.publishMany`. */
 export type PublishItem<S extends EventSchemas> = {
@@ -55,6 +68,10 @@ export interface RuntimeParts<S extends EventSchemas> {
   readonly clock: Clock;
   readonly instanceId: string;
   readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
+  /** After this long, shutdown gives up on what is left and logs it. @default 30_000 */
+  readonly shutdownTimeoutMs?: number;
+  /** Shut down gracefully on SIGTERM / SIGINT, then exit. @default true */
+  readonly handleSignals?: boolean;
 }
 
 /**
@@ -73,6 +90,16 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   private readonly breakerRegistry: BreakerRegistry;
   private readonly subscriptions = new Set<Subscription>();
   private readonly shutdownHooks: (() => Promise<void>)[] = [];
+  /** Supervises every actor of this runtime: subscribers and `rt.spawn` machines. */
+  readonly supervisor: Supervisor;
+  /** Checks, registered services, overrides and alerts: `rt.health.report()`. */
+  readonly health: HealthMonitor;
+  /** This runtime's Prometheus registry and the hooks that feed it. */
+  readonly metrics: RuntimeMetrics;
+  private readonly phasedHooks: ShutdownStep[] = [];
+  private readonly servers = new Set<HttpServer>();
+  private readonly releaseSignals: (() => void) | undefined;
+  private shutdownCompleted = true;
   private closing: Promise<void> | undefined;
 
   constructor(protected readonly parts: RuntimeParts<S>) {
@@ -81,7 +108,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.transport = parts.transport;
     this.logger = parts.logger;
     this.deadLetters = parts.transport.deadLetters;
+    ({ supervisor: this.supervisor, health: this.health, metrics: this.metrics } = observe(parts));
+    this.releaseSignals = parts.handleSignals === false ? undefined : handleSignals(this);
     this.breakerRegistry = new BreakerRegistry({
+      onCreate: (b) => void this.metrics.trackBreaker(b),
       service: parts.service,
       logger: parts.logger.child({ actor: 'breaker' }),
       clock: parts.clock,
@@ -124,7 +154,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
     this.assertOpen();
-    return this.transport.publish(this.outbound(type, payload, options));
+    return this.transport.publish(this.outbound(type, payload, options)).then(
+      (receipt) => (this.metrics.onPublished(type), receipt),
+      (err: unknown) => (this.metrics.onPublishError(type), Promise.reject(err as Error)),
+    );
   }
 
   /**
@@ -162,11 +195,15 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options: SubscribeOptions<PayloadOf<S, T>> = {},
   ): Subscription {
     const schema = this.schemaOf(type);
+    const group = options.group ?? this.service;
+    const traced = tracedHandler(type, group, handler as never);
     return this.track(
-      startSubscriber(
-        this.subscriberHost(),
-        { kind: 'single', type, schema, handler: handler as never, options },
-        options.group ?? this.service,
+      supervisedSubscriber(this, group, type, () =>
+        startSubscriber(
+          this.subscriberHost(),
+          { kind: 'single', type, schema, handler: traced, options },
+          group,
+        ),
       ),
     );
   }
@@ -181,11 +218,14 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options: BatchSubscribeOptions = {},
   ): Subscription {
     const schema = this.schemaOf(type);
+    const group = options.group ?? this.service;
     return this.track(
-      startSubscriber(
-        this.subscriberHost(),
-        { kind: 'batch', type, schema, handler: handler as BatchHandler, options },
-        options.group ?? this.service,
+      supervisedSubscriber(this, group, type, () =>
+        startSubscriber(
+          this.subscriberHost(),
+          { kind: 'batch', type, schema, handler: handler as BatchHandler, options },
+          group,
+        ),
       ),
     );
   }
@@ -202,12 +242,16 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   queue<D = unknown>(name: string, options: QueueOptions = {}): Queue<D> {
     this.assertOpen();
     const p = this.parts;
-    const q = new Queue<D>(name, options, {
-      transport: p.transport,
-      clock: p.clock,
-      logger: p.logger,
-      inspect: p.inspect,
-    });
+    const q = new Queue<D>(
+      name,
+      { observer: this.metrics.queueObserver, ...options },
+      {
+        transport: p.transport,
+        clock: p.clock,
+        logger: p.logger,
+        inspect: p.inspect,
+      },
+    );
     this.onShutdown(() => q.close());
     return q;
   }
@@ -232,6 +276,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
       clock: p.clock,
       instanceId: p.instanceId,
       inspect: p.inspect,
+      observer: this.metrics.subscriberObserver,
     };
   }
 
@@ -246,9 +291,53 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     });
   }
 
-  /** Registers work to run during shutdown, after subscribers have drained (last registered runs first). */
-  onShutdown(hook: () => Promise<void>): void {
-    this.shutdownHooks.push(hook);
+  /**
+   * Registers work to run during shutdown. Without `phase`, it runs after subscribers have drained
+   * (last registered runs first); with one, alongside that phase's other steps.
+   * @param phase - 'intake' | 'consumers' | 'jobs' | 'actors' | 'transport'
+   */
+  onShutdown(hook: () => Promise<void>, phase?: ShutdownPhase, name = `hook ${phase ?? 'jobs'}`): void {
+    if (phase) this.phasedHooks.push({ phase, name, run: hook });
+    else this.shutdownHooks.push(hook);
+  }
+
+  /**
+   * Hosts any XState machine as a supervised root actor: a failure restarts it with backoff
+   * (one-for-one) until its restart policy gives up, which makes the runtime UNHEALTHY.
+   * @throws {ValidationError} when an actor with the same id runs
+   * @throws {ClosedError} after `shutdown()`
+   * @example
+   * const warmer = rt.spawn(cacheWarmer, { id: 'cache-warmer', input, restart: { maxRestarts: 5, withinMs: 60_000 } });
+   */
+  spawn<TLogic extends AnyActorLogic>(logic: TLogic, options: SpawnOptions<TLogic>): SupervisedActor<TLogic> {
+    this.assertOpen();
+    return spawnSupervised(this.supervisor, logic, options);
+  }
+
+  /**
+   * Serves \`/health\`, \`/health/live\`, \`/health/ready\` and \`/metrics\` over HTTP; closed at shutdown.
+   * @throws when the port cannot be bound
+   * @example
+   * const server = await rt.listen({ port: 8080 });
+   */
+  async listen(options: ListenOptions = {}): Promise<HttpServer> {
+    this.assertOpen();
+    const server = await serveRoutes(runtimeRoutes(this), options);
+    this.servers.add(server);
+    this.health.start();
+    return server;
+  }
+
+  /** Ready for traffic: open, the transport connected and every subscriber consuming. */
+  readiness(): Readiness {
+    return readiness(this.closing !== undefined, this.transport, this.subscriptions);
+  }
+
+  /** @internal the process signal handler's entry */
+  async shutdownForSignal(signal: NodeJS.Signals): Promise<boolean> {
+    this.logger.info({ signal }, 'signal received');
+    await this.shutdown();
+    return this.shutdownCompleted;
   }
 
   /**
@@ -261,10 +350,32 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   private async close(): Promise<void> {
     this.logger.info('shutting down');
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
-    for (const hook of this.shutdownHooks.reverse()) await hook();
-    await this.breakerRegistry.close();
-    await this.transport.close();
+    const hooks = async (): Promise<void> => {
+      for (const hook of this.shutdownHooks.reverse()) await hook();
+    };
+    const steps: ShutdownStep[] = [
+      ...[...this.servers].map((s) => ({
+        phase: 'intake' as const,
+        name: `http ${s.url}`,
+        run: () => s.close(),
+      })),
+      ...[...this.subscriptions].map((s) => ({
+        phase: 'consumers' as const,
+        name: `subscriber ${s.group}/${s.type} (${s.stats().inFlight} in flight)`,
+        run: () => s.stop(),
+      })),
+      { phase: 'jobs', name: 'shutdown hooks and queues', run: hooks },
+      ...this.phasedHooks,
+      { phase: 'actors', name: 'supervised actors', run: () => this.supervisor.stopAll() },
+      { phase: 'actors', name: 'breakers', run: () => this.breakerRegistry.close() },
+      { phase: 'transport', name: 'transport (outbox flush)', run: () => this.transport.close() },
+    ];
+    const deadlineMs = this.parts.shutdownTimeoutMs ?? 30_000;
+    const outcome = await runShutdown(steps, { deadlineMs, clock: this.parts.clock, logger: this.logger });
+    this.shutdownCompleted = outcome.completed;
+    this.health.stop();
+    this.supervisor.dispose();
+    this.releaseSignals?.();
     this.logger.info('shut down');
   }
 

@@ -55,9 +55,8 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
     void old.stop();
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stopChild(this);
-  }
+  /** Bound: callers may detach it from the handle. */
+  readonly stop = (): Promise<void> => this.supervisor.stopChild(this);
 
   halt(): Promise<void> {
     return (this.stopping ??= this.current.stop());

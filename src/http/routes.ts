@@ -1,0 +1,53 @@
+import type { HealthReport } from '../health/types.js';
+import type { Route } from './server.js';
+
+/** Whether the runtime should receive traffic, and why not. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+}
+
+/** What the built-in routes read from a runtime. */
+export interface ObservedRuntime {
+  readonly health: { report(): Promise<HealthReport> };
+  readonly metrics: { text(): Promise<string>; readonly registry: { readonly contentType: string } };
+  readiness(): Readiness;
+}
+
+/**
+ * The built-in routes: `/health` (the JSON report, 503 when UNHEALTHY), `/health/live`,
+ * `/health/ready` (503 until every subscriber consumes and once shutdown begins), `/metrics`.
+ * @returns a route table keyed by path; add more routes to it before serving
+ */
+export function runtimeRoutes(rt: ObservedRuntime): Map<string, Route> {
+  const routes: Route[] = [
+    {
+      path: '/health',
+      handle: async () => {
+        const report = await rt.health.report();
+        return { status: report.status === 'UNHEALTHY' ? 503 : 200, body: JSON.stringify(report) };
+      },
+    },
+    { path: '/health/live', handle: () => ({ status: 200, body: '{"status":"UP"}' }) },
+    {
+      path: '/health/ready',
+      handle: () => {
+        const r = rt.readiness();
+        return {
+          status: r.ready ? 200 : 503,
+          body: JSON.stringify({ status: r.ready ? 'READY' : 'NOT_READY', ...r }),
+        };
+      },
+    },
+    {
+      path: '/metrics',
+      admin: true,
+      handle: async () => ({
+        status: 200,
+        body: await rt.metrics.text(),
+        contentType: rt.metrics.registry.contentType,
+      }),
+    },
+  ];
+  return new Map(routes.map((r) => [r.path, r]));
+}

@@ -1,0 +1,98 @@
+import type { ActorOptions, AnyActorLogic } from 'xstate';
+import type { Subscription } from '../actors/subscriber/subscriber.actor.js';
+import { superviseSubscription } from '../actors/supervisor/supervised-subscription.js';
+import { Supervisor } from '../actors/supervisor/supervisor.js';
+import type { Clock } from '../clock.js';
+import { HealthMonitor } from '../health/health.js';
+import type { Logger } from '../logging.js';
+import { RuntimeMetrics } from '../metrics/metrics.js';
+import { parseTraceparent } from '../tracing/context.js';
+import { otelActive, withSpan } from '../tracing/otel.js';
+import type { Transport } from '../transport/transport.js';
+import type { Readiness } from '../http/routes.js';
+
+/** What supervision, health and metrics are built from. */
+export interface ObservabilityParts {
+  readonly service: string;
+  readonly version: string;
+  readonly instanceId: string;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
+}
+
+/** A runtime's supervisor, health monitor and metrics, wired to each other. */
+export interface Observability {
+  readonly supervisor: Supervisor;
+  readonly health: HealthMonitor;
+  readonly metrics: RuntimeMetrics;
+}
+
+/**
+ * Builds a runtime's supervisor, health and metrics: supervisor notices feed metrics, and every
+ * health report sets the health gauge.
+ * @example
+ * const { supervisor, health, metrics } = observe(parts);
+ */
+export function observe(parts: ObservabilityParts): Observability {
+  const supervisor = new Supervisor({
+    clock: parts.clock,
+    logger: parts.logger.child({ actor: 'supervisor' }),
+    ...(parts.inspect && { inspect: parts.inspect }),
+  });
+  const metrics = new RuntimeMetrics({
+    service: parts.service,
+    transportStatus: () => parts.transport.status(),
+  });
+  supervisor.onNotice((n) => metrics.onSupervisorNotice(n));
+  const health = new HealthMonitor({ ...parts, supervisor, onReport: (r) => metrics.onHealth(r.status) });
+  return { supervisor, health, metrics };
+}
+
+/**
+ * Starts a subscriber under the runtime's supervisor, with a unique id per subscription and its
+ * start-up failure counted in metrics.
+ */
+export function supervisedSubscriber(
+  o: Observability,
+  group: string,
+  type: string,
+  start: () => Subscription,
+): Subscription {
+  const base = `subscriber:${group}/${type}`;
+  let id = base;
+  for (let n = 2; o.supervisor.has(id); n++) id = `${base}#${n}`;
+  const sub = superviseSubscription(o.supervisor, id, start);
+  sub.ready.catch(() => o.metrics.onSubscribeError(type, group));
+  return sub;
+}
+
+/** Wraps a handler in a consumer span when an OpenTelemetry SDK is registered (a plain call otherwise). */
+export function tracedHandler<P, M extends { readonly traceparent?: string | undefined }>(
+  type: string,
+  group: string,
+  handler: (payload: P, meta: M) => unknown,
+): (payload: P, meta: M) => unknown {
+  const attributes = { 'messaging.destination.name': type, 'messaging.consumer.group.name': group };
+  const name = `${type} process`;
+  return (payload, meta) => {
+    if (!otelActive()) return handler(payload, meta);
+    const parent = parseTraceparent(meta.traceparent);
+    return withSpan({ name, kind: 'consumer', attributes, ...(parent && { parent }) }, () =>
+      handler(payload, meta),
+    );
+  };
+}
+
+/** Ready: open, the transport connected, and every subscriber consuming. */
+export function readiness(closing: boolean, transport: Transport, subs: Iterable<Subscription>): Readiness {
+  if (closing) return { ready: false, reason: 'shutting down' };
+  if (!transport.status().connected) return { ready: false, reason: `transport ${transport.status().state}` };
+  for (const s of subs) {
+    const status = s.status();
+    if (status !== 'consuming' && status !== 'handling')
+      return { ready: false, reason: `subscriber ${s.group}/${s.type} is ${status}` };
+  }
+  return { ready: true };
+}
