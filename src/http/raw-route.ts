@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface RawRoute {
   readonly path: string;
   readonly raw: (req: IncomingMessage, res: ServerResponse) => unknown;
+  /** Ends what the route keeps open (live streams); called when the server closes. */
+  readonly close?: () => void;
 }
 
 /** @returns true when `route` writes its own response */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { isRawRoute, type RawRoute } from './raw-route.js';
 
 /** What a route answers. */
 export interface RouteResponse {
@@ -23,7 +24,10 @@ export interface ListenOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
-  /** When set, admin routes (`/metrics`, `/dashboard`) require `Authorization: Bearer <token>`. */
+  /**
+   * When set, admin routes (`/metrics`) require `Authorization: Bearer <token>`; the dashboard's
+   * actions require it always (env `BULWARK_ADMIN_TOKEN` when not given; without either they are off).
+   */
   adminToken?: string;
 }
 
@@ -44,33 +48,48 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
+function routeOf<R>(routes: ReadonlyMap<string, R>, req: IncomingMessage): R | undefined {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  return routes.get(path.length > 1 ? path.replace(/\/$/, '') : path);
+}
+
 async function answer(
-  routes: ReadonlyMap<string, Route>,
+  routes: ReadonlyMap<string, Route | RawRoute>,
   opts: ListenOptions,
   req: IncomingMessage,
 ): Promise<RouteResponse> {
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return { status: 405, body: '{"error":"method not allowed"}' };
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  const route = routes.get(path.length > 1 ? path.replace(/\/$/, '') : path);
-  if (!route) return { status: 404, body: '{"error":"not found"}' };
+  const route = routeOf(routes, req);
+  if (!route || isRawRoute(route)) return { status: 404, body: '{"error":"not found"}' };
   if (route.admin && !authorized(req, opts.adminToken))
     return { status: 401, body: '{"error":"unauthorized"}' };
   return route.handle(req);
 }
 
 /**
- * Serves a route table on node:http; routes can be added later (`/dashboard`).
+ * Serves a route table on node:http; routes can be added later. A raw route (the dashboard's)
+ * answers by itself, whatever the method; its `close()` runs when the server closes.
  * @throws when the port cannot be bound
  * @example
  * const server = await serveRoutes(routes, { port: 0 });
  * console.log(server.url);
  */
 export async function serveRoutes(
-  routes: ReadonlyMap<string, Route>,
+  routes: ReadonlyMap<string, Route | RawRoute>,
   opts: ListenOptions = {},
 ): Promise<HttpServer> {
   const server = createServer((req, res: ServerResponse) => {
+    const raw = routeOf(routes, req);
+    if (raw && isRawRoute(raw)) {
+      Promise.resolve()
+        .then(() => raw.raw(req, res))
+        .catch((err: unknown) => {
+          if (!res.headersSent) res.writeHead(500, { 'content-type': json });
+          res.end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+        });
+      return;
+    }
     answer(routes, opts, req).then(
       (r) => {
         res.writeHead(r.status, { 'content-type': r.contentType ?? json, 'cache-control': 'no-store' });
@@ -96,6 +115,7 @@ export async function serveRoutes(
     url: `http://${host}:${port}`,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
+        for (const r of routes.values()) if (isRawRoute(r)) r.close?.();
         server.close(() => resolve());
         server.closeIdleConnections();
       })),

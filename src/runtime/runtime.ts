@@ -35,6 +35,7 @@ import type { Supervisor } from '../actors/supervisor/supervisor.js';
 import type { HealthMonitor } from '../health/health.js';
 import type { RuntimeMetrics } from '../metrics/metrics.js';
 import { runtimeRoutes, type Readiness } from '../http/routes.js';
+import { withDashboard } from '../http/dashboard/routes.js';
 import { serveRoutes, type HttpServer, type ListenOptions } from '../http/server.js';
 import { observe, readiness, supervisedSubscriber, tracedHandler } from './observability.js';
 import { runShutdown, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
@@ -89,6 +90,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   readonly breakers: BreakerDirectory;
   private readonly breakerRegistry: BreakerRegistry;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly queues = new Set<Queue>();
   private readonly shutdownHooks: (() => Promise<void>)[] = [];
   /** Supervises every actor of this runtime: subscribers and `rt.spawn` machines. */
   readonly supervisor: Supervisor;
@@ -252,8 +254,14 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
         inspect: p.inspect,
       },
     );
+    this.queues.add(q as Queue);
     this.onShutdown(() => q.close());
     return q;
+  }
+
+  /** Every job queue opened on this runtime. */
+  listQueues(): Queue[] {
+    return [...this.queues];
   }
 
   /** Every live subscription of this runtime. */
@@ -315,14 +323,16 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   }
 
   /**
-   * Serves \`/health\`, \`/health/live\`, \`/health/ready\` and \`/metrics\` over HTTP; closed at shutdown.
+   * Serves \`/health\`, \`/health/live\`, \`/health/ready\`, \`/metrics\` and the live \`/dashboard\` over
+   * HTTP; closed at shutdown. The dashboard's actions need \`adminToken\` (or env \`BULWARK_ADMIN_TOKEN\`).
    * @throws when the port cannot be bound
    * @example
    * const server = await rt.listen({ port: 8080 });
    */
   async listen(options: ListenOptions = {}): Promise<HttpServer> {
     this.assertOpen();
-    const server = await serveRoutes(runtimeRoutes(this), options);
+    const dashboard = { adminToken: options.adminToken, logger: this.logger.child({ actor: 'dashboard' }) };
+    const server = await serveRoutes(withDashboard(runtimeRoutes(this), this, dashboard), options);
     this.servers.add(server);
     this.health.start();
     return server;

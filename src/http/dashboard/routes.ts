@@ -5,6 +5,7 @@ import { circuitBreakerMachine } from '../../machines/circuit-breaker.machine.js
 import { subscriberMachine } from '../../machines/subscriber.machine.js';
 import type { DeadLetterReason } from '../../transport/dead-letters.js';
 import type { RawRoute } from '../raw-route.js';
+import type { Route } from '../server.js';
 import { AdminActions, sendJson } from './admin.js';
 import { DashboardFeed } from './feed.js';
 import { dashboardPage } from './page.js';
@@ -79,7 +80,11 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
   let charts: string | undefined;
   const routes: RawRoute[] = [
     { path: base, raw: (req, res) => servePage(req, res, base) },
-    { path: `${base}/events`, raw: (req, res) => onlyGet(req, res) && feed.attach(req, res) },
+    {
+      path: `${base}/events`,
+      raw: (req, res) => onlyGet(req, res) && feed.attach(req, res),
+      close: () => feed.close(),
+    },
     {
       path: `${base}/api/snapshot`,
       raw: async (req, res) => void (onlyGet(req, res) && sendJson(res, 200, await read())),
@@ -128,4 +133,18 @@ function withActionPush(raw: RawRoute['raw'], feed: DashboardFeed): RawRoute['ra
     await raw(req, res);
     if (req.method === 'POST') feed.changed(0);
   };
+}
+
+/**
+ * A route table with the dashboard added under `/dashboard`: what `rt.listen` serves.
+ * @example
+ * const server = await serveRoutes(withDashboard(runtimeRoutes(rt), rt, options), options);
+ */
+export function withDashboard(
+  routes: ReadonlyMap<string, Route>,
+  src: DashboardSource,
+  opts: DashboardOptions = {},
+): Map<string, Route | RawRoute> {
+  const dashboard = dashboardRoutes(src, opts);
+  return new Map<string, Route | RawRoute>([...routes, ...dashboard.routes.map((r) => [r.path, r] as const)]);
 }
