@@ -170,3 +170,4 @@ export type { JobMetrics, BreakerMetrics, JobOutcome } from './metrics/hooks.js'
 export type { ListenOptions, HttpServer } from './http/server.js';
 export type { Readiness } from './http/routes.js';
 export { ShutdownPhase } from './runtime/shutdown.js';
+export type { ServicePresence, ServiceAdvert, DiscoveredInstance } from './transport/presence.js';

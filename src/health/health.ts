@@ -229,10 +229,10 @@ export class HealthMonitor {
   }
 
   private async publish(report: HealthReport): Promise<void> {
-    const publish = this.env.transport.publishStatus?.bind(this.env.transport);
-    if (!publish) return;
+    const presence = this.env.transport.presence?.();
+    if (!presence) return;
     try {
-      await publish(this.env.service, new TextEncoder().encode(JSON.stringify(report)));
+      await presence.publishStatus(this.env.service, new TextEncoder().encode(JSON.stringify(report)));
     } catch (err) {
       this.env.logger.warn({ err }, 'could not publish the health change');
     }

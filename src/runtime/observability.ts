@@ -9,6 +9,7 @@ import { RuntimeMetrics } from '../metrics/metrics.js';
 import { parseTraceparent } from '../tracing/context.js';
 import { otelActive, withSpan } from '../tracing/otel.js';
 import type { Transport } from '../transport/transport.js';
+import type { DiscoveredInstance } from '../transport/presence.js';
 import type { Readiness } from '../http/routes.js';
 
 /** What supervision, health and metrics are built from. */
@@ -95,4 +96,44 @@ export function readiness(closing: boolean, transport: Transport, subs: Iterable
       return { ready: false, reason: `subscriber ${s.group}/${s.type} is ${status}` };
   }
   return { ready: true };
+}
+
+/**
+ * Announces this instance for discovery where the transport offers presence (NATS `$SRV`).
+ * @returns a function that withdraws it, or undefined when the transport has no presence
+ */
+export async function advertise(
+  parts: ObservabilityParts,
+  health: HealthMonitor,
+): Promise<(() => Promise<void>) | undefined> {
+  const presence = parts.transport.presence?.();
+  if (!presence) return undefined;
+  try {
+    const ad = await presence.advertise({
+      name: parts.service,
+      id: parts.instanceId,
+      version: parts.version,
+      health: async () => {
+        const r = await health.report();
+        return { status: r.status, timestamp: r.timestamp, uptime: r.uptime };
+      },
+    });
+    return () => ad.stop();
+  } catch (err) {
+    parts.logger.warn({ err }, 'could not advertise the service for discovery');
+    return undefined;
+  }
+}
+
+/**
+ * Lists live instances of `service` through the transport's presence.
+ * @returns an empty list when the transport has no presence (the memory transport)
+ */
+export async function discover(
+  transport: Transport,
+  service: string,
+  timeoutMs: number,
+): Promise<DiscoveredInstance[]> {
+  const presence = transport.presence?.();
+  return presence ? presence.discover(service, timeoutMs) : [];
 }

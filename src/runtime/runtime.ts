@@ -37,7 +37,15 @@ import type { RuntimeMetrics } from '../metrics/metrics.js';
 import { runtimeRoutes, type Readiness } from '../http/routes.js';
 import { withDashboard } from '../http/dashboard/routes.js';
 import { serveRoutes, type HttpServer, type ListenOptions } from '../http/server.js';
-import { observe, readiness, supervisedSubscriber, tracedHandler } from './observability.js';
+import {
+  advertise,
+  discover,
+  observe,
+  readiness,
+  supervisedSubscriber,
+  tracedHandler,
+} from './observability.js';
+import type { DiscoveredInstance } from '../transport/presence.js';
 import { runShutdown, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
 import { handleSignals } from './signals.js';
 
@@ -102,6 +110,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   private readonly servers = new Set<HttpServer>();
   private readonly releaseSignals: (() => void) | undefined;
   private shutdownCompleted = true;
+  private readonly advertised: Promise<(() => Promise<void>) | undefined>;
   private closing: Promise<void> | undefined;
 
   constructor(protected readonly parts: RuntimeParts<S>) {
@@ -112,6 +121,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.deadLetters = parts.transport.deadLetters;
     ({ supervisor: this.supervisor, health: this.health, metrics: this.metrics } = observe(parts));
     this.releaseSignals = parts.handleSignals === false ? undefined : handleSignals(this);
+    this.advertised = advertise(parts, this.health);
     this.breakerRegistry = new BreakerRegistry({
       onCreate: (b) => void this.metrics.trackBreaker(b),
       service: parts.service,
@@ -338,6 +348,16 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     return server;
   }
 
+  /**
+   * Lists the live instances of a service (this one by default) with their health; on NATS through
+   * the `$SRV` micro protocol, so `nats micro ls` sees the same. Empty on the memory transport.
+   * @example
+   * const instances = await rt.discover('accounts');
+   */
+  discover(service = this.service, timeoutMs = 500): Promise<DiscoveredInstance[]> {
+    return discover(this.transport, service, timeoutMs);
+  }
+
   /** Ready for traffic: open, the transport connected and every subscriber consuming. */
   readiness(): Readiness {
     return readiness(this.closing !== undefined, this.transport, this.subscriptions);
@@ -364,6 +384,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
       for (const hook of this.shutdownHooks.reverse()) await hook();
     };
     const steps: ShutdownStep[] = [
+      { phase: 'intake', name: 'discovery', run: async () => (await this.advertised)?.() },
       ...[...this.servers].map((s) => ({
         phase: 'intake' as const,
         name: `http ${s.url}`,

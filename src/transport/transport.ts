@@ -2,6 +2,7 @@ import type { CloudEvent } from '../events/cloudevent.js';
 import type { Logger } from '../logging.js';
 import type { DeadLetterStore, DeadLetterDraft } from './dead-letters.js';
 import type { KeyValueStore } from './key-value.js';
+import type { ServicePresence } from './presence.js';
 import type { QueueBackend, QueueBackendOptions } from '../queue/backend.js';
 
 /** Which instances receive an event: one per group (`'group'`), or every instance (`'broadcast'`). */
@@ -139,10 +140,10 @@ export interface Transport {
   /** @returns a function that removes the listener */
   onStatus(listener: (status: TransportStatus) => void): () => void;
   /**
-   * Optional: publishes a service's health change (a JSON report) where other tools can watch it;
-   * on NATS the subject `<prefix>.health.<service>`. Transports without such a place omit it.
+   * Optional: health notices and service discovery (on NATS: `<prefix>.health.<service>` and the
+   * `$SRV` micro protocol). Transports without such a place omit it. Call after `start()`.
    */
-  publishStatus?(service: string, body: Uint8Array): Promise<void>;
+  presence?(): ServicePresence;
   /** Called by each runtime that used it; the last one closes it. Idempotent per runtime. */
   close(): Promise<void>;
 }
