@@ -5,6 +5,7 @@ import { isValidationError } from '../errors.js';
 import { defineEvents } from '../events/registry.js';
 import { exponential, fixed } from '../retry/backoff.js';
 import { createRuntime } from '../runtime/create-runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { memoryTransport } from '../transport/memory/memory-transport.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -14,12 +15,17 @@ export interface DemoOptions {
   transport?: Transport;
   /** Where the narration goes. @default console.log */
   print?: (line: string) => void;
+  /** Runs before the shutdown step and holds it until it resolves (`demo --keep` serves the dashboard here). */
+  keep?: (rt: DemoRuntime) => Promise<void>;
 }
 
 const events = defineEvents({
   'user.created': z.object({ id: z.string(), username: z.string(), role: z.enum(['user', 'admin']) }),
   'availability.created': z.object({ staffId: z.string(), day: z.string() }),
 });
+
+/** The demo's runtime, as `keep` receives it. */
+export type DemoRuntime = Runtime<typeof events.schemas>;
 
 const step = (n: number, text: string) => styleText('bold', `\n${n}. ${text}`);
 const ok = (text: string) => `   ${styleText('green', '✓')} ${text}`;
@@ -160,6 +166,8 @@ export async function runDemo(
   print(`   call 6: ${await payments.execute(charge)}`);
   print(ok(`breaker stats: ${JSON.stringify(rt.breakers.stats().payments)}`));
   const breakerTimeouts = payments.stats().timeoutCount;
+
+  if (options.keep) await options.keep(rt);
 
   print(step(7, 'Graceful shutdown: drain in-flight handlers, close the transport'));
   const stats = mailer.stats();

@@ -1,24 +1,31 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { runDemo } from './demo.js';
+import { breakersCommand } from './breakers.js';
+import { demoCommand } from './demo-command.js';
+import { dlqCommand } from './dlq.js';
+import { healthCommand } from './health.js';
+import { jobsCommand } from './jobs.js';
+import { replayCommand } from './replay.js';
 
+// Settings made before the commands are added are inherited by every subcommand: a bad argument
+// anywhere prints the usage and exits 2.
 const program = new Command()
   .name('bulwark')
-  .description('Operate bulwark runtimes: demo, health, dead letters, breakers, jobs')
+  .description(
+    'Operate bulwark runtimes: demo, health, dead letters, replay, breakers, jobs. NATS_URL selects the broker.',
+  )
+  .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-program
-  .command('demo')
-  .description('a scripted tour of the runtime on the embedded transport')
-  .option('--nats', 'run it on NATS JetStream at NATS_URL (default nats://127.0.0.1:4222)')
-  .action(async (opts: { nats?: boolean }) => {
-    if (!opts.nats) return void (await runDemo());
-    const { natsTransport } = await import('../transport/nats/nats-transport.js');
-    const servers = (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
-    await runDemo({ transport: natsTransport({ servers, prefix: `demo${Date.now().toString(36)}` }) });
-  });
+demoCommand(program);
+healthCommand(program);
+dlqCommand(program);
+replayCommand(program);
+breakersCommand(program);
+jobsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(`bulwark: ${err instanceof Error ? err.message : String(err)}`);
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`bulwark: ${message.split('\n')[0]}`);
   process.exit(1);
 });

@@ -23,7 +23,7 @@ function drawChart(chart, active) {
       x1 = a.x + w; y1 = a.y + h / 2; x2 = b.x; y2 = b.y + h / 2;
       var mx = (x1 + x2) / 2;
       d = 'M' + x1 + ',' + y1 + ' C' + mx + ',' + y1 + ' ' + mx + ',' + y2 + ' ' + x2 + ',' + y2;
-      lx = mx; ly = (y1 + y2) / 2 - 4 - (i % 2) * 10;
+      lx = mx; ly = y1 === y2 ? a.y - 6 : (y1 + y2) / 2 - 4 - (i % 2) * 10;
     } else if (b.x < a.x) {
       x1 = a.x; y1 = a.y + h; x2 = b.x + w; y2 = b.y + h;
       var dip = Math.max(y1, y2) + 26 + (i % 3) * 8;

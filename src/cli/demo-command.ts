@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { natsServers, positiveInt } from './context.js';
+import { runDemo, type DemoRuntime } from './demo.js';
+
+interface DemoCliOptions {
+  readonly nats?: boolean;
+  readonly keep?: boolean;
+  readonly port?: number;
+}
+
+/** `bulwark demo [--nats] [--keep [--port N]]`. */
+export function demoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('a scripted tour of the runtime on the embedded transport')
+    .option('--nats', 'run it on NATS JetStream at NATS_URL (default nats://127.0.0.1:4222)')
+    .option('--keep', 'leave the dashboard up (and some traffic going) until Ctrl-C')
+    .option('--port <port>', 'with --keep: the dashboard port (default: any free one)', positiveInt)
+    .action(async (o: DemoCliOptions) => {
+      const print = (line: string) => console.log(line);
+      const keep = o.keep
+        ? async (rt: DemoRuntime) => {
+            const { keepDashboard } = await import('./demo-keep.js');
+            await keepDashboard(rt, { print, ...(o.port !== undefined && { port: o.port }) });
+          }
+        : undefined;
+      if (!o.nats) return void (await runDemo({ print, ...(keep && { keep }) }));
+      const { natsTransport } = await import('../transport/nats/nats-transport.js');
+      const transport = natsTransport({ servers: natsServers(), prefix: `demo${Date.now().toString(36)}` });
+      await runDemo({ transport, print, ...(keep && { keep }) });
+    });
+}

@@ -1,0 +1,127 @@
+import { Option, type Command } from 'commander';
+import type { DeadLetter, DeadLetterQuery, DeadLetterStore } from '../transport/dead-letters.js';
+import {
+  brokerCommand,
+  CliError,
+  list,
+  paint,
+  positiveInt,
+  printJson,
+  withNats,
+  type BrokerOptions,
+} from './context.js';
+import { ProgressBar } from './progress.js';
+
+interface SelectOptions extends BrokerOptions {
+  readonly ids?: string[];
+  readonly type?: string;
+  readonly group?: string;
+  readonly reason?: DeadLetterQuery['reason'];
+  readonly all?: boolean;
+  readonly limit?: number;
+}
+
+/** Dead letters moved per request while a long redrive or purge shows its progress. */
+const STEPS = 50;
+
+function query(o: SelectOptions): DeadLetterQuery {
+  return {
+    ...(o.ids && { ids: o.ids }),
+    ...(o.type && { type: o.type }),
+    ...(o.group && { group: o.group }),
+    ...(o.reason && { reason: o.reason }),
+  };
+}
+
+function selection(cmd: Command): Command {
+  return brokerCommand(cmd)
+    .option('--ids <ids>', 'dead letter ids (or event ids), comma-separated', list)
+    .option('--type <type>', 'event type')
+    .option('--group <group>', 'subscriber group (a queue\'s is "queue:<name>")')
+    .addOption(
+      new Option('--reason <reason>', 'why they died').choices([
+        'handler',
+        'validation',
+        'decode',
+        'timeout',
+      ]),
+    );
+}
+
+function row(dl: DeadLetter): string {
+  const when = dl.failedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return [
+    paint('bold', dl.id.padEnd(8)),
+    dl.event.type.padEnd(22),
+    dl.group.padEnd(16),
+    paint('red', dl.reason.padEnd(10)),
+    `${dl.attempts}×`.padEnd(4),
+    paint('dim', when),
+    `${dl.error.name}: ${dl.error.message}`,
+  ].join(' ');
+}
+
+/** Moves the selected dead letters in steps, with a progress bar for long runs. */
+async function inSteps(
+  store: DeadLetterStore,
+  o: SelectOptions,
+  verb: 'redrive' | 'purge',
+): Promise<{ redriven?: number; purged?: number }> {
+  if (!o.all && !o.ids && !o.type && !o.group && !o.reason)
+    throw new CliError(`say which dead letters to ${verb}: --ids, --type, --group, --reason, or --all`);
+  const selected = await store.list({ ...query(o), limit: Number.MAX_SAFE_INTEGER });
+  const size = Math.max(1, Math.ceil(selected.length / STEPS));
+  const bar = new ProgressBar(verb === 'redrive' ? 'redriving' : 'purging', selected.length);
+  let moved = 0;
+  for (let i = 0; i < selected.length; i += size) {
+    const ids = selected.slice(i, i + size).map((dl) => dl.id);
+    const out =
+      verb === 'redrive' ? (await store.redrive({ ids })).redriven : (await store.purge({ ids })).purged;
+    moved += out;
+    bar.update(Math.min(i + size, selected.length));
+  }
+  bar.done();
+  return verb === 'redrive' ? { redriven: moved } : { purged: moved };
+}
+
+/** `bulwark dlq ls|show|redrive|purge`: dead letters on JetStream at `NATS_URL`. */
+export function dlqCommand(program: Command): void {
+  const dlq = program.command('dlq').description('dead letters on NATS JetStream (NATS_URL)');
+  selection(dlq.command('ls').description('list dead letters, oldest first'))
+    .option('--limit <n>', 'at most this many', positiveInt, 100)
+    .action((o: SelectOptions) =>
+      withNats(o, async (t) => {
+        const dead = await t.deadLetters.list({ ...query(o), limit: o.limit ?? 100 });
+        if (o.json) return printJson(dead);
+        if (dead.length === 0) return void process.stdout.write('no dead letters\n');
+        process.stdout.write(`${dead.map(row).join('\n')}\n`);
+      }),
+    );
+  brokerCommand(
+    dlq.command('show').description('one dead letter, with its event').argument('<id>', 'dead letter id'),
+  ).action((id: string, o: BrokerOptions) =>
+    withNats(o, async (t) => {
+      const dl = await t.deadLetters.get(id);
+      if (!dl) throw new CliError(`no dead letter ${id}`);
+      if (o.json) return printJson(dl);
+      process.stdout.write(`${row(dl)}\nsubject ${dl.subject}${dl.seq ? ` (seq ${dl.seq})` : ''}\n`);
+      process.stdout.write(`${JSON.stringify(dl.event, null, 2)}\n`);
+    }),
+  );
+  for (const verb of ['redrive', 'purge'] as const) {
+    selection(
+      dlq
+        .command(verb)
+        .description(verb === 'redrive' ? 'republish to the group they died in' : 'delete for good'),
+    )
+      .option('--all', `${verb} every dead letter`)
+      .action((o: SelectOptions) =>
+        withNats(o, async (t) => {
+          const out = await inSteps(t.deadLetters, o, verb);
+          if (o.json) return printJson(out);
+          const n = out.redriven ?? out.purged ?? 0;
+          process.stdout.write(`${verb === 'redrive' ? 'redriven' : 'purged'}: ${n}\n`);
+        }),
+      );
+  }
+}

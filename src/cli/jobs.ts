@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { systemClock } from '../clock.js';
+import { silentLogger } from '../logging.js';
+import { deadLetterGroup } from '../queue/dead-letter.js';
+import { Queue } from '../queue/queue.js';
+import type { JobInfo } from '../queue/types.js';
+import type { Transport } from '../transport/transport.js';
+import {
+  brokerCommand,
+  CliError,
+  list,
+  paint,
+  printJson,
+  statusColor,
+  withNats,
+  type BrokerOptions,
+} from './context.js';
+import { ProgressBar } from './progress.js';
+
+interface RetryOptions extends BrokerOptions {
+  readonly ids?: string[];
+  readonly all?: boolean;
+}
+
+/** Runs `work` on the queue `name` at `NATS_URL`; the queue object only reads and adds, it takes no jobs. */
+function withQueue<T>(
+  name: string,
+  o: BrokerOptions,
+  work: (q: Queue, t: Transport) => Promise<T>,
+): Promise<T> {
+  return withNats(o, async (transport) => {
+    const q = new Queue(
+      name,
+      {},
+      { transport, clock: systemClock, logger: silentLogger, inspect: undefined },
+    );
+    try {
+      await q.ready();
+      return await work(q, transport);
+    } finally {
+      await q.close();
+    }
+  });
+}
+
+function printJob(job: JobInfo): void {
+  const lines = [
+    `${paint('bold', job.id)} ${job.name} — ${paint(statusColor(job.state), job.state)}, priority ${job.priority}, ${job.attempts} attempt(s)`,
+    ...(job.error ? [`error: ${job.error.name}: ${job.error.message}`] : []),
+    ...(job.result !== undefined ? [`result: ${JSON.stringify(job.result)}`] : []),
+    `data: ${JSON.stringify(job.data, null, 2)}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * Adds every selected dead job again as a new job (same name, data and priority, a fresh id and
+ * attempt count), then removes its dead letter.
+ */
+async function retryDead(
+  q: Queue,
+  t: Transport,
+  o: RetryOptions,
+): Promise<{ retried: { from: string; to: string }[] }> {
+  if (!o.all && !o.ids) throw new CliError('say which dead jobs to retry: --ids <id,…> or --all');
+  const group = deadLetterGroup(q.name);
+  const dead = await t.deadLetters.list({
+    group,
+    ...(o.ids && { ids: o.ids }),
+    limit: Number.MAX_SAFE_INTEGER,
+  });
+  const bar = new ProgressBar('retrying', dead.length);
+  const retried: { from: string; to: string }[] = [];
+  for (const dl of dead) {
+    const before = await q.getJob(dl.event.id);
+    const { id } = await q.add(before?.name || dl.event.type, dl.event.data, {
+      ...(before && { priority: before.priority }),
+    });
+    await t.deadLetters.purge({ ids: [dl.id] });
+    retried.push({ from: dl.event.id, to: id });
+    bar.update(retried.length);
+  }
+  bar.done();
+  return { retried };
+}
+
+/** `bulwark jobs counts|show|retry <queue>`: a job queue on JetStream at `NATS_URL`. */
+export function jobsCommand(program: Command): void {
+  const jobs = program.command('jobs').description('job queues on NATS JetStream (NATS_URL)');
+  brokerCommand(
+    jobs.command('counts').description('jobs in each state').argument('<queue>', 'queue name'),
+  ).action((name: string, o: BrokerOptions) =>
+    withQueue(name, o, async (q) => {
+      const counts = await q.counts();
+      if (o.json) return printJson(counts);
+      const parts = Object.entries(counts).map(
+        ([state, n]) => `${state} ${paint(n > 0 && state === 'dead' ? 'red' : 'bold', String(n))}`,
+      );
+      process.stdout.write(`${name}: ${parts.join(' · ')}\n`);
+    }),
+  );
+  brokerCommand(
+    jobs.command('show').description('one job').argument('<queue>', 'queue name').argument('<id>', 'job id'),
+  ).action((name: string, id: string, o: BrokerOptions) =>
+    withQueue(name, o, async (q) => {
+      const job = await q.getJob(id);
+      if (!job) throw new CliError(`no job ${id} in queue ${name}`);
+      return o.json ? printJson(job) : printJob(job);
+    }),
+  );
+  brokerCommand(
+    jobs.command('retry').description('add dead jobs again, as new jobs').argument('<queue>', 'queue name'),
+  )
+    .option('--ids <ids>', 'dead job ids, comma-separated', list)
+    .option('--all', 'every dead job of the queue')
+    .action((name: string, o: RetryOptions) =>
+      withQueue(name, o, async (q, t) => {
+        const out = await retryDead(q, t, o);
+        if (o.json) return printJson(out);
+        for (const r of out.retried) process.stdout.write(`${r.from} -> ${r.to}\n`);
+        process.stdout.write(`retried: ${out.retried.length}\n`);
+      }),
+    );
+}
