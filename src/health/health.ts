@@ -106,9 +106,14 @@ export class HealthMonitor {
     this.changed();
   }
 
-  /** Configures alerts on status changes of the service and of each registered service. */
-  setAlertConfig(config: AlertConfig): void {
+  /**
+   * Configures alerts on status changes of the service and of each registered service, and starts
+   * re-evaluating every `intervalMs` (breaker and supervisor changes re-evaluate at once).
+   */
+  setAlertConfig(config: AlertConfig, intervalMs?: number): void {
     this.alerts.configure(config);
+    // checks are polled, so alerts need the evaluation loop running
+    if (config.enabled !== false) this.start(intervalMs);
   }
 
   /** Runs every check (each against its timeout) and aggregates; concurrent calls share one run. */
