@@ -1,10 +1,20 @@
 import type { Command } from 'commander';
 import type { HealthReport } from '../health/types.js';
-import { CliError, fetchJson, httpUrl, paint, printJson, statusColor } from './context.js';
+import {
+  brokerCommand,
+  CliError,
+  fetchJson,
+  httpUrl,
+  paint,
+  printJson,
+  statusColor,
+  withNats,
+  type BrokerOptions,
+} from './context.js';
 
-interface HealthOptions {
+interface HealthOptions extends BrokerOptions {
   readonly url?: string;
-  readonly json?: boolean;
+  readonly service?: string;
 }
 
 const ms = (v: number): string => (v < 1_000 ? `${Math.round(v)} ms` : `${(v / 1_000).toFixed(1)} s`);
@@ -38,19 +48,41 @@ export function formatHealth(r: HealthReport): string {
   return out.join('\n');
 }
 
-/** `bulwark health --url http://127.0.0.1:8080 [--json]`: a running service's health report. */
+/** The reports of every live instance of `service`, found through discovery on NATS (`$SRV`). */
+async function overNats(service: string, o: HealthOptions): Promise<HealthReport[]> {
+  return withNats(o, async (t) => {
+    const presence = t.presence?.();
+    if (!presence) throw new CliError('this NATS transport offers no discovery; use --url');
+    const instances = await presence.discover(service, 1_000);
+    if (instances.length === 0) throw new CliError(`no live instance of "${service}" answered on NATS`);
+    return instances.map((i) => i.health as HealthReport);
+  });
+}
+
+/**
+ * `bulwark health --url http://127.0.0.1:8080` (one instance, over HTTP) or
+ * `bulwark health --service accounts` (every live instance, over NATS); exits 1 when one is UNHEALTHY.
+ */
 export function healthCommand(program: Command): void {
-  program
-    .command('health')
-    .description("a running service's health report (GET <url>/health); exits 1 when UNHEALTHY")
-    .option('--url <url>', 'where the service listens (rt.listen), e.g. http://127.0.0.1:8080', httpUrl)
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: HealthOptions) => {
-      const base = opts.url ?? (process.env.BULWARK_URL ? httpUrl(process.env.BULWARK_URL) : undefined);
-      if (!base) throw new CliError('say where the service listens: --url http://HOST:PORT (or BULWARK_URL)');
-      const report = (await fetchJson(`${base}/health`, { accept: [200, 503] })) as HealthReport;
-      if (opts.json) printJson(report);
-      else process.stdout.write(`${formatHealth(report)}\n`);
-      if (report.status === 'UNHEALTHY') process.exitCode = 1;
-    });
+  brokerCommand(
+    program
+      .command('health')
+      .description(
+        "a running service's health report: GET <url>/health, or its instances on NATS; exits 1 when UNHEALTHY",
+      )
+      .option('--url <url>', 'where the service listens (rt.listen), e.g. http://127.0.0.1:8080', httpUrl)
+      .option('--service <service>', 'ask every live instance of this service over NATS (NATS_URL)'),
+  ).action(async (opts: HealthOptions) => {
+    const base = opts.url ?? (process.env.BULWARK_URL ? httpUrl(process.env.BULWARK_URL) : undefined);
+    if (!base && !opts.service)
+      throw new CliError(
+        'say which service: --url http://HOST:PORT (or BULWARK_URL), or --service <name> over NATS',
+      );
+    const reports = base
+      ? [(await fetchJson(`${base}/health`, { accept: [200, 503] })) as HealthReport]
+      : await overNats(opts.service!, opts);
+    if (opts.json) printJson(base ? reports[0] : reports);
+    else process.stdout.write(`${reports.map(formatHealth).join('\n\n')}\n`);
+    if (reports.some((r) => r.status === 'UNHEALTHY')) process.exitCode = 1;
+  });
 }
