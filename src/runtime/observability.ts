@@ -6,7 +6,8 @@ import type { Clock } from '../clock.js';
 import { HealthMonitor } from '../health/health.js';
 import type { Logger } from '../logging.js';
 import { RuntimeMetrics } from '../metrics/metrics.js';
-import { parseTraceparent } from '../tracing/context.js';
+import { activeTrace, formatTraceparent, parseTraceparent } from '../tracing/context.js';
+import type { PublishOptions } from './envelope.js';
 import { otelActive, withSpan } from '../tracing/otel.js';
 import type { Transport } from '../transport/transport.js';
 import type { DiscoveredInstance } from '../transport/presence.js';
@@ -136,4 +137,25 @@ export async function discover(
 ): Promise<DiscoveredInstance[]> {
   const presence = transport.presence?.();
   return presence ? presence.discover(service, timeoutMs) : [];
+}
+
+/**
+ * Runs a publish in a PRODUCER span when an OpenTelemetry SDK is registered: the event carries the
+ * span's `traceparent`, so the consumer's span is its child. A plain call otherwise.
+ */
+export function publishSpan<T>(
+  type: string,
+  options: PublishOptions | undefined,
+  publish: (options: PublishOptions | undefined) => Promise<T>,
+): Promise<T> {
+  if (!otelActive()) return publish(options);
+  const parent = parseTraceparent(options?.traceparent);
+  const spec = {
+    name: `${type} publish`,
+    kind: 'producer' as const,
+    attributes: { 'messaging.destination.name': type },
+  };
+  return withSpan({ ...spec, ...(parent && { parent }) }, () =>
+    publish({ ...options, traceparent: formatTraceparent(activeTrace()!) }),
+  );
 }

@@ -41,6 +41,7 @@ import {
   advertise,
   discover,
   observe,
+  publishSpan,
   readiness,
   supervisedSubscriber,
   tracedHandler,
@@ -166,7 +167,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
     this.assertOpen();
-    return this.transport.publish(this.outbound(type, payload, options)).then(
+    return publishSpan(type, options, (o) => this.transport.publish(this.outbound(type, payload, o))).then(
       (receipt) => (this.metrics.onPublished(type), receipt),
       (err: unknown) => (this.metrics.onPublishError(type), Promise.reject(err as Error)),
     );
@@ -179,7 +180,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   async publishMany(items: readonly PublishItem<S>[]): Promise<PublishReceipt[]> {
     this.assertOpen();
     const messages = items.map((item) => this.outbound(item.type, item.payload, item));
-    return this.transport.publishMany(messages);
+    return this.transport.publishMany(messages).then(
+      (receipts) => (messages.forEach((m) => this.metrics.onPublished(m.type)), receipts),
+      (err: unknown) => (messages.forEach((m) => this.metrics.onPublishError(m.type)), Promise.reject(err as Error)),
+    );
   }
 
   private outbound(type: string, payload: unknown, options: PublishOptions | undefined): OutboundMessage {

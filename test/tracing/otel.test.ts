@@ -52,9 +52,9 @@ function recordingProvider(spans: Recorded[]): TracerProvider {
       } as unknown as Span;
       return span;
     },
-    startActiveSpan: (() => {
+    startActiveSpan: () => {
       throw new Error('unused');
-    }),
+    },
   };
   return { getTracer: () => tracer };
 }
@@ -86,10 +86,20 @@ describe('OpenTelemetry spans', () => {
     const parent = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), sampled: true };
     await rt.publish('user.created', user('1'), { traceparent: formatTraceparent(parent) });
     await rt.publish('user.created', user('2', 'root', 'admin'), { traceparent: formatTraceparent(parent) });
-    await until(() => spans.filter((s) => s.ended).length === 2, 'two spans ended');
-    const [ok, failed] = spans;
+    await until(() => spans.filter((s) => s.ended).length === 4, 'four spans ended');
+    const producers = spans.filter((s) => s.name === 'user.created publish');
+    const [ok, failed] = spans.filter((s) => s.name === 'user.created process');
+    expect(producers).toHaveLength(2);
+    expect(producers[0]).toMatchObject({
+      kind: 3 /* PRODUCER */,
+      parent: { traceId: parent.traceId, spanId: parent.spanId },
+    });
     expect(ok).toMatchObject({ name: 'user.created process', kind: 4 /* CONSUMER */, ended: true });
-    expect(ok?.parent).toMatchObject({ traceId: parent.traceId, spanId: parent.spanId, isRemote: true });
+    expect(ok?.parent).toMatchObject({
+      traceId: parent.traceId,
+      spanId: producers[0]?.context.spanId,
+      isRemote: true,
+    });
     expect(ok?.context.traceId).toBe(parent.traceId);
     expect(inside[0]).toBe(ok?.context.spanId);
     expect(failed?.error).toBe('no admins');
