@@ -137,6 +137,11 @@ export interface Transport {
   /** The store of the job queue `name` (provisioned on first use); absent where queues are not supported. */
   queueBackend?(name: string, options: QueueBackendOptions): Promise<QueueBackend>;
   status(): TransportStatus;
+  /**
+   * Optional: how many events of `type` wait for `group`, not yet delivered to any of its instances
+   * (the dashboard's backlog); undefined when the group has no consumer.
+   */
+  backlog?(type: string, group: string): Promise<number | undefined>;
   /** @returns a function that removes the listener */
   onStatus(listener: (status: TransportStatus) => void): () => void;
   /**

@@ -65,7 +65,7 @@ const BODY = `
     <th>Requests</th><th>Rejected</th><th>Shared</th><th>Actions</th></tr></thead><tbody id="breakers"></tbody></table></section>
   <section id="chart-panel" hidden><header><strong id="chart-title"></strong><span class="spacer"></span>
     <button id="chart-close" type="button">close</button></header><div id="chart"></div></section>
-  <section><h2>Subscribers</h2><table><thead><tr><th>Subscriber</th><th>Status</th><th>In flight</th>
+  <section><h2>Subscribers</h2><table><thead><tr><th>Subscriber</th><th>Status</th><th>Backlog</th><th>In flight</th>
     <th>Handled</th><th>Retried</th><th>Dead letters</th></tr></thead><tbody id="subscribers"></tbody></table></section>
   <section><h2>Queues</h2><table><thead><tr><th>Queue</th><th>Backlog</th><th>In flight</th><th>Completed</th>
     <th>Dead letters</th></tr></thead><tbody id="queues"></tbody></table></section>

@@ -55,7 +55,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   function renderSubscribers(s) {
     rows('subscribers', s.subscribers, function (x) {
       return '<tr class="actor" data-actor="' + esc(x.actor) + '" data-status="' + x.status + '"' + hideAttr(HEALTH[x.status] || 'UNKNOWN') +
-        '><td>' + esc(x.group) + ' / ' + esc(x.type) + '</td><td>' + x.status + '</td><td>' + x.inFlight + '</td><td>' +
+        '><td>' + esc(x.group) + ' / ' + esc(x.type) + '</td><td>' + x.status + '</td><td>' + (x.backlog == null ? '—' : x.backlog) + '</td><td>' + x.inFlight + '</td><td>' +
         x.handled + '</td><td>' + x.retried + '</td><td>' + x.deadLetters + '</td></tr>';
     }, 'no subscribers');
     rows('queues', s.queues, function (q) {

@@ -30,6 +30,8 @@ export interface DashboardSource {
   readonly deadLetters: DeadLetterStore;
   listSubscriptions(): readonly Subscription[];
   listQueues?(): readonly DashboardQueue[];
+  /** Where subscribers' backlogs are read, when the transport can tell. */
+  readonly transport?: { backlog?(type: string, group: string): Promise<number | undefined> };
 }
 
 /** A card: a registered service or a health check. */
@@ -56,6 +58,8 @@ export interface SubscriberRow {
   readonly group: string;
   readonly status: string;
   readonly active: readonly string[];
+  /** Events not yet delivered to the group; absent when the transport cannot tell. */
+  readonly backlog?: number;
   readonly inFlight: number;
   readonly handled: number;
   readonly retried: number;
@@ -143,27 +147,34 @@ function countBy(dead: readonly DeadLetter[], key: (dl: DeadLetter) => string): 
   return out;
 }
 
-function subscriberRows(subs: readonly Subscription[], dead: readonly DeadLetter[]): SubscriberRow[] {
+async function subscriberRows(src: DashboardSource, dead: readonly DeadLetter[]): Promise<SubscriberRow[]> {
   const perGroupType = countBy(dead, (dl) => `${dl.group}/${dl.event.type}`);
   const seen = new Map<string, number>();
-  return subs.map((sub) => {
-    const key = `${sub.group}/${sub.type}`;
-    const n = (seen.get(key) ?? 0) + 1;
-    seen.set(key, n);
-    const status = sub.status();
-    const stats = sub.stats();
-    return {
-      actor: `subscriber:${key}${n > 1 ? `#${n}` : ''}`,
-      type: sub.type,
-      group: sub.group,
-      status,
-      active: subscriberActive(status),
-      inFlight: stats.inFlight,
-      handled: stats.handled,
-      retried: stats.retried,
-      deadLetters: perGroupType.get(key) ?? 0,
-    };
-  });
+  const transport = src.transport;
+  const backlog = async (s: Subscription): Promise<number | undefined> =>
+    transport?.backlog?.(s.type, s.group).catch(() => undefined);
+  return Promise.all(
+    src.listSubscriptions().map(async (sub) => {
+      const key = `${sub.group}/${sub.type}`;
+      const n = (seen.get(key) ?? 0) + 1;
+      seen.set(key, n);
+      const status = sub.status();
+      const stats = sub.stats();
+      const backlogOf = await backlog(sub);
+      return {
+        actor: `subscriber:${key}${n > 1 ? `#${n}` : ''}`,
+        type: sub.type,
+        group: sub.group,
+        status,
+        active: subscriberActive(status),
+        ...(backlogOf === undefined ? {} : { backlog: backlogOf }),
+        inFlight: stats.inFlight,
+        handled: stats.handled,
+        retried: stats.retried,
+        deadLetters: perGroupType.get(key) ?? 0,
+      };
+    }),
+  );
 }
 
 async function queueRows(
@@ -219,7 +230,7 @@ export async function readSnapshot(
     adminEnabled: opts.adminEnabled,
     services: cards(report, opts.since, now),
     breakers,
-    subscribers: subscriberRows(src.listSubscriptions(), dead),
+    subscribers: await subscriberRows(src, dead),
     queues: await queueRows(src.listQueues?.() ?? [], dead),
     deadLetters: dead.length,
   };

@@ -204,11 +204,9 @@ class MemoryTransport implements Transport {
     return dl.event.traceparent ? { traceparent: dl.event.traceparent } : {};
   }
 
-  /** Backlog per group and type, for health and the dashboard. */
-  backlog(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [key, c] of this.consumers) out[key] = c.backlog;
-    return out;
+  /** Backlog of one group and type: events not yet delivered to any of its instances. */
+  backlog(type: string, group: string): Promise<number | undefined> {
+    return Promise.resolve(this.consumers.get(`group:${group}:${type}`)?.backlog);
   }
 
   async keyValue(bucket: string): Promise<KeyValueStore> {

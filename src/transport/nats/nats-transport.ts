@@ -224,6 +224,15 @@ class NatsTransport implements Transport {
     return openNatsQueue({ ...host, writeDeadLetter: (d, s, q) => dlq.write(d, s, q) }, name, options);
   }
 
+  /** Events of `type` the group's durable consumer has yet to deliver. */
+  async backlog(type: string, group: string): Promise<number | undefined> {
+    const conn = this.required();
+    const info = await conn.jsm.consumers
+      .info(this.names.eventsStream, this.names.groupConsumer(group, type))
+      .catch(() => undefined);
+    return info?.num_pending;
+  }
+
   status(): TransportStatus {
     return this.connStatus.snapshot(this.conn?.nc.getServer());
   }
