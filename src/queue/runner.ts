@@ -1,15 +1,17 @@
-import { createActor, fromPromise, type ActorOptions, type AnyActorLogic } from 'xstate';
+import type { ActorOptions, AnyActorLogic, AnyEventObject } from 'xstate';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logging.js';
 import {
-  retryJobMachine,
+  NO_TIMEOUT,
+  type HandlerInput,
   type RetryJobContext,
-  type RetryJobActorRef,
+  type RetryJobSnapshot,
 } from '../machines/retry-job.machine.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { JobLease, JobSink } from './backend.js';
 import { JobClock } from './job-clock.js';
-import type { Job, JobInfo, JobState, QueueObserver } from './types.js';
+import { doneEvent, errorEvent, JobStepper, type SteppedJob } from './job-stepper.js';
+import type { Job, JobInfo, JobPriority, JobState, QueueObserver } from './types.js';
 
 /** A queue's handler. */
 export type JobHandler<D = unknown> = (job: Job<D>) => unknown;
@@ -29,30 +31,106 @@ export interface RunnerOptions {
   readonly emit: (state: 'completed' | 'failed' | 'dead', info: () => JobInfo) => void;
 }
 
-/** One job in this process: its lease, its actor, and the view its handler sees. */
-class Running {
-  actor: RetryJobActorRef | undefined;
+/** What a handler sees of its try; the signal is made on first use (most handlers never read it). */
+class JobView implements Job {
+  readonly id: string;
+  readonly name: string;
+  readonly data: unknown;
+  readonly maxAttempts: number;
+  readonly priority: JobPriority;
+
+  constructor(
+    private readonly run: Running,
+    readonly attempt: number,
+  ) {
+    const j = run.lease.job;
+    this.id = j.id;
+    this.name = j.name;
+    this.data = j.data;
+    this.maxAttempts = j.maxAttempts ?? run.runner.options.maxAttempts;
+    this.priority = j.priority;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal();
+  }
+}
+
+/** One job in this process: its lease, its machine snapshot, and the effects the machine asks for. */
+class Running implements SteppedJob {
+  snapshot!: RetryJobSnapshot;
   started = 0;
+  /** False once the job left this process: late timers and results are ignored. */
+  live = true;
+  /** The running try's number; 0 when none runs. */
+  private running = 0;
+  private stopped = false;
+  private controller: AbortController | undefined;
+  private timers: Map<string, unknown> | undefined;
 
   constructor(
     readonly runner: JobRunner,
     readonly lease: JobLease,
   ) {}
 
-  async run(signal: AbortSignal, attempt: number): Promise<unknown> {
-    const j = this.lease.job;
+  startTry(input: HandlerInput): void {
+    const token = (this.running = input.attempt);
     const o = this.runner.options;
     this.started = o.clock.now();
-    const job: Job = {
-      id: j.id,
-      name: j.name,
-      data: j.data,
-      attempt,
-      maxAttempts: j.maxAttempts ?? o.maxAttempts,
-      priority: j.priority,
-      signal,
-    };
-    return o.handler(job);
+    let out: unknown;
+    try {
+      out = o.handler(new JobView(this, input.attempt));
+    } catch (err) {
+      out = Promise.reject(err);
+    }
+    Promise.resolve(out).then(
+      (v) => this.settleTry(token, doneEvent(v)),
+      (err: unknown) => this.settleTry(token, errorEvent(err)),
+    );
+  }
+
+  private settleTry(token: number, event: AnyEventObject): void {
+    if (this.running !== token || !this.live) return;
+    this.running = 0;
+    this.runner.step(this, event);
+  }
+
+  stopTry(): void {
+    if (this.running === 0) return;
+    this.running = 0;
+    this.stopped = true;
+    this.controller?.abort();
+  }
+
+  signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.stopped) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  schedule(id: string, event: AnyEventObject, delayMs: number): void {
+    if (!this.live || delayMs >= NO_TIMEOUT) return;
+    const clock = this.runner.clock;
+    const handle = clock.setTimeout(() => {
+      this.timers?.delete(id);
+      if (this.live) this.runner.step(this, event);
+    }, delayMs);
+    (this.timers ??= new Map()).set(id, handle);
+  }
+
+  cancel(id: string): void {
+    const handle = this.timers?.get(id);
+    if (handle === undefined) return;
+    this.timers!.delete(id);
+    this.runner.clock.clearTimeout(handle);
+  }
+
+  /** The job left this process. */
+  leave(): void {
+    this.live = false;
+    if (this.timers) for (const id of [...this.timers.keys()]) this.cancel(id);
   }
 
   info(state: JobState, ctx: RetryJobContext): JobInfo {
@@ -72,6 +150,7 @@ class Running {
 
 type Ctx = { context: RetryJobContext };
 const running = (ctx: RetryJobContext): Running => ctx.job as Running;
+const RELEASE: AnyEventObject = Object.freeze({ type: 'job.release' });
 
 /** A backoff from delays resolved when the job was added. */
 function resolvedBackoff(delays: readonly number[]): Backoff {
@@ -79,66 +158,66 @@ function resolvedBackoff(delays: readonly number[]): Backoff {
 }
 
 /**
- * Hosts a retry-job actor for each job this worker takes: created on pick-up, stopped once it
- * settled. Everything else on the hot path (fetching, acking) is plain code in the store.
+ * Runs a retry-job machine for each job this worker takes, from pick-up until it settles: the
+ * job's snapshot is restored at `waiting` and stepped by a {@link JobStepper}, which runs the
+ * handler try, the timeout and the settle actions the machine asks for. Fetching and acking is
+ * plain code in the store.
  */
 export class JobRunner implements JobSink {
   readonly active = new Set<Running>();
-  private readonly machine;
-  private readonly clock: JobClock;
+  readonly clock: JobClock;
+  private readonly stepper: JobStepper;
   private idle: (() => void)[] = [];
 
   constructor(readonly options: RunnerOptions) {
     this.clock = new JobClock(options.clock, options.timeoutMs);
-    this.machine = retryJobMachine.provide({
-      actors: {
-        handler: fromPromise(({ input, signal }) => (input.job as Running).run(signal, input.attempt)),
-      },
-      actions: {
+    this.stepper = new JobStepper(
+      {
         onActive: () => options.observer?.onActive?.(options.queue),
         onCompleted: ({ context }: Ctx) => this.completed(running(context), context),
         onFailed: ({ context }: Ctx) => this.failed(running(context), context),
         onDead: ({ context }: Ctx) => this.dead(running(context), context),
         onReleased: ({ context }: Ctx) => this.released(running(context)),
       },
-    });
+      options.inspect,
+    );
   }
 
-  /** Starts the job's actor; called by the store. */
+  /** Starts the job's machine; called by the store. */
   take(lease: JobLease): void {
     const o = this.options;
     const r = new Running(this, lease);
     const j = lease.job;
-    const actor = createActor(this.machine, {
-      input: {
-        id: j.id,
-        attemptsMade: j.attemptsMade,
-        maxAttempts: j.maxAttempts ?? o.maxAttempts,
-        backoff: j.backoffMs ? resolvedBackoff(j.backoffMs) : o.backoff,
-        timeoutMs: o.timeoutMs,
-        delayMs: 0,
-        job: r,
-      },
-      clock: this.clock,
-      ...(o.inspect && { inspect: o.inspect }),
-    });
-    r.actor = actor;
     this.active.add(r);
-    actor.start();
-    actor.send({ type: 'job.start' });
+    this.stepper.begin(r, {
+      id: j.id,
+      attemptsMade: j.attemptsMade,
+      maxAttempts: j.maxAttempts ?? o.maxAttempts,
+      backoff: j.backoffMs ? resolvedBackoff(j.backoffMs) : o.backoff,
+      timeoutMs: o.timeoutMs,
+      delayMs: 0,
+      job: r,
+    });
+  }
+
+  /** Delivers an event to one job's machine. */
+  step(r: Running, event: AnyEventObject): void {
+    this.stepper.step(r, event);
   }
 
   private completed(r: Running, ctx: RetryJobContext): void {
     const o = this.options;
+    this.forget(r);
     r.lease.complete(ctx.result);
     o.observer?.onCompleted?.(o.queue, o.clock.now() - r.started, ctx.attempt);
     o.emit('completed', () => r.info('completed', ctx));
-    this.forget(r, false);
+    this.notifyIdle();
   }
 
   private failed(r: Running, ctx: RetryJobContext): void {
     const o = this.options;
     const reason = ctx.reason ?? 'handler';
+    this.forget(r);
     o.logger.warn(
       { jobId: r.lease.job.id, attempt: ctx.attempt, error: ctx.error },
       'job failed; will retry',
@@ -146,29 +225,33 @@ export class JobRunner implements JobSink {
     r.lease.retry(ctx.backoff.delay(ctx.attempt), ctx.error ?? { name: 'Error', message: 'failed' });
     o.observer?.onFailed?.(o.queue, o.clock.now() - r.started, ctx.attempt, reason);
     o.emit('failed', () => r.info('failed', ctx));
-    this.forget(r, true);
+    this.notifyIdle();
   }
 
   private dead(r: Running, ctx: RetryJobContext): void {
     const o = this.options;
     const reason = ctx.reason ?? 'handler';
+    this.forget(r);
     o.logger.error({ jobId: r.lease.job.id, attempts: ctx.attempt, error: ctx.error }, 'job is dead');
     r.lease.dead(ctx.error ?? { name: 'Error', message: 'failed' }, reason);
     o.observer?.onDead?.(o.queue, ctx.attempt, reason);
     o.emit('dead', () => r.info('dead', ctx));
-    this.forget(r, false);
+    this.notifyIdle();
   }
 
   private released(r: Running): void {
+    this.forget(r);
     r.lease.release();
-    this.forget(r, true);
+    this.notifyIdle();
   }
 
-  /** The job left this process; a settled final actor stops by itself, others are stopped here. */
-  private forget(r: Running, stop: boolean): void {
+  /** The job leaves this process: the store keeps its backoff and later tries. */
+  private forget(r: Running): void {
+    r.leave();
     this.active.delete(r);
-    // Stopping inside the actor's own transition is not allowed; the next microtask is.
-    if (stop) queueMicrotask(() => r.actor?.stop());
+  }
+
+  private notifyIdle(): void {
     if (this.active.size === 0 && this.idle.length > 0) {
       const waiters = this.idle;
       this.idle = [];
@@ -184,7 +267,7 @@ export class JobRunner implements JobSink {
 
   /** Hands every active job back untried and aborts its handler. */
   releaseAll(): void {
-    for (const r of [...this.active]) r.actor?.send({ type: 'job.release' });
+    for (const r of [...this.active]) this.step(r, RELEASE);
   }
 
   /** Stops the shared timeout timer; call once idle. */

@@ -1,9 +1,9 @@
-import type { JsMsg } from '@nats-io/jetstream';
 import type { JobDeathReason, JobLease, StoredJob } from '../../queue/backend.js';
 import { jobDeadLetter } from '../../queue/dead-letter.js';
 import type { JobError } from '../../queue/types.js';
 import { encodeWire, JobKind, settledWire, type JobWire } from './queue-wire.js';
-import { HANDBACK_DELAY_MS, type NatsQueueWorker } from './queue-worker.js';
+import { HANDBACK_DELAY_MS, type QueueMsg } from './queue-msg.js';
+import type { NatsQueueWorker } from './queue-worker.js';
 
 /**
  * One job held by one worker. Completing publishes the `done` record without waiting for the
@@ -16,7 +16,7 @@ export class NatsJobLease implements JobLease {
 
   constructor(
     private readonly worker: NatsQueueWorker,
-    private readonly msg: JsMsg,
+    private readonly msg: QueueMsg,
     private readonly wire: JobWire,
   ) {
     this.job = {
@@ -51,7 +51,7 @@ export class NatsJobLease implements JobLease {
     const attempts = this.wire.a + 1;
     const draft = jobDeadLetter(host.queue, this.job, error, reason, attempts, Date.now());
     void host
-      .writeDeadLetter(draft, this.msg.subject, this.msg.info.streamSequence)
+      .writeDeadLetter(draft, this.msg.subject, this.msg.seq)
       .then(() =>
         this.store(
           JobKind.dead,

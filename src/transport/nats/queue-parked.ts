@@ -1,0 +1,80 @@
+import { HANDBACK_DELAY_MS, type QueueMsg } from './queue-msg.js';
+import { QueuePull } from './queue-pull.js';
+import type { WorkerHost } from './queue-worker.js';
+import { decodeWire, encodeWire, JobKind, type JobWire } from './queue-wire.js';
+
+/** Parked jobs one worker looks at at once. */
+const PARKED_ROOM = 100;
+/** Parked jobs this close to due are promoted at once rather than sent back for a few ms. */
+const DUE_SLACK_MS = 2;
+
+/**
+ * A worker's pulls on the parked consumers (`delayed`, `retry`). JetStream 2.9 cannot schedule a
+ * message, so a parked job not yet due goes back with `nak(remaining)` once — no try, since tries
+ * are counted in the record — and the server delivers it again when due; a due one is
+ * republished to its priority (deduplicated per delivery) and acked.
+ */
+export class ParkedJobs {
+  private readonly loops: QueuePull[] = [];
+  private busy = 0;
+
+  constructor(
+    private readonly host: WorkerHost,
+    private readonly stopped: () => boolean,
+  ) {}
+
+  start(): void {
+    const { nc, names, logger } = this.host;
+    for (const kind of [JobKind.delayed, JobKind.retry]) {
+      const loop: QueuePull = new QueuePull({
+        nc,
+        stream: names.stream,
+        consumer: kind,
+        target: () => PARKED_ROOM,
+        held: () => this.busy,
+        logger,
+        receive: (m) => this.receive(m, loop),
+      });
+      this.loops.push(loop);
+      loop.pull();
+    }
+  }
+
+  private receive(m: QueueMsg, loop: QueuePull): void {
+    if (this.stopped()) return m.nak(HANDBACK_DELAY_MS);
+    this.busy++;
+    void this.unpark(m).finally(() => {
+      this.busy--;
+      loop.pull();
+    });
+  }
+
+  /** Sends a parked job back until due (once: the server redelivers it then), or promotes it. */
+  private async unpark(m: QueueMsg): Promise<void> {
+    let job: JobWire;
+    try {
+      job = decodeWire<JobWire>(m.data);
+    } catch {
+      m.term();
+      return;
+    }
+    const remaining = (job.due ?? 0) - Date.now();
+    if (remaining > DUE_SLACK_MS) return m.nak(remaining);
+    const { js, names, options, logger } = this.host;
+    try {
+      const { due: _due, ...rest } = job;
+      await js.publish(names.subject(job.id, job.p), encodeWire(rest), {
+        msgID: `due:${job.id}:${job.a}:${m.seq}`,
+        timeout: options.requestTimeoutMs,
+      });
+      m.ack();
+    } catch (err) {
+      logger.warn({ err, jobId: job.id }, 'could not promote a due job; trying again');
+      m.nak(1_000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.loops.map(async (l) => l.stop()));
+  }
+}
