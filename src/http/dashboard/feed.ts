@@ -8,6 +8,8 @@ export interface FeedOptions {
   readonly read: () => Promise<DashboardSnapshot>;
   /** The breakers whose state changes push an update at once; read again on every refresh. */
   readonly breakers: () => readonly DashboardBreaker[];
+  /** Other changes that push an update at once (health): called while a page is connected. */
+  readonly watch?: (changed: () => void) => () => void;
   /** A full refresh is pushed this often while a page is connected. @default 1_000 */
   readonly refreshMs?: number;
   /** Changes closer together than this are pushed once. @default 25 */
@@ -26,6 +28,7 @@ export class DashboardFeed {
   private readonly watched = new Map<DashboardBreaker, () => void>();
   private readonly refreshMs: number;
   private readonly coalesceMs: number;
+  private unwatch: (() => void) | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private pushTimer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
@@ -58,6 +61,7 @@ export class DashboardFeed {
     req.on('close', drop);
     res.on('error', drop);
     this.watchBreakers();
+    this.unwatch ??= this.o.watch?.(() => this.changed());
     this.refreshTimer ??= setInterval(() => this.changed(0), this.refreshMs);
     this.changed(0);
   }
@@ -121,5 +125,7 @@ export class DashboardFeed {
     this.pushTimer = undefined;
     for (const off of this.watched.values()) off();
     this.watched.clear();
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 }

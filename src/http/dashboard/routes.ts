@@ -73,6 +73,10 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
   const feed = new DashboardFeed({
     read,
     breakers: () => src.breakers.list(),
+    watch: (changed) => {
+      const offs = [src.supervisor?.onNotice(changed), src.transport?.onStatus?.(changed)];
+      return () => offs.forEach((off) => off?.());
+    },
     ...(opts.refreshMs !== undefined && { refreshMs: opts.refreshMs }),
     ...(opts.logger && { logger: opts.logger }),
   });

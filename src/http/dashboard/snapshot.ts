@@ -31,7 +31,13 @@ export interface DashboardSource {
   listSubscriptions(): readonly Subscription[];
   listQueues?(): readonly DashboardQueue[];
   /** Where subscribers' backlogs are read, when the transport can tell. */
-  readonly transport?: { backlog?(type: string, group: string): Promise<number | undefined> };
+  readonly transport?: {
+    backlog?(type: string, group: string): Promise<number | undefined>;
+    /** Connection changes change health: pages update at once. */
+    onStatus?(listener: () => void): () => void;
+  };
+  /** Actor restarts and failures change health: pages update at once. */
+  readonly supervisor?: { onNotice(listener: () => void): () => void };
 }
 
 /** A card: a registered service or a health check. */

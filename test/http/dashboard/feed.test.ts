@@ -1,0 +1,71 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBreaker } from '../../../src/breaker/create-breaker.js';
+import { DashboardFeed } from '../../../src/http/dashboard/feed.js';
+import type { DashboardSnapshot } from '../../../src/http/dashboard/snapshot.js';
+
+/** Reads server-sent `snapshot` events from a stream, one at a time. */
+async function* frames(url: string, signal: AbortSignal): AsyncGenerator<DashboardSnapshot> {
+  const res = await fetch(url, { signal });
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = /^data: (.*)$/m.exec(frame)?.[1];
+      if (frame.startsWith('event: snapshot') && data) yield JSON.parse(data) as DashboardSnapshot;
+    }
+  }
+}
+
+describe('dashboard feed', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  it('pushes at once on a breaker change or a watched change, and lets go of everything when the page leaves', async () => {
+    const breaker = createBreaker('payments');
+    let reads = 0;
+    let changed: (() => void) | undefined;
+    let unwatched = false;
+    const feed = new DashboardFeed({
+      read: () =>
+        Promise.resolve({ status: breaker.stats().state, reads: ++reads } as unknown as DashboardSnapshot),
+      breakers: () => [breaker],
+      refreshMs: 60_000,
+      watch: (c) => {
+        changed = c;
+        return () => (unwatched = true);
+      },
+    });
+    server = createServer((req, res) => feed.attach(req, res));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const abort = new AbortController();
+    const stream = frames(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, abort.signal);
+
+    expect((await stream.next()).value).toMatchObject({ status: 'CLOSED' });
+    let t = performance.now();
+    breaker.open();
+    expect((await stream.next()).value).toMatchObject({ status: 'OPEN' });
+    expect(performance.now() - t).toBeLessThan(250);
+    t = performance.now();
+    changed!();
+    expect((await stream.next()).value).toMatchObject({ reads: 3 });
+    expect(performance.now() - t).toBeLessThan(250);
+
+    abort.abort();
+    await expect.poll(() => unwatched).toBe(true);
+    const before = reads;
+    breaker.close();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(reads).toBe(before);
+    feed.close();
+    breaker.dispose();
+  });
+});
