@@ -268,7 +268,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
         inspect: p.inspect,
       },
     );
-    this.queues.add(q as Queue);
+    this.queues.add(q);
     this.onShutdown(() => q.close());
     return q;
   }
