@@ -4,6 +4,7 @@ import type { SupervisorNotice } from '../actors/supervisor/types.js';
 import type { BreakerLike } from '../health/types.js';
 import type { QueueObserver } from '../queue/types.js';
 import type { TransportStatus } from '../transport/transport.js';
+import { SubscriberCounters } from './series.js';
 import type { BreakerMetrics, JobMetrics, JobOutcome, JobCounts } from './hooks.js';
 
 const STATE_VALUE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const;
@@ -28,8 +29,8 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   readonly registry = new Registry();
   /** Plug into the subscriber host: received, handled, failed, dead-lettered and handler durations. */
   readonly subscriberObserver: SubscriberObserver;
-  private readonly published: Counter<'type'>;
-  private readonly publishErrors: Counter<'type'>;
+  /** Per event type: [stored, failed], plain numbers read at scrape time. */
+  private readonly publishes = new Map<string, [number, number]>();
   private readonly subscribeErrors: Counter<'type' | 'group'>;
   private readonly restarts: Counter<'kind'>;
   private readonly actorsFailed: Counter<'kind'>;
@@ -46,8 +47,8 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
     this.registry.setDefaultLabels({ service: sources.service });
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Counter<L>({ name, help, labelNames, registers });
-    this.published = counter('bulwark_events_published_total', 'Events stored by the transport', ['type']);
-    this.publishErrors = counter('bulwark_publish_errors_total', 'Publishes that failed', ['type']);
+    this.publishCounter('bulwark_events_published_total', 'Events stored by the transport', 0);
+    this.publishCounter('bulwark_publish_errors_total', 'Publishes that failed', 1);
     this.subscribeErrors = counter('bulwark_subscribe_errors_total', 'Subscribers that could not start', [
       'type',
       'group',
@@ -83,52 +84,9 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
       registers,
     });
     this.transportGauge(sources.transportStatus);
-    this.subscriberObserver = this.subscriberCounters();
-  }
-
-  private subscriberCounters(): SubscriberObserver {
-    const registers = [this.registry];
-    const labelNames = ['type', 'group'] as const;
-    const received = new Counter({
-      name: 'bulwark_events_received_total',
-      help: 'Deliveries received, redeliveries included',
-      labelNames,
-      registers,
-    });
-    const handled = new Counter({
-      name: 'bulwark_events_handled_total',
-      help: 'Handler successes',
-      labelNames,
-      registers,
-    });
-    const failed = new Counter({
-      name: 'bulwark_events_failed_total',
-      help: 'Failed handler attempts',
-      labelNames: [...labelNames, 'reason'],
-      registers,
-    });
-    const dead = new Counter({
-      name: 'bulwark_events_dead_lettered_total',
-      help: 'Events sent to the dead-letter store',
-      labelNames: [...labelNames, 'reason'],
-      registers,
-    });
-    const duration = new Histogram({
-      name: 'bulwark_handler_duration_seconds',
-      help: 'Handler run time of successful attempts',
-      labelNames,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers,
-    });
-    return {
-      onReceived: (type, group) => received.inc({ type, group }),
-      onHandled: (type, group, ms) => {
-        handled.inc({ type, group });
-        duration.observe({ type, group }, ms / 1_000);
-      },
-      onFailed: (type, group, reason) => failed.inc({ type, group, reason }),
-      onDeadLettered: (type, group, reason) => dead.inc({ type, group, reason }),
-    };
+    const subscribers = new SubscriberCounters();
+    subscribers.register(this.registry);
+    this.subscriberObserver = subscribers;
   }
 
   private transportGauge(status: () => TransportStatus): void {
@@ -159,12 +117,30 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
 
   /** Counts a stored publish. */
   onPublished(type: string): void {
-    this.published.inc({ type });
+    const n = this.publishes.get(type);
+    if (n) n[0]++;
+    else this.publishes.set(type, [1, 0]);
   }
 
   /** Counts a failed publish. */
   onPublishError(type: string): void {
-    this.publishErrors.inc({ type });
+    const n = this.publishes.get(type);
+    if (n) n[1]++;
+    else this.publishes.set(type, [0, 1]);
+  }
+
+  private publishCounter(name: string, help: string, index: 0 | 1): void {
+    const publishes = this.publishes;
+    new Counter({
+      name,
+      help,
+      labelNames: ['type'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [type, n] of publishes) this.inc({ type }, n[index]);
+      },
+    });
   }
 
   /** Counts a subscriber that could not start. */

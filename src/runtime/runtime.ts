@@ -167,10 +167,12 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
     this.assertOpen();
-    return publishSpan(type, options, (o) => this.transport.publish(this.outbound(type, payload, o))).then(
-      (receipt) => (this.metrics.onPublished(type), receipt),
-      (err: unknown) => (this.metrics.onPublishError(type), Promise.reject(err as Error)),
+    const stored = publishSpan(type, options, (o) => this.transport.publish(this.outbound(type, payload, o)));
+    stored.then(
+      () => this.metrics.onPublished(type),
+      () => this.metrics.onPublishError(type),
     );
+    return stored;
   }
 
   /**
