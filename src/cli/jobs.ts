@@ -10,6 +10,7 @@ import {
   CliError,
   list,
   paint,
+  positiveInt,
   printJson,
   statusColor,
   withNats,
@@ -17,7 +18,11 @@ import {
 } from './context.js';
 import { ProgressBar } from './progress.js';
 
-interface RetryOptions extends BrokerOptions {
+interface JobsOptions extends BrokerOptions {
+  readonly ackWait?: number;
+}
+
+interface RetryOptions extends JobsOptions {
   readonly ids?: string[];
   readonly all?: boolean;
 }
@@ -25,15 +30,12 @@ interface RetryOptions extends BrokerOptions {
 /** Runs `work` on the queue `name` at `NATS_URL`; the queue object only reads and adds, it takes no jobs. */
 function withQueue<T>(
   name: string,
-  o: BrokerOptions,
+  o: JobsOptions,
   work: (q: Queue, t: Transport) => Promise<T>,
 ): Promise<T> {
   return withNats(o, async (transport) => {
-    const q = new Queue(
-      name,
-      {},
-      { transport, clock: systemClock, logger: silentLogger, inspect: undefined },
-    );
+    const host = { transport, clock: systemClock, logger: silentLogger, inspect: undefined };
+    const q = new Queue(name, o.ackWait === undefined ? {} : { ackWaitMs: o.ackWait }, host);
     try {
       await q.ready();
       return await work(q, transport);
@@ -84,12 +86,21 @@ async function retryDead(
   return { retried };
 }
 
+/** A queue's consumers must match its options: one opened with another `ackWaitMs` needs it here. */
+function queueCommand(cmd: Command): Command {
+  return brokerCommand(cmd).option(
+    '--ack-wait <ms>',
+    "the queue's ackWaitMs, when not the default 30000",
+    positiveInt,
+  );
+}
+
 /** `bulwark jobs counts|show|retry <queue>`: a job queue on JetStream at `NATS_URL`. */
 export function jobsCommand(program: Command): void {
   const jobs = program.command('jobs').description('job queues on NATS JetStream (NATS_URL)');
-  brokerCommand(
+  queueCommand(
     jobs.command('counts').description('jobs in each state').argument('<queue>', 'queue name'),
-  ).action((name: string, o: BrokerOptions) =>
+  ).action((name: string, o: JobsOptions) =>
     withQueue(name, o, async (q) => {
       const counts = await q.counts();
       if (o.json) return printJson(counts);
@@ -99,16 +110,16 @@ export function jobsCommand(program: Command): void {
       process.stdout.write(`${name}: ${parts.join(' · ')}\n`);
     }),
   );
-  brokerCommand(
+  queueCommand(
     jobs.command('show').description('one job').argument('<queue>', 'queue name').argument('<id>', 'job id'),
-  ).action((name: string, id: string, o: BrokerOptions) =>
+  ).action((name: string, id: string, o: JobsOptions) =>
     withQueue(name, o, async (q) => {
       const job = await q.getJob(id);
       if (!job) throw new CliError(`no job ${id} in queue ${name}`);
       return o.json ? printJson(job) : printJob(job);
     }),
   );
-  brokerCommand(
+  queueCommand(
     jobs.command('retry').description('add dead jobs again, as new jobs').argument('<queue>', 'queue name'),
   )
     .option('--ids <ids>', 'dead job ids, comma-separated', list)
