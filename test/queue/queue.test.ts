@@ -112,6 +112,56 @@ describe.each(queueCases)('job queue on $name', (c) => {
     ).toMatchObject({ dead: 1, completed: 0, active: 0 });
   });
 
+  it('fails a try that runs past timeoutMs: its signal aborts, and the last one is dead', async () => {
+    const rt = await runtime();
+    const q = rt.queue('slow', { maxAttempts: 2, timeoutMs: 150, backoff: fixed({ delayMs: 10 }) });
+    const aborted: number[] = [];
+    const failed: string[] = [];
+    const dead = deferred<string | undefined>();
+    q.on('failed', (j) => failed.push(j.error?.name ?? ''));
+    q.on('dead', (j) => dead.resolve(j.error?.name));
+    q.process(async (job) => {
+      await new Promise<void>((r) => job.signal.addEventListener('abort', () => r()));
+      aborted.push(job.attempt);
+      return 'too late';
+    });
+    const t0 = performance.now();
+    const { id } = await q.add('stuck', null);
+    expect(await dead.promise).toBe('TimeoutError');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2 * 150);
+    expect(failed).toEqual(['TimeoutError']);
+    await until(() => aborted.length === 2, 'both tries aborted');
+    expect(aborted).toEqual([1, 2]);
+    const dls = await poll(
+      () => rt.deadLetters.list({ group: deadLetterGroup('slow') }),
+      (d) => d.length === 1,
+      'dead letter',
+    );
+    expect(dls[0]).toMatchObject({ reason: 'timeout', attempts: 2, event: { id } });
+  });
+
+  it('hands a handler its job: attempt, maxAttempts, priority, and a signal that stays quiet', async () => {
+    const rt = await runtime();
+    const q = rt.queue<{ n: number }>('view', { maxAttempts: 4 });
+    const seen = deferred<Job<{ n: number }>>();
+    let aborted: boolean | undefined;
+    q.process((job) => {
+      aborted = job.signal.aborted;
+      seen.resolve(job);
+    });
+    const { id } = await q.add('look', { n: 7 }, { priority: 'high', maxAttempts: 2 });
+    const job = await seen.promise;
+    expect(job).toMatchObject({
+      id,
+      name: 'look',
+      data: { n: 7 },
+      attempt: 1,
+      maxAttempts: 2,
+      priority: 'high',
+    });
+    expect(aborted).toBe(false);
+  });
+
   it('deduplicates by jobId', async () => {
     const rt = await runtime();
     const q = rt.queue('dedup');
