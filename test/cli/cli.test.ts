@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
@@ -193,5 +194,31 @@ describe('bulwark CLI arguments', () => {
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr).toMatch(/^bulwark: cannot reach/);
     }
+  });
+});
+
+describe('bulwark demo --keep', () => {
+  it('leaves the dashboard up, prints its address, and exits 0 on Ctrl-C', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--keep'], {
+      env: { ...process.env, NO_COLOR: '1', BULWARK_ADMIN_TOKEN: 'demo-token' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const address = new Promise<string>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /dashboard: (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const url = await address;
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).not.toContain('demo-token');
+    expect(out).not.toContain('demo-token');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/done in \d+ ms/);
   });
 });

@@ -86,7 +86,7 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
     { path: base, raw: (req, res) => servePage(req, res, base) },
     {
       path: `${base}/events`,
-      raw: (req, res) => onlyGet(req, res) && feed.attach(req, res),
+      raw: (req, res) => (req.method === 'GET' ? feed.attach(req, res) : onlyGet(req, res) && res.end()),
       close: () => feed.close(),
     },
     {
