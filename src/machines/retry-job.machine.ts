@@ -54,8 +54,14 @@ export interface RetryJobContext extends RetryJobInput {
   readonly result: unknown;
 }
 
-/** Events the host sends. `job.release` hands an active job back untried (shutdown). */
-export type RetryJobEvent = { type: 'job.start' } | { type: 'job.release' };
+/**
+ * Events the host sends. `job.release` hands an active job back untried (shutdown).
+ * `job.stalled` says the store handed this job out `deliveries` times before without it ever
+ * settling (its worker died mid-try each time): those tries count, and the job is dead rather than
+ * looping forever.
+ */
+export type RetryJobEvent =
+  { type: 'job.start' } | { type: 'job.release' } | { type: 'job.stalled'; deliveries: number };
 
 /** The id of the invoked handler actor: its events are `xstate.done.actor.handler` / `xstate.error.actor.handler`. */
 export const HANDLER_ID = 'handler';
@@ -113,6 +119,17 @@ export const retryJobMachine = setup({
     beginAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     undoAttempt: assign({ attempt: ({ context }) => context.attempt - 1 }),
     clearDelay: assign({ delayMs: 0 }),
+    recordStall: assign(({ context, event }) => {
+      const n = event.type === 'job.stalled' ? event.deliveries : 0;
+      return {
+        attempt: context.attempt + n,
+        reason: 'timeout' as const,
+        error: {
+          name: 'StalledError',
+          message: `taken ${n} times and never settled: its worker died each time`,
+        },
+      };
+    }),
     recordTimeout: assign({
       reason: 'timeout' as const,
       error: ({ context }) =>
@@ -126,7 +143,7 @@ export const retryJobMachine = setup({
   states: {
     waiting: {
       always: { guard: 'isDelayed', target: 'delayed' },
-      on: { 'job.start': 'active' },
+      on: { 'job.start': 'active', 'job.stalled': { target: 'dead', actions: 'recordStall' } },
     },
     delayed: {
       after: { delay: { target: 'waiting', actions: 'clearDelay' } },

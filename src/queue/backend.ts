@@ -24,6 +24,8 @@ export interface StoredJob {
   readonly attemptsMade: number;
   readonly maxAttempts: number | undefined;
   readonly backoffMs: readonly number[] | undefined;
+  /** How many times the store has handed out this record, this time included; stores without redelivery leave it out. */
+  readonly deliveries?: number;
 }
 
 /** Why a job died. */
@@ -39,8 +41,8 @@ export interface JobLease {
   complete(result: unknown): void;
   /** Try `attemptsMade + 2` after `delayMs`; the store keeps the job durably meanwhile. */
   retry(delayMs: number, error: JobError): void;
-  /** Out of attempts: into the dead-letter store, then off the live path. */
-  dead(error: JobError, reason: JobDeathReason): void;
+  /** Out of attempts (`attempts` tries made in all): into the dead-letter store, then off the live path. */
+  dead(error: JobError, reason: JobDeathReason, attempts: number): void;
   /** Hands the job back untried (the worker is closing): the next worker takes it as it was. */
   release(): void;
   /** Still working: extends the broker's ack deadline. */

@@ -77,10 +77,10 @@ export class JobStepper {
     };
   }
 
-  /** Restores the job at `waiting` (where the store keeps it) and starts its next try. */
-  begin(job: SteppedJob, input: RetryJobInput): void {
+  /** Restores the job at `waiting` (where the store keeps it) and sends it `event`: by default, start the next try. */
+  begin(job: SteppedJob, input: RetryJobInput, event: AnyEventObject = START): void {
     job.snapshot = this.machine.resolveState({ value: 'waiting', context: retryJobContext(input) });
-    this.step(job, START);
+    this.step(job, event);
   }
 
   /** Delivers `event` to the job's machine and carries out what it asks for. */

@@ -151,6 +151,12 @@ class Running implements SteppedJob {
 type Ctx = { context: RetryJobContext };
 const running = (ctx: RetryJobContext): Running => ctx.job as Running;
 const RELEASE: AnyEventObject = Object.freeze({ type: 'job.release' });
+/**
+ * Hand-outs of one record beyond its remaining attempts before the job is dead as stalled: a job
+ * that kills its worker every time is redelivered after each ack wait, and would loop forever.
+ * The margin covers records handed back by workers that were closed (a hand-back is a redelivery).
+ */
+export const STALL_MARGIN = 5;
 
 /** A backoff from delays resolved when the job was added. */
 function resolvedBackoff(delays: readonly number[]): Backoff {
@@ -188,16 +194,21 @@ export class JobRunner implements JobSink {
     const o = this.options;
     const r = new Running(this, lease);
     const j = lease.job;
+    const maxAttempts = j.maxAttempts ?? o.maxAttempts;
+    const earlier = (j.deliveries ?? 1) - 1;
+    const stalled = j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN;
     this.active.add(r);
-    this.stepper.begin(r, {
+    const input = {
       id: j.id,
       attemptsMade: j.attemptsMade,
-      maxAttempts: j.maxAttempts ?? o.maxAttempts,
+      maxAttempts,
       backoff: j.backoffMs ? resolvedBackoff(j.backoffMs) : o.backoff,
       timeoutMs: o.timeoutMs,
       delayMs: 0,
       job: r,
-    });
+    };
+    if (stalled) this.stepper.begin(r, input, { type: 'job.stalled', deliveries: earlier });
+    else this.stepper.begin(r, input);
   }
 
   /** Delivers an event to one job's machine. */
@@ -233,7 +244,7 @@ export class JobRunner implements JobSink {
     const reason = ctx.reason ?? 'handler';
     this.forget(r);
     o.logger.error({ jobId: r.lease.job.id, attempts: ctx.attempt, error: ctx.error }, 'job is dead');
-    r.lease.dead(ctx.error ?? { name: 'Error', message: 'failed' }, reason);
+    r.lease.dead(ctx.error ?? { name: 'Error', message: 'failed' }, reason, ctx.attempt);
     o.observer?.onDead?.(o.queue, ctx.attempt, reason);
     o.emit('dead', () => r.info('dead', ctx));
     this.notifyIdle();

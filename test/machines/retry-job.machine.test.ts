@@ -157,3 +157,24 @@ describe('retry-job machine', () => {
     expect(t.ctx().result).toBeUndefined();
   });
 });
+
+describe('retry-job machine: a job that stalls', () => {
+  it('is dead when the store says it was taken too often without settling, counting those tries', () => {
+    const actor = createActor(retryJobMachine, {
+      input: {
+        id: 'j',
+        attemptsMade: 1,
+        maxAttempts: 3,
+        backoff: fixed({ delayMs: 1 }),
+        timeoutMs: 0,
+        delayMs: 0,
+        job: null,
+      },
+    }).start();
+    actor.send({ type: 'job.stalled', deliveries: 7 });
+    const s = actor.getSnapshot();
+    expect(s.value).toBe('dead');
+    expect(s.status).toBe('done');
+    expect(s.context).toMatchObject({ attempt: 8, reason: 'timeout', error: { name: 'StalledError' } });
+  });
+});

@@ -268,9 +268,9 @@ class MemoryLease implements JobLease {
     this.store.settle(this.worker, this.rec, 'failed', this.dueAt(delayMs));
   }
 
-  dead(error: JobError, reason: 'handler' | 'timeout'): void {
+  dead(error: JobError, reason: 'handler' | 'timeout', attempts: number): void {
     if (!this.begin()) return;
-    this.rec.attemptsMade++;
+    this.rec.attemptsMade = attempts;
     this.rec.error = error;
     this.store.deadLetter(this.rec, this.job, error, reason);
     this.store.settle(this.worker, this.rec, 'dead');

@@ -27,6 +27,7 @@ export class NatsJobLease implements JobLease {
       attemptsMade: wire.a,
       maxAttempts: wire.m,
       backoffMs: wire.b,
+      deliveries: msg.delivered,
     };
   }
 
@@ -45,10 +46,9 @@ export class NatsJobLease implements JobLease {
     void this.store(kind, encodeWire(next), `retry:${w.id}:${next.a}`, delayMs);
   }
 
-  dead(error: JobError, reason: JobDeathReason): void {
+  dead(error: JobError, reason: JobDeathReason, attempts: number): void {
     if (!this.settle()) return;
     const host = this.worker.host;
-    const attempts = this.wire.a + 1;
     const draft = jobDeadLetter(host.queue, this.job, error, reason, attempts, Date.now());
     void host
       .writeDeadLetter(draft, this.msg.subject, this.msg.seq)

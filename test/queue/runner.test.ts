@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import type { JobError } from '../../src/queue/types.js';
+import type { JobLease, StoredJob } from '../../src/queue/backend.js';
+import { JobRunner, STALL_MARGIN } from '../../src/queue/runner.js';
+import { systemClock } from '../../src/clock.js';
+import { fixed } from '../../src/retry/backoff.js';
+import { testLogger } from '../support/events.js';
+
+function lease(job: Partial<StoredJob>) {
+  const calls: string[] = [];
+  const l: JobLease = {
+    job: {
+      id: 'j',
+      name: 'n',
+      data: null,
+      priority: 'normal',
+      attemptsMade: 0,
+      maxAttempts: undefined,
+      backoffMs: undefined,
+      ...job,
+    },
+    complete: () => void calls.push('complete'),
+    retry: (ms: number) => void calls.push(`retry ${ms}`),
+    dead: (error: JobError, reason: string, attempts: number) =>
+      void calls.push(`dead ${error.name} ${reason} ${attempts}`),
+    release: () => void calls.push('release'),
+    working: () => undefined,
+  };
+  return { l, calls };
+}
+
+function runner(handler: () => unknown) {
+  return new JobRunner({
+    queue: 'q',
+    handler,
+    maxAttempts: 3,
+    backoff: fixed({ delayMs: 5 }),
+    timeoutMs: 0,
+    clock: systemClock,
+    logger: testLogger,
+    inspect: undefined,
+    observer: undefined,
+    emit: () => undefined,
+  });
+}
+
+describe('job runner', () => {
+  it('dead-letters a record redelivered past its attempts and the margin, without running it', async () => {
+    let ran = 0;
+    const r = runner(() => void ran++);
+    const { l, calls } = lease({ attemptsMade: 1, deliveries: 3 + STALL_MARGIN - 1 + 1 });
+    r.take(l);
+    await r.whenIdle();
+    expect(ran).toBe(0);
+    expect(calls).toEqual([`dead StalledError timeout ${1 + 3 + STALL_MARGIN - 1}`]);
+  });
+
+  it('runs a redelivered record that is still within the margin', async () => {
+    let ran = 0;
+    const r = runner(() => void ran++);
+    const { l, calls } = lease({ attemptsMade: 1, deliveries: 3 + STALL_MARGIN - 1 });
+    r.take(l);
+    await r.whenIdle();
+    expect(ran).toBe(1);
+    expect(calls).toEqual(['complete']);
+  });
+});
