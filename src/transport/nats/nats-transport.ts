@@ -5,6 +5,7 @@ import { ClosedError, TransportError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
 import type { DeadLetterStore } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
+import type { ServicePresence } from '../presence.js';
 import type { QueueBackend, QueueBackendOptions } from '../../queue/backend.js';
 import type {
   ConsumerHandle,
@@ -19,6 +20,7 @@ import type {
 import { ConnectionState, ConnectionStatus } from './connection-status.js';
 import { NatsConsumer, type ConsumerHost } from './consumer.js';
 import { NatsDeadLetterStore } from './dead-letters.js';
+import { natsPresence } from './discovery.js';
 import { openNatsKeyValue } from './key-value.js';
 import { Names } from './names.js';
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
@@ -153,6 +155,8 @@ class NatsTransport implements Transport {
     void conn.publisher.flush();
   }
 
+  private presenceOf: { nc: NatsConnection; presence: ServicePresence } | undefined;
+
   private required(): Connected {
     if (this.conn) return this.conn;
     throw this.notUsable();
@@ -209,6 +213,13 @@ class NatsTransport implements Transport {
       writeDeadLetter: (draft, subject, seq) => conn.dlq.write(draft, subject, seq),
       release: (c) => this.consumers.delete(c),
     };
+  }
+
+  /** Health notices on `<prefix>.health.<service>` and `$SRV` discovery over this connection. */
+  presence(): ServicePresence {
+    const nc = this.required().nc;
+    if (this.presenceOf?.nc !== nc) this.presenceOf = { nc, presence: natsPresence(nc, this.o.prefix) };
+    return this.presenceOf.presence;
   }
 
   async keyValue(bucket: string): Promise<KeyValueStore> {

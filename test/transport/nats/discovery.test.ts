@@ -20,10 +20,9 @@ async function nc(): Promise<NatsConnection> {
 }
 
 /** The NATS transport with presence on a side connection (what the transport offers once wired). */
+/** The NATS transport as users get it: its presence is its own connection's. */
 async function withPresence(prefix: string): Promise<Transport> {
-  const inner = natsTransport({ servers: inject('natsUrl'), prefix });
-  const presence = natsPresence(await nc(), prefix);
-  return Object.assign(Object.create(inner) as Transport, { presence: () => presence });
+  return natsTransport({ servers: inject('natsUrl'), prefix });
 }
 
 describe('service discovery over the $SRV micro protocol', () => {
