@@ -1,20 +1,21 @@
 import type { Command } from 'commander';
 import type { HealthReport } from '../health/types.js';
+import type { DiscoveredInstance } from '../transport/presence.js';
 import {
-  brokerCommand,
   CliError,
+  CONNECT_TIMEOUT_MS,
   fetchJson,
   httpUrl,
+  natsServers,
   paint,
   printJson,
   statusColor,
-  withNats,
-  type BrokerOptions,
 } from './context.js';
 
-interface HealthOptions extends BrokerOptions {
+interface HealthOptions {
   readonly url?: string;
   readonly service?: string;
+  readonly json?: boolean;
 }
 
 const ms = (v: number): string => (v < 1_000 ? `${Math.round(v)} ms` : `${(v / 1_000).toFixed(1)} s`);
@@ -48,41 +49,62 @@ export function formatHealth(r: HealthReport): string {
   return out.join('\n');
 }
 
-/** The reports of every live instance of `service`, found through discovery on NATS (`$SRV`). */
-async function overNats(service: string, o: HealthOptions): Promise<HealthReport[]> {
-  return withNats(o, async (t) => {
-    const presence = t.presence?.();
-    if (!presence) throw new CliError('this NATS transport offers no discovery; use --url');
-    const instances = await presence.discover(service, 1_000);
-    if (instances.length === 0) throw new CliError(`no live instance of "${service}" answered on NATS`);
-    return instances.map((i) => i.health as HealthReport);
-  });
+/** What an instance says of its health in discovery: a summary (the full report is at its `/health`). */
+interface HealthSummary {
+  readonly status?: string;
+  readonly uptime?: number;
+}
+
+/** Every live instance of `service`, found through discovery on NATS (`$SRV`), with its health summary. */
+async function overNats(service: string): Promise<DiscoveredInstance[]> {
+  const { discoverInstances } = await import('../transport/nats/discover-instances.js');
+  const servers = natsServers();
+  const instances = await discoverInstances({ servers, service, timeoutMs: CONNECT_TIMEOUT_MS }).catch(
+    (err: unknown) => {
+      throw new CliError(`cannot reach NATS at ${servers.join(', ')} (${(err as Error).message})`);
+    },
+  );
+  if (instances.length === 0) throw new CliError(`no live instance of "${service}" answered on NATS`);
+  return instances;
+}
+
+function instanceLine(i: DiscoveredInstance): string {
+  const h = (i.health ?? {}) as HealthSummary;
+  const status = h.status ?? 'UNKNOWN';
+  const up = h.uptime === undefined ? '' : `, up ${ms(h.uptime)}`;
+  return line(i.id, status, `${i.name} ${i.version}${i.started ? ` · started ${i.started}` : ''}${up}`);
 }
 
 /**
- * `bulwark health --url http://127.0.0.1:8080` (one instance, over HTTP) or
+ * `bulwark health --url http://127.0.0.1:8080` (one instance's report, over HTTP) or
  * `bulwark health --service accounts` (every live instance, over NATS); exits 1 when one is UNHEALTHY.
  */
 export function healthCommand(program: Command): void {
-  brokerCommand(
-    program
-      .command('health')
-      .description(
-        "a running service's health report: GET <url>/health, or its instances on NATS; exits 1 when UNHEALTHY",
-      )
-      .option('--url <url>', 'where the service listens (rt.listen), e.g. http://127.0.0.1:8080', httpUrl)
-      .option('--service <service>', 'ask every live instance of this service over NATS (NATS_URL)'),
-  ).action(async (opts: HealthOptions) => {
-    const base = opts.url ?? (process.env.BULWARK_URL ? httpUrl(process.env.BULWARK_URL) : undefined);
-    if (!base && !opts.service)
-      throw new CliError(
-        'say which service: --url http://HOST:PORT (or BULWARK_URL), or --service <name> over NATS',
-      );
-    const reports = base
-      ? [(await fetchJson(`${base}/health`, { accept: [200, 503] })) as HealthReport]
-      : await overNats(opts.service!, opts);
-    if (opts.json) printJson(base ? reports[0] : reports);
-    else process.stdout.write(`${reports.map(formatHealth).join('\n\n')}\n`);
-    if (reports.some((r) => r.status === 'UNHEALTHY')) process.exitCode = 1;
-  });
+  program
+    .command('health')
+    .description(
+      "a running service's health report: GET <url>/health, or its instances on NATS; exits 1 when UNHEALTHY",
+    )
+    .option('--url <url>', 'where the service listens (rt.listen), e.g. http://127.0.0.1:8080', httpUrl)
+    .option('--service <service>', 'every live instance of this service and its status, over NATS (NATS_URL)')
+    .option('--json', 'print JSON: the report (with --url), or the instances (with --service)')
+    .action(async (opts: HealthOptions) => {
+      const base = opts.url ?? (process.env.BULWARK_URL ? httpUrl(process.env.BULWARK_URL) : undefined);
+      if (!base && !opts.service)
+        throw new CliError(
+          'say which service: --url http://HOST:PORT (or BULWARK_URL), or --service <name> over NATS',
+        );
+      if (base) {
+        const report = (await fetchJson(`${base}/health`, { accept: [200, 503] })) as HealthReport;
+        if (opts.json) printJson(report);
+        else process.stdout.write(`${formatHealth(report)}\n`);
+        if (report.status === 'UNHEALTHY') process.exitCode = 1;
+        return;
+      }
+      const instances = await overNats(opts.service!);
+      if (opts.json) printJson(instances);
+      else process.stdout.write(`${instances.map(instanceLine).join('\n')}\n`);
+      if (instances.some((i) => (i.health as HealthSummary | undefined)?.status === 'UNHEALTHY'))
+        process.exitCode = 1;
+    });
 }

@@ -3,7 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { connect } from '@nats-io/transport-node';
+import { natsPresence } from '../../src/transport/nats/discovery.js';
 import { natsTransport } from '../../src/transport/nats/nats-transport.js';
+import type { Transport } from '../../src/transport/transport.js';
 import type { DeadLetter } from '../../src/transport/dead-letters.js';
 import { testEvents, testLogger, user } from '../support/events.js';
 import { until } from '../support/wait.js';
@@ -91,6 +94,44 @@ describe('bulwark CLI against a runtime on NATS', () => {
     expect(stable(got)).toEqual(stable(want));
     const text = await runCli(['health', '--url', server.url]);
     expect(text.stdout).toContain(`accounts 0.0.0 (${want.instance}) is ${want.status}`);
+  });
+
+  it('health --service asks every live instance over NATS discovery', async () => {
+    prefix = uniquePrefix();
+    const service = `svc_${randomBytes(4).toString('hex')}`;
+    // The NATS transport with presence on a side connection, as the runtime advertises once it is wired.
+    const side = await connect({ servers: url });
+    const inner = natsTransport({ servers: url, prefix });
+    const transport = Object.assign(Object.create(inner) as Transport, {
+      presence: () => natsPresence(side, prefix),
+    });
+    rt = await createRuntime({
+      service,
+      events: testEvents,
+      transport,
+      logger: testLogger,
+      handleSignals: false,
+    });
+    try {
+      const want = await rt.health.report();
+      const run = await runCli(['health', '--service', service, '--json'], { NATS_URL: url });
+      expect(json(run)).toEqual([
+        expect.objectContaining({
+          name: service,
+          id: want.instance,
+          version: '0.0.0',
+          health: expect.objectContaining({ status: want.status }) as unknown,
+        }),
+      ]);
+      const text = await runCli(['health', '--service', service], { NATS_URL: url });
+      expect(text.stdout).toContain(`${want.status.padEnd(9)} ${want.instance}`);
+      const none = await runCli(['health', '--service', 'nobody_here'], { NATS_URL: url });
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(/^bulwark: no live instance of "nobody_here"/);
+    } finally {
+      await rt.shutdown();
+      await side.close();
+    }
   });
 
   it('replay re-delivers a range of the stream to one group only', async () => {
