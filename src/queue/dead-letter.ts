@@ -13,7 +13,8 @@ export function deadLetterGroup(queue: string): string {
 
 /**
  * The dead letter of a job that exhausted its attempts: the job as a CloudEvent whose `id` is the
- * job id, `type` the job name (made subject-safe), and `data` the job's data.
+ * job id, `type` the job name (made subject-safe), and `data` the job's data; the `jobname` and
+ * `jobmaxattempts` extensions keep what a redrive needs to put the job back as it was.
  */
 export function jobDeadLetter(
   queue: string,
@@ -31,6 +32,9 @@ export function jobDeadLetter(
     time: isoTime(now),
     datacontenttype: 'application/json',
     data: job.data,
+    // Extensions, so that a redriven dead letter goes back into its queue as the same job.
+    jobname: job.name,
+    ...(job.maxAttempts !== undefined && { jobmaxattempts: job.maxAttempts }),
   };
   return { event, reason, error, attempts, group: deadLetterGroup(queue) };
 }

@@ -46,6 +46,29 @@ export interface SettledWire {
   readonly e?: JobError;
 }
 
+/** Whether a decoded priority message is a redriven dead letter rather than a job record. */
+export function isRedriven(value: JobWire): boolean {
+  return (value as unknown as { specversion?: unknown }).specversion === '1.0';
+}
+
+/**
+ * The job in a message of a priority subject: a job record, or a redriven dead letter (a CloudEvent
+ * republished to the job's subject), which comes back as the same job with fresh attempts.
+ * @throws when the bytes are not JSON
+ */
+export function decodeJob(data: Uint8Array, priority: JobPriority): JobWire {
+  const value = decodeWire<JobWire>(data);
+  return isRedriven(value) ? fromDeadLetter(value as unknown as Record<string, unknown>, priority) : value;
+}
+
+/** The job a redriven dead letter (see `jobDeadLetter`) stands for, with fresh attempts. */
+export function fromDeadLetter(event: Record<string, unknown>, priority: JobPriority): JobWire {
+  const name = typeof event.jobname === 'string' ? event.jobname : String(event.type);
+  const max = event.jobmaxattempts;
+  const id = String(event.id);
+  return { v: 1, id, n: name, d: event.data, p: priority, a: 0, ...(typeof max === 'number' && { m: max }) };
+}
+
 const SAFE = /^[A-Za-z0-9_-]+$/;
 
 /** A subject token for an id or a queue name; ids that are not tokens are encoded, never merged. */

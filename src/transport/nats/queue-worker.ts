@@ -1,12 +1,18 @@
 import type { JobSink, QueueWorker, WorkerSpec } from '../../queue/backend.js';
-import { PRIORITIES } from '../../queue/types.js';
+import { PRIORITIES, type JobPriority } from '../../queue/types.js';
 import type { NatsQueueHost } from './queue.js';
 import { NatsJobLease } from './queue-lease.js';
 import { HANDBACK_DELAY_MS, type QueueMsg } from './queue-msg.js';
 import { QueuePull } from './queue-pull.js';
 import { ParkedJobs } from './queue-parked.js';
-import type { JobKind } from './queue-wire.js';
-import { decodeWire, type JobWire, type QueueNames } from './queue-wire.js';
+import {
+  decodeWire,
+  fromDeadLetter,
+  JobKind,
+  isRedriven,
+  type JobWire,
+  type QueueNames,
+} from './queue-wire.js';
 
 /** What a worker needs from its queue. */
 export interface WorkerHost extends NatsQueueHost {
@@ -126,7 +132,8 @@ export class NatsQueueWorker implements QueueWorker {
   private start(m: QueueMsg): void {
     let job: JobWire;
     try {
-      job = decodeWire<JobWire>(m.data);
+      const wire = decodeWire<JobWire>(m.data);
+      job = isRedriven(wire) ? this.redriven(wire, m) : wire;
     } catch (err) {
       this.host.logger.error({ err, subject: m.subject }, 'undecodable job removed from the queue');
       m.term();
@@ -136,6 +143,21 @@ export class NatsQueueWorker implements QueueWorker {
     const lease = new NatsJobLease(this, m, job);
     this.leases.add(lease);
     this.sink.take(lease);
+  }
+
+  /** A redriven dead letter is back in its queue: its `dead` record goes, so counts and getJob agree. */
+  private redriven(wire: JobWire, m: QueueMsg): JobWire {
+    const { jsm, names, logger } = this.host;
+    const job = fromDeadLetter(
+      wire as unknown as Record<string, unknown>,
+      names.kindOf(m.subject) as JobPriority,
+    );
+    void jsm.streams
+      .purge(names.stream, { filter: names.subject(job.id, JobKind.dead) })
+      .catch((err: unknown) =>
+        logger.warn({ err, jobId: job.id }, "could not drop a redriven job's dead record"),
+      );
+    return job;
   }
 
   /** A lease settled: room for the next job. */

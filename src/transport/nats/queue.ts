@@ -18,12 +18,27 @@ import type {
   WorkerSpec,
   JobSink,
 } from '../../queue/backend.js';
-import { PRIORITIES, type AddedJob, type JobCounts, type JobInfo, type JobState } from '../../queue/types.js';
+import {
+  PRIORITIES,
+  type AddedJob,
+  type JobCounts,
+  type JobInfo,
+  type JobPriority,
+  type JobState,
+} from '../../queue/types.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ResolvedNatsOptions } from './options.js';
 import { isNotFound } from './provision.js';
 import { NatsQueueWorker } from './queue-worker.js';
-import { decodeWire, encodeWire, JobKind, QueueNames, type JobWire, type SettledWire } from './queue-wire.js';
+import {
+  decodeJob,
+  decodeWire,
+  encodeWire,
+  JobKind,
+  QueueNames,
+  type JobWire,
+  type SettledWire,
+} from './queue-wire.js';
 
 /** What a JetStream queue borrows from its transport. */
 export interface NatsQueueHost {
@@ -154,14 +169,14 @@ class NatsQueueBackend implements QueueBackend {
     if (!last) return undefined;
     const kind = this.names.kindOf(last.subject);
     if (kind === JobKind.done || kind === JobKind.dead) return this.settled(last.data, kind);
-    const job = decodeWire<JobWire>(last.data);
+    const job = decodeJob(last.data, kind as JobPriority);
     return infoOf(job, await this.stateOf(kind, last.seq), job.a);
   }
 
   private async settled(data: Uint8Array, kind: JobKind): Promise<JobInfo | undefined> {
     const s = decodeWire<SettledWire>(data);
     const jobMsg = await this.lastMessage(this.names.subject(s.id, s.p));
-    const job = jobMsg ? decodeWire<JobWire>(jobMsg.data) : undefined;
+    const job = jobMsg ? decodeJob(jobMsg.data, s.p) : undefined;
     const state: JobState = kind === JobKind.done ? 'completed' : 'dead';
     return {
       ...infoOf(job ?? { v: 1, id: s.id, n: '', d: undefined, p: s.p, a: s.a }, state, s.a),
