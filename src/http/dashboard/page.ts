@@ -41,6 +41,8 @@ svg .edge path { fill: none; stroke: #718096; stroke-width: 1.2; }
 svg .edge text { font-size: 10px; fill: #4a5568; }
 dialog { border: 1px solid var(--line); border-radius: 6px; padding: 16px; }
 dialog input { width: 260px; margin: 8px 0; }
+pre { margin: 4px 0; font-size: 12px; max-width: 520px; overflow-x: auto; background: #f7fafc; padding: 6px; }
+summary { cursor: pointer; }
 [hidden] { display: none !important; }
 `;
 
@@ -69,7 +71,8 @@ const BODY = `
     <th>Handled</th><th>Retried</th><th>Dead letters</th></tr></thead><tbody id="subscribers"></tbody></table></section>
   <section><h2>Queues</h2><table><thead><tr><th>Queue</th><th>Backlog</th><th>In flight</th><th>Completed</th>
     <th>Dead letters</th></tr></thead><tbody id="queues"></tbody></table></section>
-  <section><h2>Dead letters (<span id="dl-count">0</span>)</h2><table><thead><tr><th>Event</th><th>Group</th><th>Reason</th>
+  <section><h2>Dead letters (<span id="dl-count">0</span>)
+    <button type="button" data-action="redrive-all">redrive all</button></h2><table><thead><tr><th>Event</th><th>Group</th><th>Reason</th>
     <th>Error</th><th>Attempts</th><th>Failed at</th><th>Actions</th></tr></thead><tbody id="dead-letters"></tbody></table></section>
 </main>
 <dialog id="token-dialog"><form method="dialog">

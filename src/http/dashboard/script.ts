@@ -85,8 +85,8 @@ export const DASHBOARD_SCRIPT = String.raw`
   function loadDeadLetters() {
     fetch(base + '/api/dead-letters?limit=200').then(function (r) { return r.json(); }).then(function (list) {
       rows('dead-letters', list, function (d) {
-        return '<tr data-dead-letter="' + esc(d.id) + '"><td>' + esc(d.event.type) + '<div class="meta">' + esc(d.event.id) +
-          '</div></td><td>' + esc(d.group) + '</td><td>' + d.reason + '</td><td>' + esc(d.error.name + ': ' + d.error.message) +
+        return '<tr data-dead-letter="' + esc(d.id) + '"><td><details><summary>' + esc(d.event.type) + '</summary><pre>' +
+          esc(JSON.stringify(d.event.data, null, 2)) + '</pre></details><div class="meta">' + esc(d.event.id) + '</div></td><td>' + esc(d.group) + '</td><td>' + d.reason + '</td><td>' + esc(d.error.name + ': ' + d.error.message) +
           '</td><td>' + d.attempts + '</td><td>' + esc(d.failedAt) + '</td><td>' +
           '<button type="button" data-action="redrive" data-id="' + esc(d.id) + '">redrive</button> ' +
           '<button type="button" data-action="purge" data-id="' + esc(d.id) + '">purge</button></td></tr>';
@@ -126,6 +126,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (!t) return;
     var a = t.getAttribute('data-action');
     if (a === 'redrive' || a === 'purge') return post('/api/dead-letters/' + a, { ids: [t.getAttribute('data-id')] });
+    if (a === 'redrive-all') return post('/api/dead-letters/redrive', { all: true });
     if (a === 'breaker') return post('/api/breakers/action', { name: t.getAttribute('data-name'), action: t.getAttribute('data-op') });
     if (t.id === 'chart-close') { state.chart = null; return renderChart(); }
     if (t.classList.contains('actor')) { state.chart = t.getAttribute('data-actor'); renderChart(); }

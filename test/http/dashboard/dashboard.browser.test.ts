@@ -6,6 +6,7 @@ import { memoryTransport } from '../../../src/transport/memory/memory-transport.
 import { testEvents, testLogger, user } from '../../support/events.js';
 import { until } from '../../support/wait.js';
 import { ARTIFACTS, haveChromium, launch, openPage } from './browser.js';
+import { tour } from './tour.js';
 
 const TOKEN = 'test-admin-token-9f2c';
 
@@ -70,6 +71,20 @@ describe.skipIf(!haveChromium)('dashboard in headless chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows everything at once: the README screenshot', async () => {
+    await start();
+    await tour(rt);
+    await page.goto(url);
+    await page.locator('#dead-letters tr[data-dead-letter]').nth(2).waitFor();
+    await page.locator('[data-breaker="geocoder"] .dot.HALF_OPEN').waitFor();
+    await page.locator('tr[data-actor="subscriber:rota/availability.created"]').waitFor();
+    await page.click('tr[data-breaker="payments"] td');
+    await page.locator('#chart g.node.active[data-state="circuitBreaker.OPEN"]').waitFor();
+    expect(await page.locator('.card').count()).toBe(7);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
   it('the status filter hides healthy services', async () => {
     await start();
     const search = rt.breaker('search');
@@ -112,6 +127,8 @@ describe.skipIf(!haveChromium)('dashboard in headless chromium', () => {
     await page.goto(url);
     await page.locator('#dead-letters tr[data-dead-letter] button[data-action="redrive"]').waitFor();
     expect(await page.locator('#dead-letters').textContent()).toContain('template missing');
+    await page.click('#dead-letters details summary');
+    expect(await page.locator('#dead-letters details pre').textContent()).toContain('"username": "mallory"');
     return { handled, fix: () => (fixed = true) };
   }
 
