@@ -9,7 +9,7 @@ import type { Route } from '../server.js';
 import { AdminActions, sendJson } from './admin.js';
 import { DashboardFeed } from './feed.js';
 import { dashboardPage } from './page.js';
-import { readSnapshot, StatusSince, type DashboardSource } from './snapshot.js';
+import { readSnapshot, StatusSince, type DashboardSnapshot, type DashboardSource } from './snapshot.js';
 import { chartOf } from './statechart.js';
 
 /** Options of {@link dashboardRoutes}. */
@@ -57,6 +57,54 @@ function servePage(req: IncomingMessage, res: ServerResponse, base: string): voi
   res.end(req.method === 'HEAD' ? undefined : dashboardPage(nonce, base));
 }
 
+let charts: string | undefined;
+
+/** `GET …/api/charts`: every machine the dashboard draws, laid out once. */
+function serveCharts(req: IncomingMessage, res: ServerResponse): void {
+  if (!onlyGet(req, res)) return;
+  charts ??= JSON.stringify({
+    circuitBreaker: chartOf(circuitBreakerMachine),
+    subscriber: chartOf(subscriberMachine),
+  });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(charts);
+}
+
+/** `GET …/api/dead-letters?type=&group=&reason=&limit=`: newest last, at most 1 000. */
+async function serveDeadLetters(
+  src: DashboardSource,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (!onlyGet(req, res)) return;
+  const q = query(req);
+  const reason = q.get('reason');
+  const list = await src.deadLetters.list({
+    limit: Math.min(Math.max(Number(q.get('limit') ?? 100) || 100, 1), 1_000),
+    ...(q.get('type') && { type: q.get('type')! }),
+    ...(q.get('group') && { group: q.get('group')! }),
+    ...(reason && REASONS.includes(reason) && { reason: reason as DeadLetterReason }),
+  });
+  sendJson(res, 200, list);
+}
+
+function feedOf(
+  src: DashboardSource,
+  read: () => Promise<DashboardSnapshot>,
+  opts: DashboardOptions,
+): DashboardFeed {
+  return new DashboardFeed({
+    read,
+    breakers: () => src.breakers.list(),
+    watch: (changed) => {
+      const offs = [src.supervisor?.onNotice(changed), src.transport?.onStatus?.(changed)];
+      return () => offs.forEach((off) => off?.());
+    },
+    ...(opts.refreshMs !== undefined && { refreshMs: opts.refreshMs }),
+    ...(opts.logger && { logger: opts.logger }),
+  });
+}
+
 /**
  * The live dashboard: the page, its server-sent events, the read-only JSON it is built from, and
  * the admin actions (which require the admin token).
@@ -67,21 +115,10 @@ function servePage(req: IncomingMessage, res: ServerResponse, base: string): voi
 export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {}): Dashboard {
   const base = opts.base ?? '/dashboard';
   const token = opts.adminToken ?? process.env.BULWARK_ADMIN_TOKEN;
-  const adminEnabled = token !== undefined && token !== '';
   const since = new StatusSince();
-  const read = () => readSnapshot(src, { adminEnabled, since });
-  const feed = new DashboardFeed({
-    read,
-    breakers: () => src.breakers.list(),
-    watch: (changed) => {
-      const offs = [src.supervisor?.onNotice(changed), src.transport?.onStatus?.(changed)];
-      return () => offs.forEach((off) => off?.());
-    },
-    ...(opts.refreshMs !== undefined && { refreshMs: opts.refreshMs }),
-    ...(opts.logger && { logger: opts.logger }),
-  });
+  const read = () => readSnapshot(src, { adminEnabled: token !== undefined && token !== '', since });
+  const feed = feedOf(src, read, opts);
   const admin = new AdminActions(src, token, opts.logger);
-  let charts: string | undefined;
   const routes: RawRoute[] = [
     { path: base, raw: (req, res) => servePage(req, res, base) },
     {
@@ -93,36 +130,8 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
       path: `${base}/api/snapshot`,
       raw: async (req, res) => void (onlyGet(req, res) && sendJson(res, 200, await read())),
     },
-    {
-      path: `${base}/api/charts`,
-      raw: (req, res) => {
-        if (!onlyGet(req, res)) return;
-        charts ??= JSON.stringify({
-          circuitBreaker: chartOf(circuitBreakerMachine),
-          subscriber: chartOf(subscriberMachine),
-        });
-        res.writeHead(200, {
-          'content-type': 'application/json; charset=utf-8',
-          'cache-control': 'no-store',
-        });
-        res.end(charts);
-      },
-    },
-    {
-      path: `${base}/api/dead-letters`,
-      raw: async (req, res) => {
-        if (!onlyGet(req, res)) return;
-        const q = query(req);
-        const reason = q.get('reason');
-        const list = await src.deadLetters.list({
-          limit: Math.min(Math.max(Number(q.get('limit') ?? 100) || 100, 1), 1_000),
-          ...(q.get('type') && { type: q.get('type')! }),
-          ...(q.get('group') && { group: q.get('group')! }),
-          ...(reason && REASONS.includes(reason) && { reason: reason as DeadLetterReason }),
-        });
-        sendJson(res, 200, list);
-      },
-    },
+    { path: `${base}/api/charts`, raw: serveCharts },
+    { path: `${base}/api/dead-letters`, raw: (req, res) => serveDeadLetters(src, req, res) },
     { path: `${base}/api/dead-letters/redrive`, raw: admin.redrive },
     { path: `${base}/api/dead-letters/purge`, raw: admin.purge },
     { path: `${base}/api/breakers/action`, raw: admin.breaker },

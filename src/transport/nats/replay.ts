@@ -2,7 +2,9 @@ import {
   AckPolicy,
   DeliverPolicy,
   jetstreamManager,
+  type Consumer,
   type ConsumerConfig,
+  type JetStreamClient,
   type JsMsg,
 } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, nanos, nuid, type MsgHdrs } from '@nats-io/transport-node';
@@ -63,6 +65,36 @@ function startAt(o: ReplayOptions): Partial<ConsumerConfig> {
   return { deliver_policy: DeliverPolicy.All };
 }
 
+/** Publishes each stored event of the consumer's range again, up to `upTo`; resolves with what it did. */
+async function drain(
+  js: JetStreamClient,
+  consumer: Consumer,
+  total: number,
+  upTo: number,
+  o: ReplayOptions,
+  timeout: number,
+): Promise<ReplayResult> {
+  let replayed = 0;
+  let firstSeq: number | undefined;
+  let lastSeq: number | undefined;
+  for (let left = total; left > 0;) {
+    const batch = await consumer.fetch({ max_messages: Math.min(left, BATCH), expires: timeout });
+    let got = 0;
+    for await (const m of batch as AsyncIterable<JsMsg>) {
+      got++;
+      if (m.seq > upTo) return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
+      if (!o.dryRun)
+        await js.publish(m.subject, m.data, { headers: replayHeaders(m.headers, o.group, m.seq), timeout });
+      firstSeq ??= m.seq;
+      lastSeq = m.seq;
+      o.onProgress?.(++replayed, total);
+    }
+    if (got === 0) break;
+    left -= got;
+  }
+  return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
+}
+
 /**
  * Re-delivers a range of one event type's stream to one group: each stored event in the range is
  * published again to its subject with the redrive-group header, so that only `group` handles it.
@@ -82,9 +114,7 @@ export async function replayEvents(o: ReplayOptions): Promise<ReplayResult> {
   });
   try {
     const jsm = await jetstreamManager(nc, { timeout });
-    const js = jsm.jetstream();
     const last = (await jsm.streams.info(names.eventsStream)).state.last_seq;
-    const upTo = Math.min(o.toSeq ?? last, last);
     const ci = await jsm.consumers.add(names.eventsStream, {
       name: `replay_${nuid.next()}`,
       ack_policy: AckPolicy.None,
@@ -93,44 +123,13 @@ export async function replayEvents(o: ReplayOptions): Promise<ReplayResult> {
       mem_storage: true,
       ...startAt(o),
     });
-    let replayed = 0;
-    let firstSeq: number | undefined;
-    let lastSeq: number | undefined;
-    const total = ci.num_pending;
     try {
+      const js = jsm.jetstream();
       const consumer = await js.consumers.get(names.eventsStream, ci.name);
-      let left = total;
-      let done = false;
-      while (left > 0 && !done) {
-        const batch = await consumer.fetch({ max_messages: Math.min(left, BATCH), expires: timeout });
-        let got = 0;
-        for await (const m of batch as AsyncIterable<JsMsg>) {
-          got++;
-          if (m.seq > upTo) {
-            done = true;
-            break;
-          }
-          if (!o.dryRun)
-            await js.publish(m.subject, m.data, {
-              headers: replayHeaders(m.headers, o.group, m.seq),
-              timeout,
-            });
-          firstSeq ??= m.seq;
-          lastSeq = m.seq;
-          replayed++;
-          o.onProgress?.(replayed, total);
-        }
-        if (got === 0) break;
-        left -= got;
-      }
+      return await drain(js, consumer, ci.num_pending, Math.min(o.toSeq ?? last, last), o, timeout);
     } finally {
       await jsm.consumers.delete(names.eventsStream, ci.name).catch(() => undefined);
     }
-    return {
-      replayed,
-      ...(firstSeq !== undefined && { firstSeq }),
-      ...(lastSeq !== undefined && { lastSeq }),
-    };
   } finally {
     await nc.close();
   }
