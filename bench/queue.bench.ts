@@ -3,10 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { pino } from 'pino';
+import { createActor, fromPromise } from 'xstate';
 import { createRuntime, defineEvents, type Runtime } from '../src/index.js';
+import { retryJobMachine, type HandlerInput, type RetryJobInput } from '../src/machines/retry-job.machine.js';
+import { doneEvent, JobStepper, type SteppedJob } from '../src/queue/job-stepper.js';
+import { fixed } from '../src/retry/backoff.js';
 import { natsTransport } from '../src/transport/nats/nats-transport.js';
 import { startNatsServer } from '../test/setup/nats-server.js';
-import { markdownTable, ms, perSecond, quantile } from './stats.js';
+import { markdownTable, median, ms, perSecond, quantile } from './stats.js';
 import type { BenchSection } from './types.js';
 
 const ADD_N = 50_000;
@@ -127,6 +131,69 @@ function bulwark(rt: Runtime): Subject {
   };
 }
 
+const HOSTING_N = 5_000;
+const hostInput = (job: unknown): RetryJobInput => ({
+  id: 'j',
+  attemptsMade: 0,
+  maxAttempts: 3,
+  backoff: fixed({ delayMs: 100 }),
+  timeoutMs: 0,
+  delayMs: 0,
+  job,
+});
+
+/** µs per job life (start, try, complete) with a started actor per job, as the queue once hosted it. */
+async function actorPerJob(): Promise<number> {
+  let done!: () => void;
+  const machine = retryJobMachine.provide({
+    actors: { handler: fromPromise<unknown, HandlerInput>(async () => undefined) },
+    actions: { onCompleted: () => done() },
+  });
+  const t = performance.now();
+  for (let i = 0; i < HOSTING_N; i++) {
+    const settled = new Promise<void>((r) => (done = r));
+    createActor(machine, { input: hostInput(null) })
+      .start()
+      .send({ type: 'job.start' });
+    await settled;
+  }
+  return ((performance.now() - t) * 1000) / HOSTING_N;
+}
+
+/** µs per job life with a snapshot stepped by the queue's {@link JobStepper}. */
+async function steppedSnapshot(): Promise<number> {
+  const stepper = new JobStepper({}, undefined);
+  const t = performance.now();
+  for (let i = 0; i < HOSTING_N; i++) {
+    const noop = () => undefined;
+    const job: SteppedJob = {
+      snapshot: undefined as never,
+      startTry: noop,
+      stopTry: noop,
+      schedule: noop,
+      cancel: noop,
+    };
+    stepper.begin(job, hostInput(job));
+    await Promise.resolve();
+    stepper.step(job, doneEvent(undefined));
+  }
+  return ((performance.now() - t) * 1000) / HOSTING_N;
+}
+
+/** Medians of five rounds after a warm-up. */
+async function hostingCost(): Promise<string> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let round = 0; round < 6; round++) {
+    const x = await actorPerJob();
+    const y = await steppedSnapshot();
+    if (round === 0) continue;
+    a.push(x);
+    b.push(y);
+  }
+  return `Hosting one job's retry-job machine (start, try, complete), medians of 5 × ${HOSTING_N}: a started XState actor per job ${median(a).toFixed(1)} µs, a snapshot stepped by the machine's own \`transition\` (what the queue does) ${median(b).toFixed(1)} µs.`;
+}
+
 async function measure(s: Subject): Promise<Figures> {
   const run = uid();
   try {
@@ -151,6 +218,7 @@ export async function runQueueBench(): Promise<BenchSection> {
       bulwark(await createRuntime({ service: 'bench', events, transport, logger: silent })),
     );
     const memory = await measure(bulwark(await createRuntime({ service: 'bench', events, logger: silent })));
+    const hosting = await hostingCost();
     const row = (name: string, f: Figures) => [
       name,
       perSecond(f.add),
@@ -172,7 +240,8 @@ export async function runQueueBench(): Promise<BenchSection> {
       notes: [
         `Processing: ${PROCESS_N} jobs per concurrency, no-op handler; latency: ${LATENCY_N} single adds 2 ms apart, worker concurrency 10.`,
         `bulwark on JetStream / BullMQ processing at concurrency 10: ${ratio.toFixed(2)}x (goal 1.2x).`,
-        'Each bulwark job runs in its own retry-job XState actor (created on pick-up, stopped on settle); BullMQ runs its jobs in plain code with the queue logic in Redis Lua scripts.',
+        'Each bulwark job has its own retry-job machine snapshot from pick-up to settle, stepped by the machine itself; BullMQ runs its jobs in plain code with the queue logic in Redis Lua scripts.',
+        hosting,
       ],
     };
   } finally {

@@ -12,18 +12,18 @@ import type { Backoff } from '../retry/backoff.js';
  *
  * How the queue hosts it (`src/queue/job-stepper.ts`): each job this process holds has its own
  * snapshot of this machine, restored at `waiting` from what the store says (attempts so far) and
- * advanced with the machine's own `transition` under one actor scope per queue worker; the effects
- * the machine asks for (start or stop the `handler` try, arm or cancel the `timeout`, the `on*`
- * settle actions) are carried out by the host. Measured per job on this machine kind (start, try,
- * complete; medians of 10 rounds): a started actor per job 90-100 µs under load (its own actor
- * system, mailbox, scheduler entry, and the invoked promise actor), the exported pure
- * `transition`/`initialTransition` 200 µs (each call builds a throwaway actor), `transition` on a
- * shared scope with the promise actor created 34-36 µs, without creating it 28 µs, and with the
- * snapshot restored by `resolveState` instead of an initial transition 22 µs. Leaner machine
- * shapes (no `always`, no `after` while active, a minimal 3-state machine) measured within noise
- * of this one (25-30 µs), so the machine keeps every state the issue names. Backing off and delays
- * happen on the broker, so they survive the process; the `delayed` and `failed` timers here model
- * the same rules for pure use and tests.
+ * advanced with the machine's own `transition` under one actor scope per worker; the effects it
+ * asks for (start or stop the `handler` try, arm or cancel the `timeout`, the `on*` settle actions)
+ * are carried out by the host. Chosen by a micro-benchmark of one job's life (start, try,
+ * complete) on this machine kind, same run, medians: a started actor per job 58 µs (its own actor
+ * system, mailbox, scheduler entry and promise actor; 90-100 µs under heavy load), the exported
+ * pure `initialTransition`/`transition` 130 µs (each call builds a throwaway actor), and
+ * `transition` on a shared scope 26 µs, with the snapshot restored by `resolveState` and no promise
+ * actor object (another run: 34-36 µs when XState builds that never-started object, 28 µs
+ * without). `npm run bench` repeats the first and last. Leaner shapes (no `always`,
+ * no `after` while active, even a 3-state machine) measured within noise of this one, so the
+ * machine keeps every state the issue names. Backing off and delays happen on the broker, so they
+ * survive the process; the `delayed` and `failed` timers here model the same rules for pure use.
  */
 
 /** Longest `setTimeout` Node accepts; the `timeout` delay when there is none. */
