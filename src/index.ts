@@ -147,12 +147,7 @@ export {
 } from './machines/supervisor.machine.js';
 export type { SpawnOptions, SupervisedActor } from './actors/supervisor/hosted-actor.js';
 export type { Supervisor } from './actors/supervisor/supervisor.js';
-export type {
-  RestartPolicy,
-  ChildStatus,
-  ActorReport,
-  SupervisorNotice,
-} from './actors/supervisor/types.js';
+export type { RestartPolicy, ChildStatus, ActorReport, SupervisorNotice } from './actors/supervisor/types.js';
 export type { HealthMonitor } from './health/health.js';
 export {
   HealthStatus,

@@ -184,7 +184,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     const messages = items.map((item) => this.outbound(item.type, item.payload, item));
     return this.transport.publishMany(messages).then(
       (receipts) => (messages.forEach((m) => this.metrics.onPublished(m.type)), receipts),
-      (err: unknown) => (messages.forEach((m) => this.metrics.onPublishError(m.type)), Promise.reject(err as Error)),
+      (err: unknown) => (
+        messages.forEach((m) => this.metrics.onPublishError(m.type)),
+        Promise.reject(err as Error)
+      ),
     );
   }
 
