@@ -7,12 +7,15 @@ import type { NatsQueueWorker } from './queue-worker.js';
 
 /**
  * One job held by one worker. Completing publishes the `done` record without waiting for the
- * server (it is the job's only extra write on the hot path) and acks; a retry and a death are
- * stored (awaiting the server) before the ack, so a crash in between repeats the step, deduplicated.
+ * server (it is the job's only extra write on the hot path) and acks, both at the end of the
+ * event-loop turn with every other completion of it, so that they reach the socket in one write; a
+ * retry and a death are stored (awaiting the server) before the ack, so a crash in between repeats
+ * the step, deduplicated.
  */
 export class NatsJobLease implements JobLease {
   readonly job: StoredJob;
   private done = false;
+  private result: unknown = undefined;
 
   constructor(
     private readonly worker: NatsQueueWorker,
@@ -33,8 +36,17 @@ export class NatsJobLease implements JobLease {
 
   complete(result: unknown): void {
     if (!this.settle()) return;
+    this.result = result;
+    this.worker.finishLater(this);
+  }
+
+  /** Writes the `done` record and acks; the worker batches these per event-loop turn. */
+  finish(): void {
     const { nc, names } = this.worker.host;
-    nc.publish(names.subject(this.wire.id, JobKind.done), settledWire(this.wire, this.wire.a + 1, result));
+    nc.publish(
+      names.subject(this.wire.id, JobKind.done),
+      settledWire(this.wire, this.wire.a + 1, this.result),
+    );
     this.msg.ack();
   }
 

@@ -60,6 +60,13 @@ export class NatsQueueWorker implements QueueWorker {
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Completed jobs whose `done` record and ack go out at the end of this event-loop turn. */
+  private finishing: NatsJobLease[] = [];
+  private readonly finish = (): void => {
+    const list = this.finishing;
+    this.finishing = [];
+    for (const lease of list) lease.finish();
+  };
   private recheck: NodeJS.Timeout | undefined;
 
   constructor(
@@ -145,6 +152,11 @@ export class NatsQueueWorker implements QueueWorker {
     this.sink.take(lease);
   }
 
+  /** Queues a completed job's writes for the end of this turn: one socket write for all of them. */
+  finishLater(lease: NatsJobLease): void {
+    if (this.finishing.push(lease) === 1) setImmediate(this.finish);
+  }
+
   /** A redriven dead letter is back in its queue: its `dead` record goes, so counts and getJob agree. */
   private redriven(wire: JobWire, m: QueueMsg): JobWire {
     const { jsm, names, logger } = this.host;
@@ -219,6 +231,7 @@ export class NatsQueueWorker implements QueueWorker {
     // Active jobs keep their heartbeat until they settle; see settled().
     if (this.leases.size === 0) clearInterval(this.heartbeat);
     await Promise.all([...this.levels.map(async (l) => l.pull?.stop()), this.parked.stop()]);
+    this.finish();
     for (const level of this.levels) for (const m of level.buffer.splice(0)) m.nak(HANDBACK_DELAY_MS);
     this.release();
   }
