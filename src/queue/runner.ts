@@ -1,17 +1,13 @@
 import type { ActorOptions, AnyActorLogic, AnyEventObject } from 'xstate';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logging.js';
-import {
-  NO_TIMEOUT,
-  type HandlerInput,
-  type RetryJobContext,
-  type RetryJobSnapshot,
-} from '../machines/retry-job.machine.js';
+import type { RetryJobContext } from '../machines/retry-job.machine.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { JobLease, JobSink } from './backend.js';
 import { JobClock } from './job-clock.js';
-import { doneEvent, errorEvent, JobStepper, type SteppedJob } from './job-stepper.js';
-import type { Job, JobInfo, JobPriority, JobState, QueueObserver } from './types.js';
+import { JobStepper } from './job-stepper.js';
+import { Running } from './running-job.js';
+import type { Job, JobInfo, QueueObserver } from './types.js';
 
 /** A queue's handler. */
 export type JobHandler<D = unknown> = (job: Job<D>) => unknown;
@@ -29,123 +25,6 @@ export interface RunnerOptions {
   readonly observer: QueueObserver | undefined;
   /** Reports a settled job to the queue's listeners; `undefined` when nobody listens. */
   readonly emit: (state: 'completed' | 'failed' | 'dead', info: () => JobInfo) => void;
-}
-
-/** What a handler sees of its try; the signal is made on first use (most handlers never read it). */
-class JobView implements Job {
-  readonly id: string;
-  readonly name: string;
-  readonly data: unknown;
-  readonly maxAttempts: number;
-  readonly priority: JobPriority;
-
-  constructor(
-    private readonly run: Running,
-    readonly attempt: number,
-  ) {
-    const j = run.lease.job;
-    this.id = j.id;
-    this.name = j.name;
-    this.data = j.data;
-    this.maxAttempts = j.maxAttempts ?? run.runner.options.maxAttempts;
-    this.priority = j.priority;
-  }
-
-  get signal(): AbortSignal {
-    return this.run.signal();
-  }
-}
-
-/** One job in this process: its lease, its machine snapshot, and the effects the machine asks for. */
-class Running implements SteppedJob {
-  snapshot!: RetryJobSnapshot;
-  started = 0;
-  /** False once the job left this process: late timers and results are ignored. */
-  live = true;
-  /** The running try's number; 0 when none runs. */
-  private running = 0;
-  private stopped = false;
-  private controller: AbortController | undefined;
-  private timers: Map<string, unknown> | undefined;
-
-  constructor(
-    readonly runner: JobRunner,
-    readonly lease: JobLease,
-  ) {}
-
-  startTry(input: HandlerInput): void {
-    const token = (this.running = input.attempt);
-    const o = this.runner.options;
-    this.started = o.clock.now();
-    let out: unknown;
-    try {
-      out = o.handler(new JobView(this, input.attempt));
-    } catch (err) {
-      out = Promise.reject(err);
-    }
-    Promise.resolve(out).then(
-      (v) => this.settleTry(token, doneEvent(v)),
-      (err: unknown) => this.settleTry(token, errorEvent(err)),
-    );
-  }
-
-  private settleTry(token: number, event: AnyEventObject): void {
-    if (this.running !== token || !this.live) return;
-    this.running = 0;
-    this.runner.step(this, event);
-  }
-
-  stopTry(): void {
-    if (this.running === 0) return;
-    this.running = 0;
-    this.stopped = true;
-    this.controller?.abort();
-  }
-
-  signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.stopped) this.controller.abort();
-    }
-    return this.controller.signal;
-  }
-
-  schedule(id: string, event: AnyEventObject, delayMs: number): void {
-    if (!this.live || delayMs >= NO_TIMEOUT) return;
-    const clock = this.runner.clock;
-    const handle = clock.setTimeout(() => {
-      this.timers?.delete(id);
-      if (this.live) this.runner.step(this, event);
-    }, delayMs);
-    (this.timers ??= new Map()).set(id, handle);
-  }
-
-  cancel(id: string): void {
-    const handle = this.timers?.get(id);
-    if (handle === undefined) return;
-    this.timers!.delete(id);
-    this.runner.clock.clearTimeout(handle);
-  }
-
-  /** The job left this process. */
-  leave(): void {
-    this.live = false;
-    if (this.timers) for (const id of [...this.timers.keys()]) this.cancel(id);
-  }
-
-  info(state: JobState, ctx: RetryJobContext): JobInfo {
-    const j = this.lease.job;
-    return {
-      id: j.id,
-      name: j.name,
-      data: j.data,
-      state,
-      priority: j.priority,
-      attempts: ctx.attempt,
-      ...(ctx.error && { error: ctx.error }),
-      ...(state === 'completed' && { result: ctx.result }),
-    };
-  }
 }
 
 type Ctx = { context: RetryJobContext };
