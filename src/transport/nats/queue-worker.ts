@@ -38,8 +38,11 @@ interface Level {
 
 /**
  * One worker of a JetStream queue. Each priority consumer has one long-lived pull whose requests
- * are sized to that level's free prefetch room, and messages arrive synchronously off the
- * connection. The worker starts the highest-priority job it holds; a lower level waits while a
+ * are sized to that level's free fetch-ahead room, and messages arrive synchronously off the
+ * connection. The fetch-ahead follows the worker's recent rate (about {@link AHEAD_MS} of work,
+ * from 2 × concurrency up to {@link MAX_AHEAD}): a pull request costs the server a pending count
+ * over the queue's subjects, so fast jobs need few big requests, while slow jobs must not be
+ * hoarded away from other workers (an excess is handed back when the rate drops). The worker starts the highest-priority job it holds; a lower level waits while a
  * higher one still has jobs on the server (the consumer's pending count rides on every delivery;
  * a single timer re-reads it when those jobs went elsewhere). Parked jobs (delayed, backing off)
  * are {@link ParkedJobs}' business. Active and prefetched jobs send `working()` every third of the
@@ -176,20 +179,23 @@ export class NatsQueueWorker implements QueueWorker {
   settled(lease: NatsJobLease): void {
     this.leases.delete(lease);
     this.active--;
-    if (++this.settledCount >= 64) this.pace();
+    this.settledCount++;
+    const now = Date.now();
+    if (now - this.rateSince >= AHEAD_MS) this.pace(now);
     if (this.stopped && this.leases.size === 0) clearInterval(this.heartbeat);
     this.dispatch();
   }
 
   /** Sizes the fetch-ahead to the recent rate: a burst of fast jobs needs big batches, slow jobs few. */
-  private pace(): void {
-    const now = Date.now();
+  private pace(now: number): void {
     const elapsed = now - this.rateSince;
     if (elapsed < AHEAD_MS) return;
     const perAhead = (this.settledCount * AHEAD_MS) / elapsed;
     this.ahead = Math.min(MAX_AHEAD, Math.max(this.minAhead, Math.round(perAhead)));
     this.settledCount = 0;
     this.rateSince = now;
+    // Jobs fetched in a fast spell beyond what slow ones need go back for other workers to take.
+    for (const level of this.levels) while (level.buffer.length > this.ahead) level.buffer.pop()!.nak();
   }
 
   /** A higher level looked non-empty but nothing came: other workers may have taken it; ask again. */
@@ -215,6 +221,7 @@ export class NatsQueueWorker implements QueueWorker {
   }
 
   private beat(): void {
+    this.pace(Date.now());
     for (const lease of this.leases) lease.working();
     for (const level of this.levels) for (const m of level.buffer) m.working();
   }
