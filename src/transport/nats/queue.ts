@@ -29,6 +29,7 @@ import {
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ResolvedNatsOptions } from './options.js';
 import { isNotFound } from './provision.js';
+import { QueueAdder } from './queue-add.js';
 import { NatsQueueWorker } from './queue-worker.js';
 import {
   decodeJob,
@@ -122,6 +123,7 @@ function workConsumer(names: QueueNames, kind: JobKind, ackWaitMs: number): Part
 
 class NatsQueueBackend implements QueueBackend {
   private readonly workers = new Set<NatsQueueWorker>();
+  private adder: QueueAdder | undefined;
 
   constructor(
     private readonly host: NatsQueueHost,
@@ -157,11 +159,13 @@ class NatsQueueBackend implements QueueBackend {
       ...(delayed && { due: Date.now() + job.delayMs }),
     };
     const subject = this.names.subject(job.id, delayed ? JobKind.delayed : job.priority);
-    const ack = await this.host.js.publish(subject, encodeWire(wire), {
-      ...(job.dedup && { msgID: `add:${job.id}` }),
-      timeout: this.host.options.requestTimeoutMs,
-    });
-    return ack.duplicate ? { id: job.id, duplicate: true } : { id: job.id };
+    this.adder ??= new QueueAdder(this.host.nc, this.host.options.requestTimeoutMs);
+    const duplicate = await this.adder.publish(
+      subject,
+      encodeWire(wire),
+      job.dedup ? `add:${job.id}` : undefined,
+    );
+    return duplicate ? { id: job.id, duplicate: true } : { id: job.id };
   }
 
   async getJob(id: string): Promise<JobInfo | undefined> {
@@ -234,6 +238,7 @@ class NatsQueueBackend implements QueueBackend {
 
   async close(): Promise<void> {
     await Promise.all([...this.workers].map((w) => w.stop()));
+    this.adder?.close();
   }
 }
 
