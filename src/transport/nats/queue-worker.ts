@@ -179,17 +179,16 @@ export class NatsQueueWorker implements QueueWorker {
   settled(lease: NatsJobLease): void {
     this.leases.delete(lease);
     this.active--;
-    this.settledCount++;
+    // Re-paced every AHEAD_MS, or sooner once a whole fetch-ahead went by: a burst ramps up at once.
     const now = Date.now();
-    if (now - this.rateSince >= AHEAD_MS) this.pace(now);
+    if (++this.settledCount >= this.ahead || now - this.rateSince >= AHEAD_MS) this.pace(now);
     if (this.stopped && this.leases.size === 0) clearInterval(this.heartbeat);
     this.dispatch();
   }
 
   /** Sizes the fetch-ahead to the recent rate: a burst of fast jobs needs big batches, slow jobs few. */
   private pace(now: number): void {
-    const elapsed = now - this.rateSince;
-    if (elapsed < AHEAD_MS) return;
+    const elapsed = Math.max(1, now - this.rateSince);
     const perAhead = (this.settledCount * AHEAD_MS) / elapsed;
     this.ahead = Math.min(MAX_AHEAD, Math.max(this.minAhead, Math.round(perAhead)));
     this.settledCount = 0;
