@@ -38,7 +38,17 @@ type Values = { labels: Record<string, string | number>; value: number; metricNa
 export class SubscriberCounters implements SubscriberObserver {
   private readonly byGroup = new Map<string, Map<string, HandlerSeries>>();
 
+  // A subscription reports type and group together many times in a row: remember the last pair.
+  private last: HandlerSeries | undefined;
+
   private series(type: string, group: string): HandlerSeries {
+    const last = this.last;
+    if (last !== undefined && last.labels.type === type && last.labels.group === group) return last;
+    this.last = this.lookup(type, group);
+    return this.last;
+  }
+
+  private lookup(type: string, group: string): HandlerSeries {
     let byType = this.byGroup.get(group);
     if (!byType) this.byGroup.set(group, (byType = new Map()));
     let s = byType.get(type);

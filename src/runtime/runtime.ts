@@ -21,6 +21,7 @@ import {
 import type { DeadLetterStore } from '../transport/dead-letters.js';
 import type { OutboundMessage, PublishReceipt, Transport } from '../transport/transport.js';
 import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
+import { otelActive } from '../tracing/otel.js';
 import { BreakerRegistry } from '../breaker/registry.js';
 import type { Breaker } from '../breaker/breaker.js';
 import type { BreakerOptions, BreakerStats } from '../breaker/options.js';
@@ -167,6 +168,20 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
     this.assertOpen();
+    if (otelActive()) return this.publishTraced(type, payload, options);
+    // The plain path allocates no closure: a publish is on every service's hot path.
+    const msg = this.outbound(type, payload, options);
+    try {
+      const receipt = await this.transport.publish(msg);
+      this.metrics.onPublished(type);
+      return receipt;
+    } catch (err) {
+      this.metrics.onPublishError(type);
+      throw err;
+    }
+  }
+
+  private async publishTraced(type: string, payload: unknown, options: PublishOptions | undefined) {
     const stored = publishSpan(type, options, (o) => this.transport.publish(this.outbound(type, payload, o)));
     stored.then(
       () => this.metrics.onPublished(type),

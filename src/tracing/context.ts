@@ -21,6 +21,14 @@ export function runWithTrace<T>(ctx: TraceContext, fn: () => T): T {
   return storage.run(ctx, fn);
 }
 
+/**
+ * Runs `fn` with no trace active: work caused by an untraced event must not inherit the trace of
+ * whatever scheduled the delivery (an ack in a traced handler wakes the next delivery).
+ */
+export function runWithoutTrace<T>(fn: () => T): T {
+  return storage.getStore() === undefined ? fn() : storage.exit(fn);
+}
+
 /** @returns the context of a `traceparent` header, or undefined when it is malformed. */
 export function parseTraceparent(header: string | undefined): TraceContext | undefined {
   if (!header) return undefined;

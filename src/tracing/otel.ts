@@ -13,9 +13,15 @@ import { activeTrace, runWithTrace, type TraceContext } from './context.js';
 const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
 const TRACER = 'bulwark';
 
-/** @returns true once an OpenTelemetry SDK has registered a tracer provider */
+let provider = trace.getTracerProvider();
+let checks = 0;
+
+/**
+ * @returns true once an OpenTelemetry SDK has registered a tracer provider. It runs for every
+ * publish and delivery, so the global provider is looked up again only every 1,024 calls.
+ */
 export function otelActive(): boolean {
-  const provider = trace.getTracerProvider();
+  if ((++checks & 1023) === 0) provider = trace.getTracerProvider();
   return !(provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER);
 }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { TimeoutError } from '../../errors.js';
+import { runWithoutTrace } from '../../tracing/context.js';
 import type { Delivery } from '../../transport/transport.js';
 import type { Activity } from './activity.js';
 import { DeliveryMeta, type EventMeta } from './meta.js';
@@ -101,9 +102,11 @@ export class BatchPipeline {
     try {
       const handled = Promise.resolve()
         .then(() =>
-          o.handler(
-            batch.map((i) => i.payload),
-            batch.map((i) => i.meta),
+          runWithoutTrace(() =>
+            o.handler(
+              batch.map((i) => i.payload),
+              batch.map((i) => i.meta),
+            ),
           ),
         )
         .then(() => undefined);

@@ -1,7 +1,13 @@
 import type { z } from 'zod';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { TimeoutError } from '../../errors.js';
-import { childSpan, parseTraceparent, runWithTrace } from '../../tracing/context.js';
+import {
+  activeTrace,
+  childSpan,
+  parseTraceparent,
+  runWithoutTrace,
+  runWithTrace,
+} from '../../tracing/context.js';
 import type { Delivery } from '../../transport/transport.js';
 import type { Activity } from './activity.js';
 import { Deadlines, type Expirable } from './deadlines.js';
@@ -92,9 +98,9 @@ export class DeliveryPipeline {
     const o = this.options;
     try {
       const parent = parseTraceparent(attempt.meta.traceparent);
-      await (parent
-        ? runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta))
-        : o.handler(payload, attempt.meta));
+      if (parent) await runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta));
+      else if (activeTrace() === undefined) await o.handler(payload, attempt.meta);
+      else await runWithoutTrace(() => o.handler(payload, attempt.meta));
       if (!this.finish(attempt)) return;
       o.stats.handled++;
       o.observer?.onHandled?.(o.type, o.group, o.clock.now() - attempt.started);
