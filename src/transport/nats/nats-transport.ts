@@ -27,6 +27,7 @@ import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } f
 import { Outbox } from './outbox.js';
 import { ensureStreams } from './provision.js';
 import { Publisher } from './publisher.js';
+import { PubAckPublisher } from './pub-ack.js';
 import { serverFeatures, type ServerFeatures } from './server-features.js';
 
 /** A started transport's connection and what hangs off it. */
@@ -35,6 +36,7 @@ interface Connected {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly publisher: Publisher;
+  readonly pubAck: PubAckPublisher;
   readonly dlq: NatsDeadLetterStore;
   readonly features: ServerFeatures;
 }
@@ -133,7 +135,15 @@ class NatsTransport implements Transport {
     const js = jsm.jetstream();
     const { names, outbox, logger } = this;
     const timeoutMs = this.o.requestTimeoutMs;
-    const publisher = new Publisher({ js, names, outbox, logger, timeoutMs, outboxChanged: () => undefined });
+    const pubAck = new PubAckPublisher(nc, timeoutMs);
+    const publisher = new Publisher({
+      pubAck,
+      names,
+      outbox,
+      logger,
+      timeoutMs,
+      outboxChanged: () => undefined,
+    });
     const dlq = new NatsDeadLetterStore({
       js,
       jsm,
@@ -144,7 +154,7 @@ class NatsTransport implements Transport {
         await publisher.publishRaw(msgId, subject, bytes, { ...headers, 'Nats-Msg-Id': msgId });
       },
     });
-    return { nc, js, jsm, publisher, dlq, features: serverFeatures(nc.info?.version) };
+    return { nc, js, jsm, publisher, pubAck, dlq, features: serverFeatures(nc.info?.version) };
   }
 
   private onConnection(conn: Connected, state: ConnectionState): void {
@@ -268,6 +278,7 @@ class NatsTransport implements Transport {
         await Promise.race([conn.publisher.flush(), sleep(this.o.requestTimeoutMs)]);
       }
       conn.publisher.close();
+      conn.pubAck.close();
       this.outbox.close();
       await conn.nc.drain().catch(() => conn.nc.close());
       // drain() resolves before the socket is gone; closed() resolves once it is.

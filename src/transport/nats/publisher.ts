@@ -1,11 +1,11 @@
-import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent } from '../../events/cloudevent.js';
 import { TransportError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { TRACEPARENT_HEADER, type OutboundMessage, type PublishReceipt } from '../transport.js';
 import type { Names } from './names.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import { JetStreamRefusedError, type PubAckPublisher, type StoredAck } from './pub-ack.js';
 import { WireHeader } from './wire.js';
 
 /** Entries published at once while flushing the outbox. */
@@ -14,7 +14,8 @@ const RETRY_MS = [100, 250, 500, 1_000, 2_000] as const;
 
 /** What the publisher needs from its transport. */
 export interface PublisherHost {
-  readonly js: JetStreamClient;
+  /** PubAcks for many publishes in flight over one reply subscription. */
+  readonly pubAck: PubAckPublisher;
   readonly names: Names;
   readonly outbox: Outbox;
   readonly logger: Logger;
@@ -87,10 +88,9 @@ export class Publisher {
   }
 
   private async direct(d: Draft): Promise<PublishReceipt> {
-    const ack = await this.host.js.publish(d.subject, d.body, {
-      msgID: d.msgId,
-      headers: toHeaders(d.headers),
-      timeout: this.host.timeoutMs,
+    const ack = await this.host.pubAck.publish(d.subject, d.body, {
+      ...d.headers,
+      [WireHeader.msgId]: d.msgId,
     });
     return receipt(d.id, ack);
   }
@@ -155,19 +155,13 @@ export class Publisher {
   }
 }
 
-function receipt(id: string, ack: PubAck): PublishReceipt {
+function receipt(id: string, ack: StoredAck): PublishReceipt {
   return ack.duplicate ? { id, seq: ack.seq, duplicate: true } : { id, seq: ack.seq };
-}
-
-function toHeaders(h: Readonly<Record<string, string>>): MsgHdrs {
-  const out = natsHeaders();
-  for (const key in h) if (key !== WireHeader.msgId) out.set(key, h[key]!);
-  return out;
 }
 
 /** A failure for want of a broker, as opposed to a refusal by one. */
 export function retriable(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return false;
+  if (err instanceof JetStreamApiError || err instanceof JetStreamRefusedError) return false;
   const name = (err as { name?: string } | null)?.name ?? '';
   return !['ClosedConnectionError', 'DrainingConnectionError', 'InvalidArgumentError'].includes(name);
 }
