@@ -62,6 +62,12 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
     this.ready = this.open();
   }
 
+  /** Messages this instance pulled ahead and has not handed out yet: still backlog, for reports. */
+  waitingFor(type: string, group: string): number {
+    const s = this.spec;
+    return s.mode === 'group' && s.type === type && s.group === group ? this.overflow.length : 0;
+  }
+
   private async open(): Promise<void> {
     const h = this.host;
     this.name = await ensureConsumer(h.jsm, h.names, h.options, this.spec);

@@ -251,7 +251,12 @@ class NatsTransport implements Transport {
     const info = await conn.jsm.consumers
       .info(this.names.eventsStream, this.names.groupConsumer(group, type))
       .catch(() => undefined);
-    return info?.num_pending;
+    if (!info) return undefined;
+    // Pulled ahead by this process's consumers but not yet handed out: the server counts them as
+    // delivered, a person counts them as waiting.
+    let waiting = 0;
+    for (const c of this.consumers) waiting += c.waitingFor(type, group);
+    return info.num_pending + waiting;
   }
 
   status(): TransportStatus {
