@@ -3,13 +3,18 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's chromium, as `.ci/run` installs it. */
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-export const haveChromium = existsSync(CHROMIUM);
 
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = 'test-artifacts';
 
 /** Launches headless chromium with nothing that reaches the network on its own. */
 export function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `chromium was not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` ` +
+        '(`bash .ci/run` does) or point CHROMIUM_BIN at a binary',
+    );
+  }
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,

@@ -5,14 +5,14 @@ import type { Runtime } from '../../../src/runtime/runtime.js';
 import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
 import { testEvents, testLogger, user } from '../../support/events.js';
 import { until } from '../../support/wait.js';
-import { ARTIFACTS, haveChromium, launch, openPage } from './browser.js';
+import { ARTIFACTS, launch, openPage } from './browser.js';
 import { tour } from './tour.js';
 
 const TOKEN = 'test-admin-token-9f2c';
 
 type TestRuntime = Runtime<typeof testEvents.schemas>;
 
-describe.skipIf(!haveChromium)('dashboard in headless chromium', () => {
+describe('dashboard in headless chromium', () => {
   let browser: Browser;
   let rt: TestRuntime;
   let page: Page;
