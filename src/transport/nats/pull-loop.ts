@@ -84,25 +84,12 @@ export class PullLoop {
   }
 
   private status(msg: Msg): void {
-    const h = msg.headers;
-    const code = h?.code ?? 0;
-    if (code === STATUS.heartbeat) return;
-    if (code === STATUS.timeout || code === STATUS.noMessages) {
-      const left = Number(h?.get(PENDING_HEADER));
-      this.requested = Number.isFinite(left) && left > 0 ? Math.max(0, this.requested - left) : 0;
-      return this.pull();
-    }
-    if (code === STATUS.conflict && /consumer deleted/i.test(h?.description ?? ''))
-      return this.handlers.deleted();
-    if (code === STATUS.conflict) {
-      // Exceeded MaxWaiting / MaxRequestBatch and the like: that request is gone; the watchdog asks again.
-      this.requested = 0;
-      return;
-    }
-    if (code === STATUS.noResponders) {
-      this.requested = 0;
-      this.handlers.suspect('no responders');
-    }
+    const { outcome, requested } = readPullStatus(msg, this.requested);
+    this.requested = requested;
+    if (outcome === 'expired') return this.pull();
+    if (outcome === 'deleted') return this.handlers.deleted();
+    // A refused request (MaxWaiting, MaxRequestBatch and the like) is gone: the watchdog asks again.
+    if (outcome === 'no-responders') this.handlers.suspect('no responders');
   }
 
   private watchdog(): void {
@@ -125,6 +112,28 @@ export class PullLoop {
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
     this.sub.unsubscribe();
   }
+}
+
+/** What a status message on a pull inbox means for the loop that made the request. */
+export type PullOutcome = 'heartbeat' | 'expired' | 'deleted' | 'refused' | 'no-responders';
+
+/**
+ * Reads a pull request's status message (heartbeat, expired or empty request, refused request,
+ * deleted consumer, no responders) and how many requested messages are still to come.
+ */
+export function readPullStatus(msg: Msg, requested: number): { outcome: PullOutcome; requested: number } {
+  const h = msg.headers;
+  const code = h?.code ?? 0;
+  if (code === STATUS.heartbeat) return { outcome: 'heartbeat', requested };
+  if (code === STATUS.timeout || code === STATUS.noMessages) {
+    const left = Number(h?.get(PENDING_HEADER));
+    const still = Number.isFinite(left) && left > 0 ? Math.max(0, requested - left) : 0;
+    return { outcome: 'expired', requested: still };
+  }
+  if (code === STATUS.conflict && /consumer deleted/i.test(h?.description ?? ''))
+    return { outcome: 'deleted', requested: 0 };
+  if (code === STATUS.noResponders) return { outcome: 'no-responders', requested: 0 };
+  return { outcome: 'refused', requested: 0 };
 }
 
 /**

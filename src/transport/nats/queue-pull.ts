@@ -1,14 +1,12 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox, nanos } from '@nats-io/transport-node';
 import type { Logger } from '../../logging.js';
-import { parseAckSubject } from './pull-loop.js';
+import { parseAckSubject, readPullStatus } from './pull-loop.js';
 import { HANDBACK_DELAY_MS, pendingOf, QueueMsg } from './queue-msg.js';
 
 /** A pull request lives this long on the server; the heartbeat shows it is still there. */
 const EXPIRES_MS = HANDBACK_DELAY_MS - 250;
 const HEARTBEAT_MS = 1_000;
-const STATUS = { heartbeat: 100, noMessages: 404, timeout: 408, conflict: 409, noResponders: 503 } as const;
-const PENDING_HEADER = 'Nats-Pending-Messages';
 
 /** What a {@link QueuePull} needs. */
 export interface QueuePullOptions {
@@ -70,19 +68,11 @@ export class QueuePull {
   }
 
   private status(msg: Msg): void {
-    const h = msg.headers;
-    const code = h?.code ?? 0;
-    if (code === STATUS.heartbeat) return;
-    if (code === STATUS.timeout || code === STATUS.noMessages) {
-      const left = Number(h?.get(PENDING_HEADER));
-      this.requested = Number.isFinite(left) && left > 0 ? Math.max(0, this.requested - left) : 0;
-      return this.pull();
-    }
-    // A refused request (409 and the like) or no responders: that request is gone; ask again soon.
-    this.requested = 0;
-    if (code === STATUS.conflict && /consumer deleted/i.test(h?.description ?? '')) {
-      this.o.logger.warn({ consumer: this.o.consumer }, 'queue consumer deleted');
-    }
+    const { outcome, requested } = readPullStatus(msg, this.requested);
+    this.requested = requested;
+    if (outcome === 'expired') return this.pull();
+    // A refused request or no responders: that request is gone; the watchdog asks again soon.
+    if (outcome === 'deleted') this.o.logger.warn({ consumer: this.o.consumer }, 'queue consumer deleted');
   }
 
   private watchdog(): void {
