@@ -1,10 +1,35 @@
 import type { CloudEvent } from '../events/cloudevent.js';
 import { isoTime } from '../events/ids.js';
 import type { DeadLetterDraft } from '../transport/dead-letters.js';
-import type { JobDeathReason, StoredJob } from './backend.js';
-import type { JobError } from './types.js';
+import type { JobDeathReason, NewJob, StoredJob } from './backend.js';
+import { PRIORITIES, type JobError, type JobPriority } from './types.js';
 
 const SUBJECT_SAFE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** @returns the queue a dead-letter group belongs to, or undefined for an event subscriber's group */
+export function queueOfGroup(group: string): string | undefined {
+  return group.startsWith('queue:') ? group.slice('queue:'.length) : undefined;
+}
+
+/**
+ * The job a redriven dead letter puts back into its queue: the same id, name, data, priority and
+ * attempt limit, with fresh attempts. A per-job backoff is not kept; the queue's default applies.
+ */
+export function jobFromDeadLetter(event: CloudEvent): NewJob {
+  const priority = PRIORITIES.includes(event.jobpriority as JobPriority)
+    ? (event.jobpriority as JobPriority)
+    : 'normal';
+  return {
+    id: event.id,
+    dedup: false,
+    name: typeof event.jobname === 'string' ? event.jobname : event.type,
+    data: event.data,
+    priority,
+    delayMs: 0,
+    maxAttempts: typeof event.jobmaxattempts === 'number' ? event.jobmaxattempts : undefined,
+    backoffMs: undefined,
+  };
+}
 
 /** The dead-letter group of a queue's jobs: `rt.deadLetters.list({ group: deadLetterGroup('emails') })`. */
 export function deadLetterGroup(queue: string): string {
@@ -34,6 +59,7 @@ export function jobDeadLetter(
     data: job.data,
     // Extensions, so that a redriven dead letter goes back into its queue as the same job.
     jobname: job.name,
+    jobpriority: job.priority,
     ...(job.maxAttempts !== undefined && { jobmaxattempts: job.maxAttempts }),
   };
   return { event, reason, error, attempts, group: deadLetterGroup(queue) };

@@ -4,11 +4,8 @@ import { fixed } from '../../src/retry/backoff.js';
 import { deferred, poll } from '../support/wait.js';
 import { queueCases, useQueueRuntimes } from './cases.js';
 
-const nats = queueCases.find((c) => c.name === 'nats')!;
-
-// The memory transport's redrive republishes to the event bus, which no queue reads.
-describe('job queue on nats: redriving a dead job', () => {
-  const { runtime } = useQueueRuntimes(nats);
+describe.each(queueCases)('job queue on $name: redriving a dead job', (c) => {
+  const { runtime } = useQueueRuntimes(c);
 
   it('puts it back into its queue as the same job, with fresh attempts', async () => {
     const rt = await runtime();

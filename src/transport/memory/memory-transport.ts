@@ -16,6 +16,8 @@ import {
 } from '../transport.js';
 import { MemoryConsumer, type Member } from './consumer.js';
 import { MemoryDeadLetterStore } from './dead-letters.js';
+import type { MemoryQueueStore } from './queue.js';
+import { queueOfGroup } from '../../queue/dead-letter.js';
 import { DedupWindow, TypeLog, type StoredMessage } from './stream.js';
 
 /** Options of {@link memoryTransport}. */
@@ -191,6 +193,12 @@ class MemoryTransport implements Transport {
   }
 
   private async redrive(dl: DeadLetter): Promise<void> {
+    // A queue's dead job goes back into its queue, as on JetStream where its subject is the queue's.
+    const queue = queueOfGroup(dl.group);
+    if (queue !== undefined) {
+      const store = (await this.queueBackend(queue)) as MemoryQueueStore;
+      return store.readmit(dl.event);
+    }
     const headers = { ...this.headersOf(dl), [REDRIVE_GROUP_HEADER]: dl.group };
     const msgId = `${dl.event.id}:redrive:${dl.id}:${this.clock.now()}`;
     if (dl.reason === 'decode' && dl.raw !== undefined) {

@@ -8,7 +8,8 @@ import type {
   StoredJob,
   WorkerSpec,
 } from '../../queue/backend.js';
-import { jobDeadLetter } from '../../queue/dead-letter.js';
+import type { CloudEvent } from '../../events/cloudevent.js';
+import { jobDeadLetter, jobFromDeadLetter } from '../../queue/dead-letter.js';
 import {
   PRIORITIES,
   type AddedJob,
@@ -90,6 +91,16 @@ export class MemoryQueueStore implements QueueBackend {
     }
     this.schedule();
     return out;
+  }
+
+  /** A redriven dead letter: the same job back in this queue with fresh attempts; its dead record goes. */
+  readmit(event: CloudEvent): void {
+    const old = this.jobs.get(event.id);
+    if (old?.state === 'dead') {
+      this.n.dead--;
+      this.jobs.delete(event.id);
+    }
+    void this.add([jobFromDeadLetter(event)]);
   }
 
   async getJob(id: string): Promise<JobInfo | undefined> {
