@@ -69,6 +69,11 @@ export class BreakerRegistry {
     return breaker;
   }
 
+  /** @returns the breaker named `name`, if one was created; never creates one */
+  find(name: string): Breaker | undefined {
+    return this.breakers.get(name);
+  }
+
   /** @returns every breaker's stats, by name */
   stats(): Record<string, BreakerStats> {
     const out: Record<string, BreakerStats> = {};

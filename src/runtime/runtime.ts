@@ -136,7 +136,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.breakers = {
       stats: () => registry.stats(),
       list: () => registry.list(),
-      get: (name) => registry.list().find((b) => b.name === name),
+      get: (name) => registry.find(name),
     };
   }
 
