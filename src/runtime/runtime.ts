@@ -344,7 +344,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   }
 
   /**
-   * Hosts any XState machine as a supervised root actor: a failure restarts it with backoff
+   * Hosts any XState machine as a supervised actor: a failure restarts it with backoff
    * (one-for-one) until its restart policy gives up, which makes the runtime UNHEALTHY.
    * @throws {ValidationError} when an actor with the same id runs
    * @throws {ClosedError} after `shutdown()`

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assign, setup, SimulatedClock } from 'xstate';
+import { GROUP_SIZE } from '../../src/actors/supervisor/actor-group.js';
 import { spawnSupervised } from '../../src/actors/supervisor/hosted-actor.js';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
 import type { SupervisorNotice } from '../../src/actors/supervisor/types.js';
@@ -29,6 +30,17 @@ const worker = setup({
     },
     finished: { type: 'final' },
   },
+});
+
+/** Wakes up after `wakeAfterMs` (a delayed transition on the supervisor's clock). */
+const sleeper = setup({
+  types: { context: {} as { wakeAfterMs: number }, input: {} as { wakeAfterMs: number } },
+  delays: { wake: ({ context }) => context.wakeAfterMs },
+}).createMachine({
+  id: 'sleeper',
+  context: ({ input }) => input,
+  initial: 'asleep',
+  states: { asleep: { after: { wake: 'awake' } }, awake: {} },
 });
 
 function setupSupervisor() {
@@ -135,5 +147,76 @@ describe('supervisor host', () => {
     clock.increment(1_000);
     expect(child.ref).toBe(first);
     expect(child.status()).toBe('stopped');
+  });
+
+  it('hosts actors in groups of GROUP_SIZE that share a scheduler yet keep their own timers', async () => {
+    const { clock, supervisor } = setupSupervisor();
+    const n = GROUP_SIZE * 2 + 1;
+    const actors = Array.from({ length: n }, (_, i) =>
+      spawnSupervised(supervisor, sleeper, { id: `s${i}`, input: { wakeAfterMs: 1_000 + i } }),
+    );
+    const groups = new Set(actors.map((a) => a.ref._parent));
+    expect(groups.size).toBe(3);
+    expect(actors.filter((a) => a.ref._parent === actors[0]!.ref._parent)).toHaveLength(GROUP_SIZE);
+    // Stopping a member cancels its own delayed transition, not its neighbours'.
+    await actors[1]!.stop();
+    clock.increment(1_000 + n);
+    expect(actors[0]!.getSnapshot().value).toBe('awake');
+    expect(actors[1]!.getSnapshot().status).toBe('stopped');
+    expect(actors[2]!.getSnapshot().value).toBe('awake');
+    expect(actors.at(-1)!.getSnapshot().value).toBe('awake');
+    // A full group stops once its last member has left; the supervisor stops the open one.
+    const first = actors[0]!.ref._parent!;
+    await Promise.all(actors.slice(0, GROUP_SIZE).map((a) => a.stop()));
+    expect(first.getSnapshot().status).toBe('stopped');
+    const last = actors.at(-1)!.ref._parent!;
+    await supervisor.stopAll();
+    expect(last.getSnapshot().status).toBe('stopped');
+    expect(supervisor.size).toBe(0);
+  });
+
+  it('supervises an actor whose machine fails while it starts', () => {
+    const { clock, supervisor, notices } = setupSupervisor();
+    let starts = 0;
+    const fragile = setup({ types: { input: {} as { failFirst: number } } }).createMachine({
+      id: 'fragile',
+      context: ({ input }) => {
+        if (++starts <= input.failFirst) throw new Error(`start ${starts} failed`);
+        return {};
+      },
+      initial: 'up',
+      states: { up: {} },
+    });
+    const child = spawnSupervised(supervisor, fragile, {
+      id: 'fragile',
+      input: { failFirst: 2 },
+      restart: { backoff: fixed({ delayMs: 10 }) },
+    });
+    expect(child.status()).toBe('restarting');
+    clock.increment(10);
+    expect(child.status()).toBe('restarting');
+    clock.increment(10);
+    expect(child.status()).toBe('running');
+    expect(child.getSnapshot().value).toBe('up');
+    expect(notices.map((n) => n.type)).toEqual(['restarted', 'restarted']);
+    expect(supervisor.report()['fragile']).toMatchObject({
+      restarts: 2,
+      lastError: { message: 'start 2 failed' },
+    });
+  });
+
+  it('a failed incarnation stopped by a restart does not count against its successor', () => {
+    const { clock, supervisor } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, {
+      id: 'w5',
+      input: { name: 'x' },
+      restart: { maxRestarts: 1, backoff: fixed({ delayMs: 10 }) },
+    });
+    child.send({ type: 'boom' });
+    clock.increment(10);
+    child.send({ type: 'ping' });
+    clock.increment(60_000);
+    expect(child.status()).toBe('running');
+    expect(child.getSnapshot().context.pings).toBe(1);
   });
 });

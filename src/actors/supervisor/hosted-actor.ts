@@ -7,6 +7,8 @@ import {
   type SnapshotFrom,
 } from 'xstate';
 import { describeError } from '../../errors.js';
+import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
+import type { ActorGroup } from './actor-group.js';
 import type { Supervision, Supervisor } from './supervisor.js';
 import type { ChildStatus, RestartPolicy, SupervisedChild } from './types.js';
 
@@ -25,7 +27,10 @@ export interface SpawnOptions<TLogic extends AnyActorLogic> {
 /** A supervised root actor: the handle survives restarts, each of which starts a fresh XState actor. */
 export interface SupervisedActor<TLogic extends AnyActorLogic> {
   readonly id: string;
-  /** The current incarnation; a restart replaces it. */
+  /**
+   * The current incarnation; a restart replaces it. Its XState parent is the supervisor's actor
+   * group, so stop it through this handle (`ref.stop()` throws for an actor with a parent).
+   */
   readonly ref: Actor<TLogic>;
   /** Restarts so far. */
   readonly restarts: number;
@@ -37,21 +42,16 @@ export interface SupervisedActor<TLogic extends AnyActorLogic> {
   stop(): Promise<void>;
 }
 
-/** One hosted machine: starts incarnations of it and tells its supervision record how each one ends. */
+/**
+ * One hosted machine: starts incarnations of it as members of an actor group and tells its
+ * supervision record how each one ends (the group relays a member's failure or final state).
+ */
 class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, SupervisedActor<TLogic> {
   readonly kind: string;
   ref!: Actor<TLogic>;
   supervision!: Supervision;
-  private readonly observer = {
-    error: (err: unknown) => this.supervision.failed(describeError(err)),
-    complete: () => {
-      if (
-        this.supervision.status === 'running' &&
-        (this.ref.getSnapshot() as { status?: string }).status === 'done'
-      )
-        this.supervision.done();
-    },
-  };
+  private readonly group: ActorGroup;
+  private left = false;
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -59,6 +59,7 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
     private readonly options: SpawnOptions<TLogic>,
   ) {
     this.kind = options.kind ?? 'machine';
+    this.group = supervisor.joinGroup();
   }
 
   get id(): string {
@@ -70,19 +71,17 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
   }
 
   start(): void {
-    const env = this.supervisor.env;
+    // Clock, logger and inspector come from the group's actor system.
     this.ref = createActor<TLogic>(this.logic, {
       id: this.options.id,
       input: this.options.input,
-      clock: env.clock,
-      ...(env.inspect && { inspect: env.inspect }),
+      parent: this.group.ref,
     });
-    this.ref.subscribe(this.observer);
     this.ref.start();
   }
 
   restart(): void {
-    this.ref.stop();
+    this.stopIncarnation();
     this.start();
   }
 
@@ -91,8 +90,21 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
   }
 
   halt(): Promise<void> {
-    this.ref.stop();
+    this.stopIncarnation();
+    this.leave();
     return Promise.resolve();
+  }
+
+  memberNotice(group: ActorGroup, notice: ActorGroupNotice): void {
+    if (group !== this.group) return;
+    // Only the current incarnation's own end counts: a stale notice finds it running.
+    const status = (this.ref.getSnapshot() as { status?: string }).status;
+    if (notice.type === 'member.failed') {
+      if (status === 'error') this.supervision.failed(describeError(notice.error));
+    } else if (status === 'done' && this.supervision.status === 'running') {
+      this.supervision.done();
+      this.leave();
+    }
   }
 
   send(event: EventFromLogic<TLogic>): void {
@@ -111,10 +123,21 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
     const value = (this.ref.getSnapshot() as { value?: unknown }).value;
     return typeof value === 'string' ? value : value === undefined ? undefined : JSON.stringify(value);
   }
+
+  /** A member is stopped by its parent (XState refuses `stop()` on an actor that has one). */
+  private stopIncarnation(): void {
+    this.group.ref.send({ type: 'member.stop', ref: this.ref });
+  }
+
+  private leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.group.leave();
+  }
 }
 
 /**
- * Starts `logic` as a supervised root actor: a failure (XState `error` status) restarts it with
+ * Starts `logic` as a supervised actor: a failure (XState `error` status) restarts it with
  * backoff under its restart policy; a final state ends its supervision.
  * @throws {ValidationError} when an actor with the same id is already supervised
  * @example

@@ -9,13 +9,15 @@ import {
   type SupervisorActorRef,
   type SupervisorInput,
 } from '../../machines/supervisor.machine.js';
+import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
+import { ActorGroup } from './actor-group.js';
 import type { ActorReport, ChildStatus, RestartPolicy, SupervisedChild, SupervisorNotice } from './types.js';
 
 /** What a supervisor runs in. */
 export interface SupervisorEnvironment {
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Passed to every root actor the supervisor creates (its policy actors and hosted children). */
+  /** Passed to every root actor the supervisor creates (its policy actors and its actor groups). */
   readonly inspect?: ActorOptions<AnyActorLogic>['inspect'];
   /** How often watched children (subscribers) are checked for failure. @default 1_000 */
   readonly sweepMs?: number;
@@ -52,8 +54,9 @@ export class Supervision {
 
 /**
  * The runtime's supervisor: tracks every supervised child in a map and restarts failed ones
- * one-for-one through the supervisor machine. Children are root actors, never XState children of
- * one parent, so spawning and stopping cost the same at 10 or 100,000 children.
+ * one-for-one through the supervisor machine. Hosted machines are members of small actor groups
+ * ({@link ActorGroup}), never XState children listed under one parent, so spawning and stopping
+ * cost the same at 10 or 100,000 children.
  * @example
  * const supervisor = new Supervisor({ clock: systemClock, logger });
  * const cache = spawnSupervised(supervisor, cacheMachine, { id: 'cache', restart: { maxRestarts: 3 } });
@@ -64,6 +67,7 @@ export class Supervisor {
   private readonly listeners = new Set<(notice: SupervisorNotice) => void>();
   private sweepTimer: unknown;
   private stopping = false;
+  private group: ActorGroup | undefined;
 
   constructor(readonly env: SupervisorEnvironment) {}
 
@@ -83,6 +87,17 @@ export class Supervisor {
     if (probe) this.watch(entry);
     return entry;
   }
+
+  /** @internal the actor group a hosted actor joins as it is spawned: the newest, or a new one once it is full */
+  joinGroup(): ActorGroup {
+    if (!this.group || this.group.full) this.group = new ActorGroup(this.env, this.onGroupNotice);
+    this.group.admit();
+    return this.group;
+  }
+
+  private readonly onGroupNotice = (group: ActorGroup, notice: ActorGroupNotice): void => {
+    this.children.get(notice.id)?.child.memberNotice?.(group, notice);
+  };
 
   /** @returns whether a child with this id is supervised */
   has(id: string): boolean {
@@ -112,6 +127,8 @@ export class Supervisor {
   async stopAll(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.children.keys()].map((id) => this.stop(id)));
+    this.group?.stop();
+    this.group = undefined;
   }
 
   /** Restarts a child the supervisor gave up on, with its failures forgotten. @returns false if not failed */

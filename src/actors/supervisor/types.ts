@@ -1,5 +1,7 @@
 import type { Backoff } from '../../retry/backoff.js';
+import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
 import type { ChildFailure } from '../../machines/supervisor.machine.js';
+import type { ActorGroup } from './actor-group.js';
 
 /** How a supervised child is restarted when it fails. */
 export interface RestartPolicy {
@@ -47,4 +49,6 @@ export interface SupervisedChild {
   halt(): Promise<void>;
   /** Its own state name, when it has one worth reporting. */
   state?(): string | undefined;
+  /** For members of an actor group: what the group saw of a member with this child's id. */
+  memberNotice?(group: ActorGroup, notice: ActorGroupNotice): void;
 }
