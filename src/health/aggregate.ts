@@ -39,8 +39,10 @@ export function breakerImpact(stats: BreakerStatsLike, critical: boolean): Healt
  * subscriber backing off after consumer failures, is DEGRADED.
  */
 export function actorImpact(actor: ActorReport): HealthStatus {
-  if (actor.status === 'failed' || actor.state === 'failed') return 'UNHEALTHY';
+  if (actor.status === 'failed') return 'UNHEALTHY';
+  // Failed but about to be restarted by the supervisor: degraded, not down.
   if (actor.status === 'restarting' || actor.state === 'backingOff') return 'DEGRADED';
+  if (actor.state === 'failed') return 'UNHEALTHY';
   return 'HEALTHY';
 }
 

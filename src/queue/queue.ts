@@ -19,6 +19,13 @@ export interface QueueHost {
 type Listeners = { [K in keyof QueueEvents]: Set<QueueEvents[K]> };
 
 /**
+ * A queue object's life: `opening` its store, then `idle` (open, not processing) or `starting` and
+ * `working` once `process` was called; `failed` when the store or the worker could not be opened
+ * (the runtime's supervisor opens it again with backoff); `closing`, `closed`.
+ */
+export type QueueStatus = 'opening' | 'idle' | 'starting' | 'working' | 'failed' | 'closing' | 'closed';
+
+/**
  * A named job queue on the runtime's transport. Any number of queue objects (in any number of
  * processes) share the jobs of one name; each may `process` them as a competing worker.
  * Made by `rt.queue(name, options)`.
@@ -29,7 +36,13 @@ type Listeners = { [K in keyof QueueEvents]: Set<QueueEvents[K]> };
  */
 export class Queue<D = unknown> {
   readonly options: ResolvedQueueOptions;
-  private readonly backend: Promise<QueueBackend>;
+  private backend: Promise<QueueBackend>;
+  private opened = false;
+  private workerReady = false;
+  private closed = false;
+  private signalClosed!: () => void;
+  private readonly closedSignal = new Promise<void>((resolve) => (this.signalClosed = resolve));
+  private failure: Error | undefined;
   private readonly logger: Logger;
   private readonly listeners: Listeners = { completed: new Set(), failed: new Set(), dead: new Set() };
   private runner: JobRunner | undefined;
@@ -45,14 +58,52 @@ export class Queue<D = unknown> {
     this.options = resolveQueueOptions(options);
     this.logger = host.logger.child({ actor: 'queue', id: name });
     this.backend = this.open();
-    this.backend.catch((err: unknown) => this.logger.error({ err }, 'queue store did not open'));
   }
 
-  private async open(): Promise<QueueBackend> {
-    const t = this.host.transport;
-    if (!t.queueBackend) throw new TransportError(`the ${t.kind} transport has no job queues`);
-    const { ackWaitMs, dedupWindowMs } = this.options;
-    return t.queueBackend(this.name, { ackWaitMs, dedupWindowMs });
+  private open(): Promise<QueueBackend> {
+    const opening = (async () => {
+      const t = this.host.transport;
+      if (!t.queueBackend) throw new TransportError(`the ${t.kind} transport has no job queues`);
+      const { ackWaitMs, dedupWindowMs } = this.options;
+      return t.queueBackend(this.name, { ackWaitMs, dedupWindowMs });
+    })();
+    opening.then(
+      () => {
+        if (this.backend === opening) this.opened = true;
+      },
+      (err: unknown) => {
+        if (this.backend !== opening) return;
+        this.failure = err instanceof Error ? err : new Error(String(err));
+        this.logger.error({ err }, 'queue store did not open');
+      },
+    );
+    return opening;
+  }
+
+  /** Where the queue object is in its life; see {@link QueueStatus}. */
+  status(): QueueStatus {
+    if (this.closed) return 'closed';
+    if (this.closing) return 'closing';
+    if (this.failure) return 'failed';
+    if (!this.opened) return 'opening';
+    if (!this.runner) return 'idle';
+    return this.workerReady ? 'working' : 'starting';
+  }
+
+  /** Why the queue is `failed`, while it is. */
+  failedWith(): Error | undefined {
+    return this.failure;
+  }
+
+  /**
+   * @internal the supervisor's restart of a `failed` queue: opens the store again when it did not
+   * open, and starts the worker again when it did not start. Jobs in progress are not touched.
+   */
+  reopen(): void {
+    if (this.closing || !this.failure) return;
+    this.failure = undefined;
+    if (!this.opened) this.backend = this.open();
+    if (this.runner && !this.workerReady) this.worker = this.startWorker(this.runner);
   }
 
   /** Resolves once the queue's store is provisioned (and, after `process`, once jobs flow). */
@@ -113,13 +164,26 @@ export class Queue<D = unknown> {
       },
     });
     this.runner = runner;
-    const started = this.backend.then((b) => b.work({ concurrency: o.concurrency }, runner));
+    this.worker = this.startWorker(runner);
+  }
+
+  private startWorker(runner: JobRunner): QueueWorker {
+    const started = this.backend.then((b) => b.work({ concurrency: this.options.concurrency }, runner));
     const worker: QueueWorker = {
       ready: started.then((w) => w.ready),
       stop: () => started.then((w) => w.stop()),
     };
-    worker.ready.catch((err: unknown) => this.logger.error({ err }, 'queue worker did not start'));
-    this.worker = worker;
+    worker.ready.then(
+      () => {
+        if (this.worker === worker) this.workerReady = true;
+      },
+      (err: unknown) => {
+        if (this.worker !== worker || this.closing) return;
+        this.failure ??= err instanceof Error ? err : new Error(String(err));
+        this.logger.error({ err }, 'queue worker did not start');
+      },
+    );
+    return worker;
   }
 
   private call(listener: (job: JobInfo) => void, info: JobInfo): void {
@@ -158,6 +222,11 @@ export class Queue<D = unknown> {
     return (this.closing ??= this.shutdown());
   }
 
+  /** @internal resolves once the queue has closed (the supervisor then forgets it) */
+  whenClosed(): Promise<void> {
+    return this.closedSignal;
+  }
+
   private async shutdown(): Promise<void> {
     const runner = this.runner;
     await this.worker?.stop().catch((err: unknown) => this.logger.warn({ err }, 'worker stop failed'));
@@ -172,6 +241,8 @@ export class Queue<D = unknown> {
     }
     const backend = await this.backend.catch(() => undefined);
     await backend?.close();
+    this.closed = true;
+    this.signalClosed();
   }
 }
 

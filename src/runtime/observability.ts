@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import { HealthMonitor } from '../health/health.js';
 import type { Logger } from '../logging.js';
 import { RuntimeMetrics } from '../metrics/metrics.js';
+import type { Queue } from '../queue/queue.js';
 import { activeTrace, formatTraceparent, parseTraceparent } from '../tracing/context.js';
 import type { PublishOptions } from './envelope.js';
 import { otelActive, withSpan } from '../tracing/otel.js';
@@ -62,10 +63,7 @@ export function supervisedSubscriber(
   type: string,
   start: () => Subscription,
 ): Subscription {
-  const base = `subscriber:${group}/${type}`;
-  let id = base;
-  for (let n = 2; o.supervisor.has(id); n++) id = `${base}#${n}`;
-  const sub = superviseSubscription(o.supervisor, id, start);
+  const sub = superviseSubscription(o.supervisor, o.supervisor.freeId(`subscriber:${group}/${type}`), start);
   sub.ready.catch(() => o.metrics.onSubscribeError(type, group));
   return sub;
 }
@@ -87,14 +85,24 @@ export function tracedHandler<P, M extends { readonly traceparent?: string | und
   };
 }
 
-/** Ready: open, the transport connected, and every subscriber consuming. */
-export function readiness(closing: boolean, transport: Transport, subs: Iterable<Subscription>): Readiness {
+/** Ready: open, the transport connected, every subscriber consuming and every queue's store open (and its worker taking jobs). */
+export function readiness(
+  closing: boolean,
+  transport: Transport,
+  subs: Iterable<Subscription>,
+  queues: Iterable<Queue>,
+): Readiness {
   if (closing) return { ready: false, reason: 'shutting down' };
   if (!transport.status().connected) return { ready: false, reason: `transport ${transport.status().state}` };
   for (const s of subs) {
     const status = s.status();
     if (status !== 'consuming' && status !== 'handling')
       return { ready: false, reason: `subscriber ${s.group}/${s.type} is ${status}` };
+  }
+  for (const q of queues) {
+    const status = q.status();
+    if (status !== 'working' && status !== 'idle')
+      return { ready: false, reason: `queue ${q.name} is ${status}` };
   }
   return { ready: true };
 }

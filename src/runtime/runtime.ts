@@ -32,6 +32,7 @@ import {
   type SpawnOptions,
   type SupervisedActor,
 } from '../actors/supervisor/hosted-actor.js';
+import { superviseQueue } from '../actors/supervisor/supervised-queue.js';
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
 import type { HealthMonitor } from '../health/health.js';
 import type { RuntimeMetrics } from '../metrics/metrics.js';
@@ -290,6 +291,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     );
     this.queues.add(q);
     this.onShutdown(() => q.close());
+    superviseQueue(this.supervisor, this.supervisor.freeId(`queue:${name}`), q);
     return q;
   }
 
@@ -382,9 +384,9 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     return discover(this.transport, service, timeoutMs);
   }
 
-  /** Ready for traffic: open, the transport connected and every subscriber consuming. */
+  /** Ready for traffic: open, the transport connected, every subscriber consuming and every queue open (its worker taking jobs). */
   readiness(): Readiness {
-    return readiness(this.closing !== undefined, this.transport, this.subscriptions);
+    return readiness(this.closing !== undefined, this.transport, this.subscriptions, this.queues);
   }
 
   /** @internal the process signal handler's entry */

@@ -99,6 +99,13 @@ export class Supervisor {
     this.children.get(notice.id)?.child.memberNotice?.(group, notice);
   };
 
+  /** @returns `base`, or `base#2`, `base#3`, … : the first id no supervised child has */
+  freeId(base: string): string {
+    let id = base;
+    for (let n = 2; this.children.has(id); n++) id = `${base}#${n}`;
+    return id;
+  }
+
   /** @returns whether a child with this id is supervised */
   has(id: string): boolean {
     return this.children.has(id);
