@@ -1,7 +1,9 @@
 // bulwark's public API. Everything a user imports is listed here by name.
 
 export { createRuntime, defaultTransport, type RuntimeOptions } from './runtime/create-runtime.js';
-export { Runtime, type PublishItem, type BreakerDirectory } from './runtime/runtime.js';
+export { Runtime } from './runtime/runtime.js';
+export type { BreakerDirectory } from './breaker/registry.js';
+export type { PublishItem } from './runtime/publisher.js';
 export type { PublishOptions } from './runtime/envelope.js';
 
 export {

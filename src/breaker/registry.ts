@@ -27,6 +27,14 @@ function kvKey(service: string, name: string): string {
   return `${service}.${name}`.replace(/[^-/_=.a-zA-Z0-9]/g, '_');
 }
 
+/** Read access to a registry's circuit breakers (`rt.breakers`). */
+export interface BreakerDirectory {
+  /** @returns every breaker's stats, by name */
+  stats(): Record<string, BreakerStats>;
+  list(): Breaker[];
+  get(name: string): Breaker | undefined;
+}
+
 /**
  * One runtime's breakers by name, with the clock, logger, inspector and KV bucket they share.
  * @example
@@ -35,6 +43,12 @@ function kvKey(service: string, name: string): string {
  */
 export class BreakerRegistry {
   private readonly breakers = new Map<string, Breaker>();
+  /** Read-only view: stats, list, and lookup by name without creating. */
+  readonly directory: BreakerDirectory = {
+    stats: () => this.stats(),
+    list: () => this.list(),
+    get: (name) => this.find(name),
+  };
   /** Tells this runtime's writes to shared state apart from its peers'. */
   readonly instanceId = randomUUID();
   private bucket: Promise<KeyValueStore> | undefined;

@@ -12,19 +12,19 @@ import { unknownType } from '../events/registry.js';
 import type { Logger } from '../logging.js';
 import type { BatchHandler } from '../actors/subscriber/batch-pipeline.js';
 import type { EventMeta } from '../actors/subscriber/meta.js';
+import type { Handler } from '../actors/subscriber/pipeline.js';
 import {
-  startSubscriber,
   type BatchSubscribeOptions,
   type SubscribeOptions,
   type Subscription,
 } from '../actors/subscriber/subscriber.actor.js';
 import type { DeadLetterStore } from '../transport/dead-letters.js';
-import type { OutboundMessage, PublishReceipt, Transport } from '../transport/transport.js';
-import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
-import { otelActive } from '../tracing/otel.js';
-import { BreakerRegistry } from '../breaker/registry.js';
+import type { PublishReceipt, Transport } from '../transport/transport.js';
+import type { PublishOptions } from './envelope.js';
+import { EventPublisher, type PublishItem } from './publisher.js';
+import { BreakerRegistry, type BreakerDirectory } from '../breaker/registry.js';
 import type { Breaker } from '../breaker/breaker.js';
-import type { BreakerOptions, BreakerStats } from '../breaker/options.js';
+import type { BreakerOptions } from '../breaker/options.js';
 import { Queue } from '../queue/queue.js';
 import type { QueueOptions } from '../queue/options.js';
 import {
@@ -39,36 +39,11 @@ import type { RuntimeMetrics } from '../metrics/metrics.js';
 import { runtimeRoutes, type Readiness } from '../http/routes.js';
 import { withDashboard } from '../http/dashboard/routes.js';
 import { serveRoutes, type HttpServer, type ListenOptions } from '../http/server.js';
-import {
-  advertise,
-  discover,
-  observe,
-  publishSpan,
-  readiness,
-  supervisedSubscriber,
-  tracedHandler,
-} from './observability.js';
+import { advertise, discover, observe, readiness } from './observability.js';
+import { RuntimeSubscribers } from './subscribers.js';
 import type { DiscoveredInstance } from '../transport/presence.js';
-import { runShutdown, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
+import { runShutdown, ShutdownHooks, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
 import { handleSignals } from './signals.js';
-
-/** One item of `rt.publishMany`. */
-export type PublishItem<S extends EventSchemas> = {
-  [T in EventTypeOf<S>]: {
-    type: T;
-    payload: PayloadInput<S, T>;
-    id?: string;
-    headers?: Record<string, string>;
-  };
-}[EventTypeOf<S>];
-
-/** Read access to a runtime's circuit breakers. */
-export interface BreakerDirectory {
-  /** @returns every breaker's stats, by name */
-  stats(): Record<string, BreakerStats>;
-  list(): Breaker[];
-  get(name: string): Breaker | undefined;
-}
 
 /** Everything a runtime is made of; built by `createRuntime`. */
 export interface RuntimeParts<S extends EventSchemas> {
@@ -100,16 +75,16 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   /** This runtime's circuit breakers: `rt.breakers.stats()` gives every breaker's stats by name. */
   readonly breakers: BreakerDirectory;
   private readonly breakerRegistry: BreakerRegistry;
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly publisher: EventPublisher;
+  private readonly subscribers: RuntimeSubscribers;
   private readonly queues = new Set<Queue>();
-  private readonly shutdownHooks: (() => Promise<void>)[] = [];
   /** Supervises every actor of this runtime: subscribers and `rt.spawn` machines. */
   readonly supervisor: Supervisor;
   /** Checks, registered services, overrides and alerts: `rt.health.report()`. */
   readonly health: HealthMonitor;
   /** This runtime's Prometheus registry and the hooks that feed it. */
   readonly metrics: RuntimeMetrics;
-  private readonly phasedHooks: ShutdownStep[] = [];
+  private readonly hooks = new ShutdownHooks();
   private readonly servers = new Set<HttpServer>();
   private readonly releaseSignals: (() => void) | undefined;
   private shutdownCompleted = true;
@@ -123,6 +98,13 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.logger = parts.logger;
     this.deadLetters = parts.transport.deadLetters;
     ({ supervisor: this.supervisor, health: this.health, metrics: this.metrics } = observe(parts));
+    this.publisher = new EventPublisher(parts.service, parts.events, parts.transport, this.metrics);
+    const { transport, logger, clock, instanceId, inspect } = parts;
+    this.subscribers = new RuntimeSubscribers(
+      { transport, logger, clock, instanceId, inspect, observer: this.metrics.subscriberObserver },
+      this,
+      parts.service,
+    );
     this.releaseSignals = parts.handleSignals === false ? undefined : handleSignals(this);
     this.advertised = advertise(parts, this.health);
     this.breakerRegistry = new BreakerRegistry({
@@ -133,12 +115,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
       ...(parts.inspect && { inspect: parts.inspect as (ev: unknown) => void }),
       keyValue: (bucket) => parts.transport.keyValue(bucket),
     });
-    const registry = this.breakerRegistry;
-    this.breakers = {
-      stats: () => registry.stats(),
-      list: () => registry.list(),
-      get: (name) => registry.find(name),
-    };
+    this.breakers = this.breakerRegistry.directory;
   }
 
   /**
@@ -169,26 +146,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
     this.assertOpen();
-    if (otelActive()) return this.publishTraced(type, payload, options);
-    // The plain path allocates no closure: a publish is on every service's hot path.
-    const msg = this.outbound(type, payload, options);
-    try {
-      const receipt = await this.transport.publish(msg);
-      this.metrics.onPublished(type);
-      return receipt;
-    } catch (err) {
-      this.metrics.onPublishError(type);
-      throw err;
-    }
-  }
-
-  private async publishTraced(type: string, payload: unknown, options: PublishOptions | undefined) {
-    const stored = publishSpan(type, options, (o) => this.transport.publish(this.outbound(type, payload, o)));
-    stored.then(
-      () => this.metrics.onPublished(type),
-      () => this.metrics.onPublishError(type),
-    );
-    return stored;
+    return this.publisher.publish(type, payload, options);
   }
 
   /**
@@ -197,26 +155,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
    */
   async publishMany(items: readonly PublishItem<S>[]): Promise<PublishReceipt[]> {
     this.assertOpen();
-    const messages = items.map((item) => this.outbound(item.type, item.payload, item));
-    return this.transport.publishMany(messages).then(
-      (receipts) => (messages.forEach((m) => this.metrics.onPublished(m.type)), receipts),
-      (err: unknown) => (
-        messages.forEach((m) => this.metrics.onPublishError(m.type)),
-        Promise.reject(err as Error)
-      ),
-    );
-  }
-
-  private outbound(type: string, payload: unknown, options: PublishOptions | undefined): OutboundMessage {
-    const data = this.events.parse(type, payload);
-    const event = buildEnvelope(this.service, type, data, options);
-    return {
-      type,
-      event,
-      msgId: event.id,
-      uniqueId: options?.id === undefined,
-      headers: headersFor(event, options?.headers),
-    };
+    return this.publisher.publishMany(items);
   }
 
   /**
@@ -232,17 +171,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options: SubscribeOptions<PayloadOf<S, T>> = {},
   ): Subscription {
     const schema = this.schemaOf(type);
-    const group = options.group ?? this.service;
-    const traced = tracedHandler(type, group, handler as never);
-    return this.track(
-      supervisedSubscriber(this, group, type, () =>
-        startSubscriber(
-          this.subscriberHost(),
-          { kind: 'single', type, schema, handler: traced, options },
-          group,
-        ),
-      ),
-    );
+    return this.subscribers.start({ kind: 'single', type, schema, handler: handler as Handler, options });
   }
 
   /**
@@ -255,16 +184,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     options: BatchSubscribeOptions = {},
   ): Subscription {
     const schema = this.schemaOf(type);
-    const group = options.group ?? this.service;
-    return this.track(
-      supervisedSubscriber(this, group, type, () =>
-        startSubscriber(
-          this.subscriberHost(),
-          { kind: 'batch', type, schema, handler: handler as BatchHandler, options },
-          group,
-        ),
-      ),
-    );
+    return this.subscribers.start({ kind: 'batch', type, schema, handler: handler as BatchHandler, options });
   }
 
   /**
@@ -290,7 +210,6 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
       },
     );
     this.queues.add(q);
-    this.onShutdown(() => q.close());
     superviseQueue(this.supervisor, this.supervisor.freeId(`queue:${name}`), q);
     return q;
   }
@@ -302,7 +221,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   /** Every live subscription of this runtime. */
   listSubscriptions(): Subscription[] {
-    return [...this.subscriptions];
+    return this.subscribers.list();
   }
 
   private schemaOf(type: string) {
@@ -312,37 +231,13 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     return schema;
   }
 
-  protected subscriberHost() {
-    const p = this.parts;
-    return {
-      transport: p.transport,
-      logger: p.logger,
-      clock: p.clock,
-      instanceId: p.instanceId,
-      inspect: p.inspect,
-      observer: this.metrics.subscriberObserver,
-    };
-  }
-
-  private track(sub: Subscription): Subscription {
-    this.subscriptions.add(sub);
-    const stop = sub.stop;
-    return Object.assign(sub, {
-      stop: async () => {
-        await stop();
-        this.subscriptions.delete(sub);
-      },
-    });
-  }
-
   /**
    * Registers work to run during shutdown. Without `phase`, it runs after subscribers have drained
    * (last registered runs first); with one, alongside that phase's other steps.
    * @param phase - 'intake' | 'consumers' | 'jobs' | 'actors' | 'transport'
    */
-  onShutdown(hook: () => Promise<void>, phase?: ShutdownPhase, name = `hook ${phase ?? 'jobs'}`): void {
-    if (phase) this.phasedHooks.push({ phase, name, run: hook });
-    else this.shutdownHooks.push(hook);
+  onShutdown(hook: () => Promise<void>, phase?: ShutdownPhase, name?: string): void {
+    this.hooks.add(hook, phase, name);
   }
 
   /**
@@ -386,7 +281,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   /** Ready for traffic: open, the transport connected, every subscriber consuming and every queue open (its worker taking jobs). */
   readiness(): Readiness {
-    return readiness(this.closing !== undefined, this.transport, this.subscriptions, this.queues);
+    return readiness(this.closing !== undefined, this.transport, this.subscribers.list(), this.queues);
   }
 
   /** @internal the process signal handler's entry */
@@ -406,9 +301,6 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   private async close(): Promise<void> {
     this.logger.info('shutting down');
-    const hooks = async (): Promise<void> => {
-      for (const hook of this.shutdownHooks.reverse()) await hook();
-    };
     const steps: ShutdownStep[] = [
       { phase: 'intake', name: 'discovery', run: async () => (await this.advertised)?.() },
       ...[...this.servers].map((s) => ({
@@ -416,13 +308,13 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
         name: `http ${s.url}`,
         run: () => s.close(),
       })),
-      ...[...this.subscriptions].map((s) => ({
-        phase: 'consumers' as const,
-        name: `subscriber ${s.group}/${s.type} (${s.stats().inFlight} in flight)`,
-        run: () => s.stop(),
+      ...this.subscribers.stopSteps(),
+      ...[...this.queues].map((q) => ({
+        phase: 'jobs' as const,
+        name: `queue ${q.name}`,
+        run: () => q.close(),
       })),
-      { phase: 'jobs', name: 'shutdown hooks and queues', run: hooks },
-      ...this.phasedHooks,
+      ...this.hooks.steps(),
       { phase: 'actors', name: 'supervised actors', run: () => this.supervisor.stopAll() },
       { phase: 'actors', name: 'breakers', run: () => this.breakerRegistry.close() },
       { phase: 'transport', name: 'transport (outbox flush)', run: () => this.transport.close() },

@@ -25,6 +25,39 @@ export interface ShutdownStep {
   readonly run: () => Promise<void>;
 }
 
+/**
+ * The work users register for a runtime's shutdown (`rt.onShutdown`). Hooks without a phase run in
+ * the `jobs` phase one after another, last registered first, as one step (a later hook may use
+ * what an earlier one set up); a hook with a phase runs alongside that phase's other steps.
+ * @example
+ * const hooks = new ShutdownHooks();
+ * hooks.add(() => cache.flush());
+ * await runShutdown([...runtimeSteps, ...hooks.steps()], { deadlineMs, clock, logger });
+ */
+export class ShutdownHooks {
+  private readonly stack: (() => Promise<void>)[] = [];
+  private readonly phased: ShutdownStep[] = [];
+
+  /** @param name - named in the log when the deadline abandons it */
+  add(hook: () => Promise<void>, phase?: ShutdownPhase, name = `hook ${phase ?? 'jobs'}`): void {
+    if (phase) this.phased.push({ phase, name, run: hook });
+    else this.stack.push(hook);
+  }
+
+  /** @returns the registered hooks as shutdown steps */
+  steps(): ShutdownStep[] {
+    const stack = [...this.stack].reverse();
+    const unphased: ShutdownStep = {
+      phase: 'jobs',
+      name: `shutdown hooks (${stack.length})`,
+      run: async () => {
+        for (const hook of stack) await hook();
+      },
+    };
+    return stack.length ? [unphased, ...this.phased] : [...this.phased];
+  }
+}
+
 /** How {@link runShutdown} ended. */
 export interface ShutdownOutcome {
   /** True when every step finished before the deadline. */

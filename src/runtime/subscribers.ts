@@ -1,0 +1,62 @@
+import type {
+  SubscriberDefinition,
+  SubscriberHost,
+  Subscription,
+} from '../actors/subscriber/subscriber.actor.js';
+import { startSubscriber } from '../actors/subscriber/subscriber.actor.js';
+import { supervisedSubscriber, tracedHandler, type Observability } from './observability.js';
+import type { ShutdownStep } from './shutdown.js';
+
+/**
+ * A runtime's subscriptions: starts each as a supervised subscriber actor (consumer spans around
+ * single-event handlers) and keeps the live ones, which readiness and shutdown go through.
+ * @example
+ * const subs = new RuntimeSubscribers(host, observability, 'accounts');
+ * subs.start({ kind: 'single', type: 'user.created', schema, handler, options: {} });
+ */
+export class RuntimeSubscribers {
+  private readonly live = new Set<Subscription>();
+
+  constructor(
+    private readonly host: SubscriberHost,
+    private readonly observability: Observability,
+    private readonly service: string,
+  ) {}
+
+  /** Starts a subscriber for `def` in `def.options.group` (the service by default). */
+  start(def: SubscriberDefinition): Subscription {
+    const group = def.options.group ?? this.service;
+    const resolved: SubscriberDefinition =
+      def.kind === 'single' ? { ...def, handler: tracedHandler(def.type, group, def.handler) } : def;
+    return this.track(
+      supervisedSubscriber(this.observability, group, def.type, () =>
+        startSubscriber(this.host, resolved, group),
+      ),
+    );
+  }
+
+  /** Every live subscription. */
+  list(): Subscription[] {
+    return [...this.live];
+  }
+
+  /** Shutdown steps: each subscription drains (in-flight handlers finish) in the `consumers` phase. */
+  stopSteps(): ShutdownStep[] {
+    return this.list().map((s) => ({
+      phase: 'consumers' as const,
+      name: `subscriber ${s.group}/${s.type} (${s.stats().inFlight} in flight)`,
+      run: () => s.stop(),
+    }));
+  }
+
+  private track(sub: Subscription): Subscription {
+    this.live.add(sub);
+    const stop = sub.stop;
+    return Object.assign(sub, {
+      stop: async () => {
+        await stop();
+        this.live.delete(sub);
+      },
+    });
+  }
+}
