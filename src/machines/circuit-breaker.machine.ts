@@ -97,8 +97,13 @@ export const circuitBreakerMachine = setup({
   },
 }).createMachine({
   id: 'circuitBreaker',
+  // Field by field, not `{ ...input }`: a spread followed by more properties takes V8's slow path
+  // and was a tenth of the cost of starting a breaker actor.
   context: ({ input }) => ({
-    ...input,
+    window: input.window,
+    resetTimeoutMs: input.resetTimeoutMs,
+    halfOpenMaxCalls: input.halfOpenMaxCalls,
+    halfOpenSuccessThreshold: input.halfOpenSuccessThreshold,
     trialsInFlight: 0,
     trialSuccesses: 0,
     openForMs: input.resetTimeoutMs,

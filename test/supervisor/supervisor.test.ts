@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assign, setup, SimulatedClock } from 'xstate';
+import { assign, fromCallback, setup, SimulatedClock } from 'xstate';
 import { GROUP_SIZE } from '../../src/actors/supervisor/actor-group.js';
 import { spawnSupervised } from '../../src/actors/supervisor/hosted-actor.js';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
@@ -218,5 +218,50 @@ describe('supervisor host', () => {
     clock.increment(60_000);
     expect(child.status()).toBe('running');
     expect(child.getSnapshot().context.pings).toBe(1);
+  });
+
+  it('gives a machine that names invoked actors (systemId) a system of its own', async () => {
+    const { supervisor } = setupSupervisor();
+    const withRegistry = setup({
+      actors: { db: fromCallback(() => () => undefined) },
+    }).createMachine({
+      id: 'withRegistry',
+      invoke: { src: 'db', systemId: 'db' },
+      initial: 'up',
+      states: { up: {} },
+    });
+    const a = spawnSupervised(supervisor, withRegistry, { id: 'r1' });
+    const b = spawnSupervised(supervisor, withRegistry, { id: 'r2' });
+    expect([a.status(), b.status()]).toEqual(['running', 'running']);
+    expect(a.ref._parent).toBeUndefined();
+    expect(a.ref.system.get('db')).toBeDefined();
+    expect(a.ref.system.get('db')).not.toBe(b.ref.system.get('db'));
+    await a.stop();
+    expect(a.ref.getSnapshot().status).toBe('stopped');
+    expect(b.ref.getSnapshot().status).toBe('active');
+  });
+
+  it('supervises an isolated actor the same way: restart, final state, stop', async () => {
+    const { clock, supervisor } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, {
+      id: 'iso',
+      input: { name: 'x' },
+      isolated: true,
+      restart: { backoff: fixed({ delayMs: 10 }) },
+    });
+    expect(child.ref._parent).toBeUndefined();
+    const first = child.ref;
+    child.send({ type: 'boom' });
+    expect(child.status()).toBe('restarting');
+    clock.increment(10);
+    expect(child.ref).not.toBe(first);
+    expect(child.status()).toBe('running');
+    child.send({ type: 'finish' });
+    expect(child.status()).toBe('done');
+    expect(supervisor.has('iso')).toBe(false);
+    const other = spawnSupervised(supervisor, worker, { id: 'iso2', input: { name: 'y' }, isolated: true });
+    await other.stop();
+    expect(other.ref.getSnapshot().status).toBe('stopped');
+    expect(supervisor.size).toBe(0);
   });
 });

@@ -22,14 +22,23 @@ export interface SpawnOptions<TLogic extends AnyActorLogic> {
   restart?: RestartPolicy | false;
   /** Shown as `kind` in health reports. @default 'machine' */
   kind?: string;
+  /**
+   * Runs the actor in an actor system of its own instead of sharing its group's. Needed when the
+   * machine registers `systemId`s from actions (`spawnChild(…, { systemId })`), since those must be
+   * unique per system; machines that give `systemId` to an `invoke` are detected and isolated
+   * anyway. An isolated actor costs about twice as much to spawn.
+   * @default false
+   */
+  isolated?: boolean;
 }
 
 /** A supervised root actor: the handle survives restarts, each of which starts a fresh XState actor. */
 export interface SupervisedActor<TLogic extends AnyActorLogic> {
   readonly id: string;
   /**
-   * The current incarnation; a restart replaces it. Its XState parent is the supervisor's actor
-   * group, so stop it through this handle (`ref.stop()` throws for an actor with a parent).
+   * The current incarnation; a restart replaces it. Unless isolated, its XState parent is one of
+   * the supervisor's actor groups: stop it through this handle (`ref.stop()` throws for an actor
+   * with a parent).
    */
   readonly ref: Actor<TLogic>;
   /** Restarts so far. */
@@ -50,8 +59,10 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
   readonly kind: string;
   ref!: Actor<TLogic>;
   supervision!: Supervision;
-  private readonly group: ActorGroup;
+  /** Undefined for an isolated actor: a root actor with its own system, watched by subscription. */
+  private readonly group: ActorGroup | undefined;
   private left = false;
+  private observer: { error(err: unknown): void; complete(): void } | undefined;
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -59,7 +70,7 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
     private readonly options: SpawnOptions<TLogic>,
   ) {
     this.kind = options.kind ?? 'machine';
-    this.group = supervisor.joinGroup();
+    this.group = options.isolated || registersSystemIds(logic) ? undefined : supervisor.joinGroup();
   }
 
   get id(): string {
@@ -71,12 +82,30 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
   }
 
   start(): void {
+    if (!this.group) return this.startIsolated();
     // Clock, logger and inspector come from the group's actor system.
     this.ref = createActor<TLogic>(this.logic, {
       id: this.options.id,
       input: this.options.input,
       parent: this.group.ref,
     });
+    this.ref.start();
+  }
+
+  private startIsolated(): void {
+    const env = this.supervisor.env;
+    this.ref = createActor<TLogic>(this.logic, {
+      id: this.options.id,
+      input: this.options.input,
+      clock: env.clock,
+      ...(env.inspect && { inspect: env.inspect }),
+    });
+    this.ref.subscribe(
+      (this.observer ??= {
+        error: (err: unknown) => this.supervision.failed(describeError(err)),
+        complete: () => this.ended(),
+      }),
+    );
     this.ref.start();
   }
 
@@ -101,10 +130,15 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
     const status = (this.ref.getSnapshot() as { status?: string }).status;
     if (notice.type === 'member.failed') {
       if (status === 'error') this.supervision.failed(describeError(notice.error));
-    } else if (status === 'done' && this.supervision.status === 'running') {
-      this.supervision.done();
-      this.leave();
-    }
+    } else this.ended();
+  }
+
+  /** The current incarnation stopped: supervision ends if it reached a final state. */
+  private ended(): void {
+    const status = (this.ref.getSnapshot() as { status?: string }).status;
+    if (status !== 'done' || this.supervision.status !== 'running') return;
+    this.supervision.done();
+    this.leave();
   }
 
   send(event: EventFromLogic<TLogic>): void {
@@ -126,14 +160,38 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
 
   /** A member is stopped by its parent (XState refuses `stop()` on an actor that has one). */
   private stopIncarnation(): void {
-    this.group.ref.send({ type: 'member.stop', ref: this.ref });
+    if (this.group) this.group.ref.send({ type: 'member.stop', ref: this.ref });
+    else this.ref.stop();
   }
 
   private leave(): void {
     if (this.left) return;
     this.left = true;
-    this.group.leave();
+    this.group?.leave();
   }
+}
+
+const systemIdUse = new WeakMap<AnyActorLogic, boolean>();
+
+/** @returns whether a machine gives a `systemId` to any of its invocations (other logic: false) */
+function registersSystemIds(logic: AnyActorLogic): boolean {
+  let known = systemIdUse.get(logic);
+  if (known === undefined) {
+    known = false;
+    const root = (logic as { root?: StateNodeLike }).root;
+    const pending = root ? [root] : [];
+    for (let node = pending.pop(); node && !known; node = pending.pop()) {
+      known = node.invoke.some((i) => i.systemId !== undefined);
+      pending.push(...Object.values(node.states));
+    }
+    systemIdUse.set(logic, known);
+  }
+  return known;
+}
+
+interface StateNodeLike {
+  readonly invoke: readonly { readonly systemId?: string }[];
+  readonly states: Record<string, StateNodeLike>;
 }
 
 /**
