@@ -33,6 +33,7 @@ import {
   type SupervisedActor,
 } from '../actors/supervisor/hosted-actor.js';
 import { superviseQueue } from '../actors/supervisor/supervised-queue.js';
+import { trackBreaker } from '../actors/supervisor/tracked-breaker.js';
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
 import type { HealthMonitor } from '../health/health.js';
 import type { RuntimeMetrics } from '../metrics/metrics.js';
@@ -78,7 +79,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   private readonly publisher: EventPublisher;
   private readonly subscribers: RuntimeSubscribers;
   private readonly queues = new Set<Queue>();
-  /** Supervises every actor of this runtime: subscribers and `rt.spawn` machines. */
+  /** Supervises every actor of this runtime: subscribers, queues, `rt.spawn` machines; tracks its breakers. */
   readonly supervisor: Supervisor;
   /** Checks, registered services, overrides and alerts: `rt.health.report()`. */
   readonly health: HealthMonitor;
@@ -108,7 +109,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.releaseSignals = parts.handleSignals === false ? undefined : handleSignals(this);
     this.advertised = advertise(parts, this.health);
     this.breakerRegistry = new BreakerRegistry({
-      onCreate: (b) => void this.metrics.trackBreaker(b),
+      onCreate: (b) => {
+        this.metrics.trackBreaker(b);
+        trackBreaker(this.supervisor, b);
+      },
       service: parts.service,
       logger: parts.logger.child({ actor: 'breaker' }),
       clock: parts.clock,

@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Names } from '../../../src/transport/nats/names.js';
 import { isBackpressureError } from '../../../src/errors.js';
 import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { PublishReceipt, Transport } from '../../../src/transport/transport.js';
@@ -85,7 +88,24 @@ describe('NATS chaos', () => {
     const second = consumerProcess(prefix, count);
     cleanup.push(async () => void second.child.kill('SIGKILL'));
     await second.ready;
-    await waitUntil(() => handled.size === 5_000, 40_000, 'every event handled');
+    await waitUntil(() => handled.size === 5_000, 40_000, 'every event handled').catch(async (err) => {
+      // What the broker holds when the rest does not arrive: pending, ack-pending, waiting pulls.
+      const nc = await connect({ servers: url });
+      const jsm = await jetstreamManager(nc);
+      const stream = new Names(prefix).eventsStream;
+      for await (const c of jsm.consumers.list(stream)) {
+        const { name, num_pending, num_ack_pending, num_redelivered, num_waiting } = c;
+        console.error('chaos (a) stalled', handled.size, {
+          name,
+          num_pending,
+          num_ack_pending,
+          num_redelivered,
+          num_waiting,
+        });
+      }
+      await nc.close();
+      throw err;
+    });
     const twice = [...handled.values()].filter((n) => n > 1).length;
     console.log(
       `chaos (a): 5000 published, ${atKill} handled before SIGKILL, 5000 handled in all, ${twice} twice`,
