@@ -73,6 +73,8 @@ export interface QueueBackendOptions {
   readonly ackWaitMs: number;
   /** How long a caller-supplied job id deduplicates on brokers with a window. */
   readonly dedupWindowMs: number;
+  /** Finished jobs kept per outcome (completed, dead); older ones are removed. */
+  readonly keepFinished: number;
 }
 
 /**

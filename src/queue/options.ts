@@ -25,9 +25,19 @@ export interface QueueOptions {
   closeTimeoutMs?: number;
   /** JetStream: how long a caller-supplied `jobId` deduplicates. @default 86_400_000 (a day) */
   dedupWindowMs?: number;
+  /**
+   * Finished jobs kept for `getJob` and `counts`: the newest this many completed, and as many
+   * dead; older ones are removed from the store (dead ones stay in `rt.deadLetters`). The first
+   * queue object of a name in a process sets it for that process's store and worker.
+   * @default 10_000
+   */
+  keepFinished?: number;
   /** Metrics hooks. */
   observer?: QueueObserver;
 }
+
+/** Finished jobs kept per outcome unless a queue says otherwise. */
+export const DEFAULT_KEEP_FINISHED = 10_000;
 
 /** Every option with its default. */
 export interface ResolvedQueueOptions extends Required<Omit<QueueOptions, 'observer'>> {
@@ -43,6 +53,7 @@ const optionsSchema = z.object({
   ackWaitMs: z.number().int().min(100).optional(),
   closeTimeoutMs: ms.optional(),
   dedupWindowMs: ms.optional(),
+  keepFinished: z.number().int().min(0).optional(),
 });
 const jobSchema = z.object({
   priority: z.enum(PRIORITIES as [string, ...string[]]).optional(),
@@ -70,6 +81,7 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     ackWaitMs: o.ackWaitMs ?? 30_000,
     closeTimeoutMs: o.closeTimeoutMs ?? 10_000,
     dedupWindowMs: o.dedupWindowMs ?? 86_400_000,
+    keepFinished: o.keepFinished ?? DEFAULT_KEEP_FINISHED,
     observer: o.observer,
   };
 }

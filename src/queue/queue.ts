@@ -64,8 +64,8 @@ export class Queue<D = unknown> {
     const opening = (async () => {
       const t = this.host.transport;
       if (!t.queueBackend) throw new TransportError(`the ${t.kind} transport has no job queues`);
-      const { ackWaitMs, dedupWindowMs } = this.options;
-      return t.queueBackend(this.name, { ackWaitMs, dedupWindowMs });
+      const { ackWaitMs, dedupWindowMs, keepFinished } = this.options;
+      return t.queueBackend(this.name, { ackWaitMs, dedupWindowMs, keepFinished });
     })();
     opening.then(
       () => {

@@ -2,7 +2,8 @@ import { systemClock, type Clock } from '../../clock.js';
 import { uuidv7 } from '../../events/ids.js';
 import type { DeadLetter } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
-import type { QueueBackend } from '../../queue/backend.js';
+import type { QueueBackend, QueueBackendOptions } from '../../queue/backend.js';
+import { DEFAULT_KEEP_FINISHED } from '../../queue/options.js';
 import {
   REDRIVE_GROUP_HEADER,
   type ConsumerHandle,
@@ -228,10 +229,11 @@ class MemoryTransport implements Transport {
   }
 
   /** One store per queue name, shared by every runtime on this transport. */
-  async queueBackend(name: string): Promise<QueueBackend> {
+  async queueBackend(name: string, options?: QueueBackendOptions): Promise<QueueBackend> {
     let q = this.queues.get(name);
     if (!q) {
-      q = import('./queue.js').then(({ MemoryQueueStore }) => new MemoryQueueStore(name, this));
+      const keep = options?.keepFinished ?? DEFAULT_KEEP_FINISHED;
+      q = import('./queue.js').then(({ MemoryQueueStore }) => new MemoryQueueStore(name, this, keep));
       this.queues.set(name, q);
     }
     return q;

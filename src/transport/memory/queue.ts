@@ -10,6 +10,7 @@ import type {
 } from '../../queue/backend.js';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { jobDeadLetter, jobFromDeadLetter } from '../../queue/dead-letter.js';
+import { DEFAULT_KEEP_FINISHED } from '../../queue/options.js';
 import {
   PRIORITIES,
   type AddedJob,
@@ -30,7 +31,6 @@ export interface MemoryQueueHost {
 }
 
 /** Settled jobs kept for `getJob`; older ones are forgotten first (their counts stay). */
-const RETAIN_SETTLED = 10_000;
 const LEVEL: Record<JobPriority, number> = { critical: 0, high: 1, normal: 2, low: 3 };
 
 /** One job of a memory queue. */
@@ -59,7 +59,8 @@ export class MemoryQueueStore implements QueueBackend {
   private readonly jobs = new Map<string, Rec>();
   private readonly waiting = PRIORITIES.map(() => new Deque<Rec>());
   private readonly due = new DueHeap<Rec>();
-  private readonly settled = new Deque<string>();
+  /** Ids of finished jobs, oldest first, per outcome: beyond `keepFinished` the oldest is forgotten. */
+  private readonly finished = { completed: new Deque<string>(), dead: new Deque<string>() };
   private readonly workers: Worker[] = [];
   private readonly n: JobCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0 };
   private timer: unknown = undefined;
@@ -72,6 +73,7 @@ export class MemoryQueueStore implements QueueBackend {
   constructor(
     readonly queue: string,
     private readonly host: MemoryQueueHost,
+    private readonly keepFinished = DEFAULT_KEEP_FINISHED,
   ) {}
 
   async add(jobs: readonly NewJob[]): Promise<AddedJob[]> {
@@ -226,17 +228,21 @@ export class MemoryQueueStore implements QueueBackend {
       }
     } else {
       this.move(rec, to);
-      this.retain(rec.job.id);
+      this.retain(rec.job.id, to);
     }
     this.schedule();
   }
 
-  private retain(id: string): void {
-    this.settled.push(id);
-    if (this.settled.length > RETAIN_SETTLED) {
-      const old = this.settled.shift()!;
+  private retain(id: string, outcome: 'completed' | 'dead'): void {
+    const ids = this.finished[outcome];
+    ids.push(id);
+    while (ids.length > this.keepFinished) {
+      const old = ids.shift()!;
       const rec = this.jobs.get(old);
-      if (rec && (rec.state === 'completed' || rec.state === 'dead')) this.jobs.delete(old);
+      // A redriven dead job is live again: only a job still in this outcome is forgotten.
+      if (rec?.state !== outcome) continue;
+      this.jobs.delete(old);
+      this.n[outcome]--;
     }
   }
 

@@ -45,7 +45,7 @@ export class NatsJobLease implements JobLease {
     const { nc, names } = this.worker.host;
     nc.publish(
       names.subject(this.wire.id, JobKind.done),
-      settledWire(this.wire, this.wire.a + 1, this.result),
+      settledWire(this.wire, this.msg.seq, this.wire.a + 1, this.result),
     );
     this.msg.ack();
   }
@@ -67,7 +67,7 @@ export class NatsJobLease implements JobLease {
       .then(() =>
         this.store(
           JobKind.dead,
-          settledWire(this.wire, attempts, undefined, error),
+          settledWire(this.wire, this.msg.seq, attempts, undefined, error),
           `dead:${this.wire.id}`,
           1_000,
         ),

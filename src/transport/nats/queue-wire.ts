@@ -44,6 +44,8 @@ export interface SettledWire {
   readonly a: number;
   readonly r?: unknown;
   readonly e?: JobError;
+  /** Stream sequence of the job message this outcome settled (the sweeper keeps it while the record is kept). */
+  readonly q?: number;
 }
 
 /** Whether a decoded priority message is a redriven dead letter rather than a job record. */
@@ -121,8 +123,14 @@ export function decodeWire<T extends JobWire | SettledWire>(data: Uint8Array): T
 }
 
 /** @returns the settled record, dropping a result that cannot be stored as JSON */
-export function settledWire(job: JobWire, attempts: number, result: unknown, error?: JobError): Uint8Array {
-  const base = { v: 1 as const, id: job.id, p: job.p, a: attempts, ...(error && { e: error }) };
+export function settledWire(
+  job: JobWire,
+  jobSeq: number,
+  attempts: number,
+  result: unknown,
+  error?: JobError,
+): Uint8Array {
+  const base = { v: 1 as const, id: job.id, p: job.p, a: attempts, q: jobSeq, ...(error && { e: error }) };
   try {
     return encodeWire(result === undefined ? base : { ...base, r: result });
   } catch {

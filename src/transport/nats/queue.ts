@@ -30,6 +30,7 @@ import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ResolvedNatsOptions } from './options.js';
 import { isNotFound } from './provision.js';
 import { QueueAdder } from './queue-add.js';
+import { FinishedJobSweeper } from './queue-sweeper.js';
 import { NatsQueueWorker } from './queue-worker.js';
 import {
   decodeJob,
@@ -121,9 +122,11 @@ function workConsumer(names: QueueNames, kind: JobKind, ackWaitMs: number): Part
   };
 }
 
-class NatsQueueBackend implements QueueBackend {
+export class NatsQueueBackend implements QueueBackend {
   private readonly workers = new Set<NatsQueueWorker>();
   private adder: QueueAdder | undefined;
+  /** Started with the first worker: processes that finish jobs keep the stream bounded. */
+  private sweeper: FinishedJobSweeper | undefined;
 
   constructor(
     private readonly host: NatsQueueHost,
@@ -174,7 +177,8 @@ class NatsQueueBackend implements QueueBackend {
     const kind = this.names.kindOf(last.subject);
     if (kind === JobKind.done || kind === JobKind.dead) return this.settled(last.data, kind);
     const job = decodeJob(last.data, kind as JobPriority);
-    return infoOf(job, await this.stateOf(kind, last.seq), job.a);
+    const state = await this.stateOf(kind, last.seq);
+    return state && infoOf(job, state, job.a);
   }
 
   private async settled(data: Uint8Array, kind: JobKind): Promise<JobInfo | undefined> {
@@ -189,11 +193,15 @@ class NatsQueueBackend implements QueueBackend {
     };
   }
 
-  /** A priority message delivered but not yet settled is active: consumers deliver in stream order. */
-  private async stateOf(kind: JobKind, seq: number): Promise<JobState> {
+  /**
+   * A priority message delivered but not yet settled is active: consumers deliver in stream order.
+   * One already settled whose outcome record is gone was finished and swept: undefined.
+   */
+  private async stateOf(kind: JobKind, seq: number): Promise<JobState | undefined> {
     if (kind === JobKind.delayed) return 'delayed';
     if (kind === JobKind.retry) return 'failed';
     const info = await this.host.jsm.consumers.info(this.names.stream, kind);
+    if (seq <= info.ack_floor.stream_seq) return undefined;
     return seq > info.delivered.stream_seq ? 'waiting' : 'active';
   }
 
@@ -233,10 +241,29 @@ class NatsQueueBackend implements QueueBackend {
       () => this.workers.delete(worker),
     );
     this.workers.add(worker);
+    this.finishedSweeper().start();
     return worker;
   }
 
+  /** Removes finished jobs beyond `keepFinished` now (workers also do it every 30 s). @returns messages removed */
+  sweep(): Promise<number> {
+    return this.finishedSweeper().sweep();
+  }
+
+  private finishedSweeper(): FinishedJobSweeper {
+    const { jsm, logger } = this.host;
+    const { keepFinished } = this.opts;
+    return (this.sweeper ??= new FinishedJobSweeper({
+      jsm,
+      logger,
+      names: this.names,
+      workKinds: WORK_KINDS,
+      keepFinished,
+    }));
+  }
+
   async close(): Promise<void> {
+    this.sweeper?.stop();
     await Promise.all([...this.workers].map((w) => w.stop()));
     this.adder?.close();
   }

@@ -1,0 +1,94 @@
+import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
+import type { Logger } from '../../logging.js';
+import { isNotFound } from './provision.js';
+import { decodeWire, JobKind, type QueueNames, type SettledWire } from './queue-wire.js';
+
+/** The subjects whose consumers settle a job's live messages: priorities, then parked jobs. */
+type WorkKind = Exclude<JobKind, 'done' | 'dead'>;
+
+/** What a sweeper needs of its queue. */
+export interface SweeperHost {
+  readonly jsm: JetStreamManager;
+  readonly logger: Logger;
+  readonly names: QueueNames;
+  readonly workKinds: readonly WorkKind[];
+  /** Finished jobs kept per outcome. */
+  readonly keepFinished: number;
+}
+
+/** How often a worker's process sweeps its queue's stream. */
+export const SWEEP_EVERY_MS = 30_000;
+
+/**
+ * Keeps a queue's stream from growing without end. JetStream 2.9 keeps every message until a limit
+ * or a purge removes it, and a finished job leaves its job message (settled under its consumer)
+ * and a `done` or `dead` record. A sweep keeps the newest `keepFinished` records of each outcome,
+ * then removes job messages that every consumer has settled (at or below its ack floor) and that
+ * are older than the job message of the oldest finished record still kept (records carry it), so a
+ * kept job keeps its data as long as jobs finish in about the order they were taken. A live job's messages are never touched:
+ * waiting and active ones sit above their consumer's ack floor, and a parked job's record holds
+ * everything it needs. Every worker process sweeps; the purges are idempotent.
+ * @example
+ * const sweeper = new FinishedJobSweeper({ jsm, logger, names, workKinds, keepFinished: 10_000 });
+ * sweeper.start();
+ */
+export class FinishedJobSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly host: SweeperHost) {}
+
+  /** Sweeps every {@link SWEEP_EVERY_MS} until {@link stop}. */
+  start(everyMs = SWEEP_EVERY_MS): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.host.logger.warn({ err }, 'finished-job sweep failed'));
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One sweep (joins one already running). @returns how many messages it removed */
+  sweep(): Promise<number> {
+    return (this.running ??= this.run().finally(() => (this.running = undefined)));
+  }
+
+  private async run(): Promise<number> {
+    const { jsm, names, keepFinished } = this.host;
+    let removed = 0;
+    for (const kind of [JobKind.done, JobKind.dead]) {
+      removed += (await jsm.streams.purge(names.stream, { filter: names.filter(kind), keep: keepFinished }))
+        .purged;
+    }
+    const kept = Math.min(await this.firstSeq(JobKind.done), await this.firstSeq(JobKind.dead));
+    for (const kind of this.host.workKinds) {
+      const settledUpTo = (await jsm.consumers.info(names.stream, kind)).ack_floor.stream_seq;
+      const below = Math.min(settledUpTo + 1, kept);
+      if (below > 1)
+        removed += (await jsm.streams.purge(names.stream, { filter: names.filter(kind), seq: below })).purged;
+    }
+    return removed;
+  }
+
+  /**
+   * @returns the stream sequence of the job message settled by the oldest record of `kind` (the
+   * record's own, for records written without it), or Infinity when there is none
+   */
+  private async firstSeq(kind: JobKind): Promise<number> {
+    const { jsm, names } = this.host;
+    // `next_by_subj` (first message on a subject from a sequence on) is served by 2.9 servers; the
+    // client's type for this call predates it.
+    const first = { seq: 0, next_by_subj: names.filter(kind) } as unknown as MsgRequest;
+    const msg = await jsm.streams.getMessage(names.stream, first).catch((err: unknown) => {
+      if (isNotFound(err) || (err as { code?: number }).code === 10037) return null;
+      throw err;
+    });
+    if (!msg) return Infinity;
+    const settled = decodeWire<SettledWire>(msg.data);
+    return typeof settled.q === 'number' ? settled.q : msg.seq;
+  }
+}
