@@ -15,6 +15,8 @@ import type { BenchSection } from './types.js';
 
 const ADD_N = 50_000;
 const PROCESS_N = 20_000;
+/** Processing rounds per subject and concurrency; figures are medians. */
+const ROUNDS = 3;
 const LATENCY_N = 500;
 const CONCURRENCY = [1, 10, 100] as const;
 const silent = pino({ level: 'silent' });
@@ -194,16 +196,35 @@ async function hostingCost(): Promise<string> {
   return `Hosting one job's retry-job machine (start, try, complete), medians of 5 × ${HOSTING_N}: a started XState actor per job ${median(a).toFixed(1)} µs, a snapshot stepped by the machine's own \`transition\` (what the queue does) ${median(b).toFixed(1)} µs.`;
 }
 
-async function measure(s: Subject): Promise<Figures> {
+/**
+ * Measures every subject in the same conditions: processing rounds alternate between them (a
+ * round of each at one concurrency, then the next round), and each figure is the median of
+ * {@link ROUNDS}; the machine's two cores are shared with Redis or nats-server, whose share of them
+ * moves from run to run.
+ */
+async function measureAll(subjects: readonly Subject[]): Promise<Figures[]> {
   const run = uid();
   try {
-    const add = await s.addBulk(`bench-add-${run}`, ADD_N);
-    const process: number[] = [];
-    for (const c of CONCURRENCY) process.push(await s.process(`bench-p${c}-${run}`, PROCESS_N, c));
-    const lat = await s.latency(`bench-lat-${run}`, LATENCY_N);
-    return { add, process, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) };
+    const add: number[] = [];
+    for (const [i, s] of subjects.entries()) add.push(await s.addBulk(`bench-add-${run}-${i}`, ADD_N));
+    const rates = subjects.map(() => CONCURRENCY.map((): number[] => []));
+    for (const [ci, c] of CONCURRENCY.entries())
+      for (let r = 0; r < ROUNDS; r++)
+        for (const [i, s] of subjects.entries())
+          rates[i]![ci]!.push(await s.process(`bench-p${c}-${r}-${run}-${i}`, PROCESS_N, c));
+    const out: Figures[] = [];
+    for (const [i, s] of subjects.entries()) {
+      const lat = await s.latency(`bench-lat-${run}-${i}`, LATENCY_N);
+      out.push({
+        add: add[i]!,
+        process: rates[i]!.map((r) => median(r)),
+        p50: quantile(lat, 0.5),
+        p99: quantile(lat, 0.99),
+      });
+    }
+    return out;
   } finally {
-    await s.close();
+    for (const s of subjects) await s.close();
   }
 }
 
@@ -212,12 +233,12 @@ export async function runQueueBench(): Promise<BenchSection> {
   const events = defineEvents({});
   const server = await startNatsServer();
   try {
-    const bull = await measure(bullmq());
     const transport = natsTransport({ servers: server.url, prefix: `qb${uid()}`, storage: 'file' });
-    const nats = await measure(
+    const [bull, nats, memory] = (await measureAll([
+      bullmq(),
       bulwark(await createRuntime({ service: 'bench', events, transport, logger: silent })),
-    );
-    const memory = await measure(bulwark(await createRuntime({ service: 'bench', events, logger: silent })));
+      bulwark(await createRuntime({ service: 'bench', events, logger: silent })),
+    ])) as [Figures, Figures, Figures];
     const hosting = await hostingCost();
     const row = (name: string, f: Figures) => [
       name,
@@ -238,7 +259,7 @@ export async function runQueueBench(): Promise<BenchSection> {
         ],
       ),
       notes: [
-        `Processing: ${PROCESS_N} jobs per concurrency, no-op handler; latency: ${LATENCY_N} single adds 2 ms apart, worker concurrency 10.`,
+        `Processing: ${PROCESS_N} jobs per concurrency, no-op handler, median of ${ROUNDS} rounds that alternate between the three; latency: ${LATENCY_N} single adds 2 ms apart, worker concurrency 10.`,
         `bulwark on JetStream / BullMQ processing at concurrency 10: ${ratio.toFixed(2)}x (goal 1.2x).`,
         'Each bulwark job has its own retry-job machine snapshot from pick-up to settle, stepped by the machine itself; BullMQ runs its jobs in plain code with the queue logic in Redis Lua scripts.',
         hosting,
