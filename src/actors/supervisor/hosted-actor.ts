@@ -52,8 +52,9 @@ export interface SupervisedActor<TLogic extends AnyActorLogic> {
 }
 
 /**
- * One hosted machine: starts incarnations of it as members of an actor group and tells its
- * supervision record how each one ends (the group relays a member's failure or final state).
+ * One hosted machine: starts incarnations of it as members of an actor group (isolated ones as
+ * root actors with a system of their own) and tells its supervision record how each one ends: the
+ * group relays a member's failure or final state, an isolated actor's subscription reports its own.
  */
 class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, SupervisedActor<TLogic> {
   readonly kind: string;
