@@ -264,4 +264,26 @@ describe('supervisor host', () => {
     expect(other.ref.getSnapshot().status).toBe('stopped');
     expect(supervisor.size).toBe(0);
   });
+
+  it.each([false, true])('subscribe follows restarts (isolated: %s) and stops on unsubscribe', (isolated) => {
+    const { clock, supervisor } = setupSupervisor();
+    const child = spawnSupervised(supervisor, worker, {
+      id: 'watched',
+      input: { name: 'x' },
+      isolated,
+      restart: { backoff: fixed({ delayMs: 10 }) },
+    });
+    const pings: number[] = [];
+    const sub = child.subscribe((snapshot) => pings.push(snapshot.context.pings));
+    child.send({ type: 'ping' });
+    child.send({ type: 'boom' }); // fails: the supervisor's, not the listener's (nothing unhandled)
+    clock.increment(10);
+    child.send({ type: 'ping' });
+    expect(pings).toEqual([1, 0, 1]);
+    sub.unsubscribe();
+    child.send({ type: 'ping' });
+    clock.increment(10);
+    expect(pings).toEqual([1, 0, 1]);
+    expect(child.getSnapshot().context.pings).toBe(2);
+  });
 });

@@ -4,7 +4,9 @@ import {
   type AnyActorLogic,
   type EventFromLogic,
   type InputFrom,
+  type Observer,
   type SnapshotFrom,
+  type Subscription,
 } from 'xstate';
 import { describeError } from '../../errors.js';
 import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
@@ -46,6 +48,12 @@ export interface SupervisedActor<TLogic extends AnyActorLogic> {
   /** Sends to the current incarnation. */
   send(event: EventFromLogic<TLogic>): void;
   getSnapshot(): SnapshotFrom<TLogic>;
+  /**
+   * Listens to the snapshots of whichever incarnation is current: after a restart, the fresh
+   * incarnation's initial snapshot and what follows. Failures are the supervisor's, not the
+   * listener's. @returns a subscription to end listening
+   */
+  subscribe(listener: (snapshot: SnapshotFrom<TLogic>) => void): { unsubscribe(): void };
   status(): ChildStatus;
   /** Stops the actor and removes it from supervision. Idempotent. */
   stop(): Promise<void>;
@@ -64,6 +72,8 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
   private readonly group: ActorGroup | undefined;
   private left = false;
   private observer: { error(err: unknown): void; complete(): void } | undefined;
+  /** Snapshot listeners that follow restarts, each with its subscription to the current incarnation. */
+  private listeners: Map<Observer<SnapshotFrom<TLogic>>, Subscription> | undefined;
 
   constructor(
     private readonly supervisor: Supervisor,
@@ -90,6 +100,7 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
       input: this.options.input,
       parent: this.group.ref,
     });
+    this.attachListeners();
     this.ref.start();
   }
 
@@ -107,7 +118,27 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
         complete: () => this.ended(),
       }),
     );
+    this.attachListeners();
     this.ref.start();
+  }
+
+  subscribe(listener: (snapshot: SnapshotFrom<TLogic>) => void): { unsubscribe(): void } {
+    // An observer without `error` would make XState rethrow a failure as unhandled.
+    const observer: Observer<SnapshotFrom<TLogic>> = { next: listener, error: () => undefined };
+    const listeners = (this.listeners ??= new Map());
+    listeners.set(observer, this.ref.subscribe(observer));
+    return {
+      unsubscribe: () => {
+        listeners.get(observer)?.unsubscribe();
+        listeners.delete(observer);
+      },
+    };
+  }
+
+  private attachListeners(): void {
+    if (this.listeners)
+      for (const observer of this.listeners.keys())
+        this.listeners.set(observer, this.ref.subscribe(observer));
   }
 
   restart(): void {
