@@ -199,7 +199,11 @@ export class Queue<D = unknown> {
     return (await (await this.backend).getJob(id)) as JobInfo<D> | undefined;
   }
 
-  /** @returns how many jobs are in each state, across every worker */
+  /**
+   * @returns how many jobs are in each state, across every worker; finished ones as far as they are
+   * kept (`keepFinished`). On JetStream `active` counts the jobs handed to workers, which includes
+   * those a worker has fetched ahead of its handlers (up to about twice its concurrency).
+   */
   async counts(): Promise<JobCounts> {
     return (await this.backend).counts();
   }
