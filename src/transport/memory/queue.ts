@@ -184,7 +184,7 @@ export class MemoryQueueStore implements QueueBackend {
     this.move(rec, state);
     rec.dueAt = dueAt;
     this.due.push(rec);
-    if (this.timer === undefined || dueAt < this.timerAt) this.arm(dueAt);
+    if (this.timer === undefined || dueAt + 1 < this.timerAt) this.arm(dueAt + 1);
   }
 
   private arm(at: number): void {
@@ -201,10 +201,12 @@ export class MemoryQueueStore implements QueueBackend {
   private onTimer(): void {
     this.host.timers.delete(this.timer);
     this.timer = undefined;
-    const now = Math.max(this.host.clock.now(), this.timerAt);
+    // Due once the clock has passed the due millisecond: the clock is whole milliseconds and a
+    // timer may fire early by the time its loop turn had already run, so neither is trusted alone.
+    const now = this.host.clock.now();
     for (let top = this.due.peek(); top; top = this.due.peek()) {
-      if (top.dueAt > now) {
-        this.arm(top.dueAt);
+      if (top.dueAt >= now) {
+        this.arm(top.dueAt + 1);
         break;
       }
       this.due.pop();

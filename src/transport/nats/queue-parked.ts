@@ -5,7 +5,7 @@ import { decodeWire, encodeWire, JobKind, type JobWire } from './queue-wire.js';
 
 /** Parked jobs one worker looks at at once. */
 const PARKED_ROOM = 100;
-/** Parked jobs this close to due are promoted at once rather than sent back for a few ms. */
+/** Parked jobs this close to due are held until due here rather than sent back for a few ms. */
 const DUE_SLACK_MS = 2;
 
 /**
@@ -60,6 +60,8 @@ export class ParkedJobs {
     }
     const remaining = (job.due ?? 0) - Date.now();
     if (remaining > DUE_SLACK_MS) return m.nak(remaining);
+    // Never early: past the due millisecond, since the clock counts whole milliseconds.
+    if (remaining >= 0) await new Promise((r) => setTimeout(r, remaining + 1));
     const { js, names, options, logger } = this.host;
     try {
       const { due: _due, ...rest } = job;
