@@ -1,4 +1,5 @@
 import { createActor } from 'xstate';
+import { ActorGroups } from '../actors/groups/actor-group.js';
 import type { Clock } from '../clock.js';
 import {
   circuitBreakerMachine,
@@ -48,13 +49,42 @@ export interface BreakerActorOptions {
   readonly inspect: ((ev: unknown) => void) | undefined;
 }
 
-/** Starts one breaker's actor; its only timer is the reset delay while OPEN. */
-export function startBreakerActor(opts: BreakerActorOptions): CircuitBreakerActorRef {
-  const actor = createActor(hostedMachine, {
-    id: opts.id,
-    input: opts.input,
-    clock: opts.clock,
-    ...(opts.inspect ? { inspect: opts.inspect } : {}),
-  });
-  return actor.start();
+/** A running breaker actor and how to stop it. */
+export interface BreakerActor {
+  readonly ref: CircuitBreakerActorRef;
+  /** Stops the actor (and its reset timer). Idempotent. */
+  stop(): void;
+}
+
+/** Actor groups per clock and inspector: a breaker's actor joins one and shares its actor system. */
+const pools = new WeakMap<Clock, { plain?: ActorGroups; inspected: WeakMap<object, ActorGroups> }>();
+
+function groupsFor(clock: Clock, inspect: ((ev: unknown) => void) | undefined): ActorGroups {
+  let byClock = pools.get(clock);
+  if (!byClock) pools.set(clock, (byClock = { inspected: new WeakMap() }));
+  if (!inspect) return (byClock.plain ??= new ActorGroups({ name: 'breakerGroup', clock }));
+  let groups = byClock.inspected.get(inspect);
+  if (!groups)
+    byClock.inspected.set(inspect, (groups = new ActorGroups({ name: 'breakerGroup', clock, inspect })));
+  return groups;
+}
+
+/**
+ * Starts one breaker's actor; its only timer is the reset delay while OPEN. The actor is a member
+ * of an actor group (breakers with the same clock and inspector share an actor system), which
+ * makes a running actor about 2 KB lighter than a root actor of its own.
+ */
+export function startBreakerActor(opts: BreakerActorOptions): BreakerActor {
+  const group = groupsFor(opts.clock, opts.inspect).join();
+  const ref = createActor(hostedMachine, { id: opts.id, input: opts.input, parent: group.ref }).start();
+  let stopped = false;
+  return {
+    ref,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      group.ref.send({ type: 'member.stop', ref });
+      group.leave();
+    },
+  };
 }

@@ -12,6 +12,7 @@ import {
   PASS,
   PUBLIC_STATE,
   startBreakerActor,
+  type BreakerActor,
   TRIAL,
   TRIAL_FAILED,
   TRIAL_STARTED,
@@ -53,7 +54,7 @@ export class Breaker {
   private readonly strategy: BreakerStrategy;
   private readonly clock: Clock;
   private readonly inspect: ((ev: unknown) => void) | undefined;
-  private actor: CircuitBreakerActorRef | undefined;
+  private actor: BreakerActor | undefined;
   private readonly shared: SharedState | undefined;
   private gate = PASS;
   private machineState: CircuitBreakerStateName = 'CLOSED';
@@ -279,7 +280,7 @@ export class Breaker {
 
   private releaseActor(): void {
     const actor = this.actor;
-    if (!actor || this.machineState !== 'CLOSED' || actor.getSnapshot().value !== 'CLOSED') return;
+    if (!actor || this.machineState !== 'CLOSED' || actor.ref.getSnapshot().value !== 'CLOSED') return;
     this.actor = undefined;
     actor.stop();
   }
@@ -289,7 +290,7 @@ export class Breaker {
   }
 
   private startActor(): CircuitBreakerActorRef {
-    if (this.actor) return this.actor;
+    if (this.actor) return this.actor.ref;
     const { resetTimeoutMs, halfOpenMaxCalls, halfOpenSuccessThreshold } = this.opts;
     const actor = startBreakerActor({
       id: `breaker:${this.name}`,
@@ -297,9 +298,9 @@ export class Breaker {
       clock: this.clock,
       inspect: this.inspect,
     });
-    actor.subscribe((snapshot) => this.onSnapshot(snapshot));
+    actor.ref.subscribe((snapshot) => this.onSnapshot(snapshot));
     this.actor = actor;
-    return actor;
+    return actor.ref;
   }
 
   private sharedHost(env: BreakerEnvironment): SharedHost {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assign, fromCallback, setup, SimulatedClock } from 'xstate';
-import { GROUP_SIZE } from '../../src/actors/supervisor/actor-group.js';
+import { GROUP_SIZE } from '../../src/actors/groups/actor-group.js';
 import { spawnSupervised } from '../../src/actors/supervisor/hosted-actor.js';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
 import type { SupervisorNotice } from '../../src/actors/supervisor/types.js';

@@ -10,7 +10,7 @@ import {
 } from 'xstate';
 import { describeError } from '../../errors.js';
 import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
-import type { ActorGroup } from './actor-group.js';
+import type { ActorGroup } from '../groups/actor-group.js';
 import type { Supervision, Supervisor } from './supervisor.js';
 import type { ChildStatus, RestartPolicy, SupervisedChild } from './types.js';
 

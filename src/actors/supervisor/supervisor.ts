@@ -9,8 +9,7 @@ import {
   type SupervisorActorRef,
   type SupervisorInput,
 } from '../../machines/supervisor.machine.js';
-import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
-import { ActorGroup } from './actor-group.js';
+import { ActorGroups, type ActorGroup } from '../groups/actor-group.js';
 import type { ActorReport, ChildStatus, RestartPolicy, SupervisedChild, SupervisorNotice } from './types.js';
 
 /** What a supervisor runs in. */
@@ -67,9 +66,13 @@ export class Supervisor {
   private readonly listeners = new Set<(notice: SupervisorNotice) => void>();
   private sweepTimer: unknown;
   private stopping = false;
-  private group: ActorGroup | undefined;
+  private readonly groups: ActorGroups;
 
-  constructor(readonly env: SupervisorEnvironment) {}
+  constructor(readonly env: SupervisorEnvironment) {
+    this.groups = new ActorGroups(env, (group, notice) =>
+      this.children.get(notice.id)?.child.memberNotice?.(group, notice),
+    );
+  }
 
   /**
    * Puts a child under supervision.
@@ -90,14 +93,8 @@ export class Supervisor {
 
   /** @internal the actor group a hosted actor joins as it is spawned: the newest, or a new one once it is full */
   joinGroup(): ActorGroup {
-    if (!this.group || this.group.full) this.group = new ActorGroup(this.env, this.onGroupNotice);
-    this.group.admit();
-    return this.group;
+    return this.groups.join();
   }
-
-  private readonly onGroupNotice = (group: ActorGroup, notice: ActorGroupNotice): void => {
-    this.children.get(notice.id)?.child.memberNotice?.(group, notice);
-  };
 
   /** @returns `base`, or `base#2`, `base#3`, … : the first id no supervised child has */
   freeId(base: string): string {
@@ -134,8 +131,7 @@ export class Supervisor {
   async stopAll(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.children.keys()].map((id) => this.stop(id)));
-    this.group?.stop();
-    this.group = undefined;
+    this.groups.stop();
   }
 
   /** Restarts a child the supervisor gave up on, with its failures forgotten. @returns false if not failed */

@@ -1,7 +1,7 @@
 import type { Backoff } from '../../retry/backoff.js';
 import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
 import type { ChildFailure } from '../../machines/supervisor.machine.js';
-import type { ActorGroup } from './actor-group.js';
+import type { ActorGroup } from '../groups/actor-group.js';
 
 /** How a supervised child is restarted when it fails. */
 export interface RestartPolicy {
