@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { silentLogger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
+import { MissingStreamError } from '../transport/nats/provision.js';
 
 /** Options every broker command takes. */
 export interface BrokerOptions {
@@ -64,10 +65,14 @@ export async function withNats<T>(opts: BrokerOptions, work: (t: Transport) => P
     prefix: opts.prefix,
     requestTimeoutMs: CONNECT_TIMEOUT_MS,
     name: 'bulwark-cli',
+    // A mistyped --prefix must say so, not leave empty streams behind.
+    provision: false,
   });
   try {
     await transport.start({ service: 'bulwark-cli', logger: silentLogger });
   } catch (err) {
+    if (err instanceof MissingStreamError)
+      throw new CliError(`nothing to read at ${servers.join(', ')}: ${err.message}`);
     throw new CliError(`cannot reach NATS at ${servers.join(', ')} (${causeOf(err)})`);
   }
   try {

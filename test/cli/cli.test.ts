@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { natsPresence } from '../../src/transport/nats/discovery.js';
 import { natsTransport } from '../../src/transport/nats/nats-transport.js';
@@ -208,6 +209,25 @@ describe('bulwark CLI against a runtime on NATS', () => {
     await expect
       .poll(async () => (await emails.getJob(retried.retried[0]!.to))?.state, { timeout: 10_000 })
       .toBe('completed');
+  });
+
+  it('a prefix or queue with no streams is an error that creates none', async () => {
+    const r = await start();
+    r.queue('emails');
+    const typo = `${prefix}x`;
+    const dlq = await runCli(['dlq', 'ls', '--prefix', typo], { NATS_URL: url });
+    expect(dlq.code).toBe(1);
+    expect(dlq.stderr).toMatch(/^bulwark: nothing to read at .*stream .*_EVENTS does not exist \(prefix "/);
+    const jobs = await cli('jobs', 'counts', 'emial');
+    expect(jobs.code).toBe(1);
+    expect(jobs.stderr).toMatch(/^bulwark: stream .*_Q_emial does not exist/);
+    const nc = await connect({ servers: url });
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const info of jsm.streams.list()) names.push(info.config.name);
+    await nc.close();
+    expect(names.filter((n) => n.startsWith(typo.toUpperCase()) || n.endsWith('_Q_emial'))).toEqual([]);
+    expect((await cli('jobs', 'counts', 'emails')).code).toBe(0);
   });
 });
 

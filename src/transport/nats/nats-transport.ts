@@ -25,7 +25,7 @@ import { openNatsKeyValue } from './key-value.js';
 import { Names } from './names.js';
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import { ensureStreams } from './provision.js';
+import { ensureStreams, MissingStreamError } from './provision.js';
 import { Publisher } from './publisher.js';
 import { PubAckPublisher } from './pub-ack.js';
 import { serverFeatures, type ServerFeatures } from './server-features.js';
@@ -108,6 +108,7 @@ class NatsTransport implements Transport {
       return conn;
     } catch (err) {
       await nc.close();
+      if (err instanceof MissingStreamError) throw err;
       throw new TransportError(`NATS JetStream is not usable: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -48,6 +48,13 @@ export interface NatsTransportOptions {
   readonly broadcastInactiveMs?: number;
   /** Timeout of each JetStream request (publish, management). @default 5_000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * Creates the event and dead-letter streams, and a queue's stream and consumers, when missing.
+   * `false` only binds to what exists and fails with a TransportError naming what is missing: for
+   * tools that must not leave streams behind, and for streams an operator manages.
+   * @default true
+   */
+  readonly provision?: boolean;
 }
 
 /** Every option with its default applied. */
@@ -66,6 +73,7 @@ export interface ResolvedNatsOptions {
   readonly maxAckPending: number;
   readonly broadcastInactiveMs: number;
   readonly requestTimeoutMs: number;
+  readonly provision: boolean;
 }
 
 const PREFIX = /^[A-Za-z0-9_-]+$/;
@@ -93,5 +101,6 @@ export function resolveOptions(o: NatsTransportOptions): ResolvedNatsOptions {
     maxAckPending: o.maxAckPending ?? 20_000,
     broadcastInactiveMs: o.broadcastInactiveMs ?? 300_000,
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
+    provision: o.provision ?? true,
   };
 }

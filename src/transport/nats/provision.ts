@@ -15,6 +15,7 @@ import { nanos } from '@nats-io/transport-node';
 import type { ConsumerSpec, ReplayFrom } from '../transport.js';
 import type { Names } from './names.js';
 import type { ResolvedNatsOptions } from './options.js';
+import { TransportError } from '../../errors.js';
 
 /** @returns true when the error is JetStream's "not found" for a stream or consumer */
 export function isNotFound(err: unknown): boolean {
@@ -51,12 +52,28 @@ export async function ensureStreams(
       await jsm.streams.info(config.name);
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      if (!o.provision) throw missingStream(config.name ?? '', o.prefix);
       await jsm.streams.add(config).catch(async (addErr: unknown) => {
         // Another instance created it between our info and add.
         await jsm.streams.info(config.name).catch(() => Promise.reject(addErr));
       });
     }
   }
+}
+
+/** A stream that `provision: false` found missing and will not create. */
+export class MissingStreamError extends TransportError {
+  constructor(
+    readonly stream: string,
+    prefix: string,
+  ) {
+    super(`stream ${stream} does not exist (prefix "${prefix}"; provision: false creates nothing)`);
+  }
+}
+
+/** @returns the error for a stream that `provision: false` will not create */
+export function missingStream(stream: string, prefix: string): MissingStreamError {
+  return new MissingStreamError(stream, prefix);
 }
 
 /** The deliver policy of a starting point. */

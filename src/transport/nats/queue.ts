@@ -28,7 +28,7 @@ import {
 } from '../../queue/types.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ResolvedNatsOptions } from './options.js';
-import { isNotFound } from './provision.js';
+import { isNotFound, missingStream } from './provision.js';
 import { QueueAdder } from './queue-add.js';
 import { FinishedJobSweeper } from './queue-sweeper.js';
 import { NatsQueueWorker } from './queue-worker.js';
@@ -82,6 +82,8 @@ async function provision(host: NatsQueueHost, names: QueueNames, opts: QueueBack
     if (isNotFound(err)) return undefined;
     throw err;
   });
+  if (!exists && !o.provision) throw missingStream(names.stream, o.prefix);
+  if (!o.provision) return; // its consumers came with the stream
   if (!exists) {
     await jsm.streams
       .add({
