@@ -5,6 +5,10 @@ import type { CircuitBreakerEvent, CircuitBreakerStateName } from '../machines/c
 import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../transport/key-value.js';
 import type { BreakerEnvironment, SharedMode } from './options.js';
 
+/** First wait before opening a bucket again that could not be opened; it doubles up to the max. */
+const ATTACH_RETRY_MS = 2_000;
+const MAX_ATTACH_RETRY_MS = 60_000;
+
 /** The bucket shared breakers keep their state in; keys are `<service>.<breaker>`. */
 export const SHARED_BREAKER_BUCKET = 'bulwark_breakers';
 
@@ -77,7 +81,8 @@ export type TrialClaim = 'owned' | 'pending' | 'peer' | 'unclaimed';
 /**
  * Keeps one breaker's state in a KV bucket: writes local transitions, applies peers' through a
  * watch, and claims the HALF_OPEN trial with a compare-and-set so that one instance runs it. Any
- * KV error switches to local state (`local-degraded`) until a later write succeeds.
+ * KV error switches to local state (`local-degraded`) until a later write succeeds, which also
+ * re-reads the bucket; a bucket that could not be opened is tried again with backoff.
  */
 export class SharedState {
   mode: SharedMode = 'connecting';
@@ -93,14 +98,18 @@ export class SharedState {
   private lastRevision = 0;
   private unsent:
     { state: CircuitBreakerStateName; openedAt: number | undefined; manual: boolean } | undefined;
+  private attachTimer: unknown;
+  private attachRetryMs = ATTACH_RETRY_MS;
 
+  /** @param retryAttach - open the bucket again with backoff after a failure (false: none is configured) */
   constructor(
     private readonly host: SharedHost,
-    openStore: () => Promise<KeyValueStore>,
+    private readonly openStore: () => Promise<KeyValueStore>,
     private readonly key: string,
     private readonly instanceId: string,
+    private readonly retryAttach = true,
   ) {
-    this.ready = this.attach(openStore);
+    this.ready = this.attach();
   }
 
   /** Whether this instance may run a HALF_OPEN trial now, must claim it first, or must refuse. */
@@ -166,11 +175,13 @@ export class SharedState {
   stop(): void {
     this.stopped = true;
     this.watch?.stop();
+    if (this.attachTimer !== undefined) this.host.clock.clearTimeout(this.attachTimer);
+    this.attachTimer = undefined;
   }
 
-  private async attach(openStore: () => Promise<KeyValueStore>): Promise<void> {
+  private async attach(): Promise<void> {
     try {
-      const store = await openStore();
+      const store = await this.openStore();
       if (this.stopped) return;
       this.watch = store.watch(this.key, (entry) => this.onEntry(entry));
       await this.watch.ready;
@@ -182,8 +193,26 @@ export class SharedState {
       if (unsent && this.host.state() === unsent.state)
         this.publish(unsent.state, unsent.openedAt, unsent.manual);
     } catch (err) {
+      this.watch?.stop();
+      this.watch = undefined;
       this.degrade(err);
+      this.scheduleAttach();
     }
+  }
+
+  /** Opens the bucket again later; the timer does not keep the process alive. */
+  private scheduleAttach(): void {
+    if (this.stopped || !this.retryAttach) return;
+    const delay = this.attachRetryMs;
+    this.attachRetryMs = Math.min(delay * 2, MAX_ATTACH_RETRY_MS);
+    const timer = this.host.clock.setTimeout(() => {
+      this.attachTimer = undefined;
+      void this.attach().then(() => {
+        if (this.mode === 'shared') this.restored();
+      });
+    }, delay);
+    (timer as { unref?: () => void } | undefined)?.unref?.();
+    this.attachTimer = timer;
   }
 
   private onEntry(entry: KvEntry): void {
@@ -219,6 +248,15 @@ export class SharedState {
   private recover(): void {
     if (this.mode !== 'local-degraded' || this.stopped) return;
     this.mode = 'shared';
+    this.restored();
+    // Peers may have written while this instance could not: catch up with the bucket.
+    this.store?.get(this.key).then(
+      (entry) => entry && this.onEntry(entry),
+      () => undefined,
+    );
+  }
+
+  private restored(): void {
     this.host.logger.info({ breaker: this.host.name }, 'shared breaker state restored');
   }
 
@@ -241,5 +279,6 @@ export function startSharedState(host: SharedHost, env: BreakerEnvironment): Sha
   const keyValue =
     env.keyValue ??
     (() => Promise.reject(new Error('no key-value bucket is configured for shared breakers')));
-  return new SharedState(host, keyValue, env.sharedKey ?? host.name, env.instanceId ?? randomUUID());
+  const key = env.sharedKey ?? host.name;
+  return new SharedState(host, keyValue, key, env.instanceId ?? randomUUID(), env.keyValue !== undefined);
 }

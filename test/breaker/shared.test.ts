@@ -15,7 +15,7 @@ import type { KeyValueStore } from '../../src/transport/key-value.js';
 import { MemoryKeyValue } from '../../src/transport/memory/key-value.js';
 import { openNatsKeyValue } from '../../src/transport/nats/key-value.js';
 import { until } from '../support/wait.js';
-import { deferred } from './test-clock.js';
+import { deferred, TestClock } from './test-clock.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const boom = () => Promise.reject(new Error('boom'));
@@ -186,6 +186,46 @@ describe('shared breakers when the bucket fails', () => {
     await new Promise((r) => setImmediate(r));
     expect(breaker.stats()).toMatchObject({ state: 'CLOSED', shared: { mode: 'shared' } });
     await registry.close();
+  });
+});
+
+describe('a shared breaker whose bucket cannot be opened at first', () => {
+  it('works on local state, opens the bucket again with backoff, then follows its peers', async () => {
+    const kv = new MemoryKeyValue('bulwark_breakers');
+    const clock = new TestClock();
+    let opens = 0;
+    const late = new BreakerRegistry({
+      service: 'billing',
+      logger,
+      clock,
+      keyValue: async () => {
+        if (++opens <= 2) throw new Error('bucket unavailable');
+        return kv;
+      },
+    });
+    const peers = new BreakerRegistry({ service: 'billing', logger, keyValue: async () => kv });
+    const opts: BreakerOptions = { shared: true, failureThreshold: 1, resetTimeoutMs: 60_000 };
+    const b = late.get('stripe', opts);
+    await b.ready;
+    expect(b.stats().shared).toEqual({ mode: 'local-degraded' });
+    const peer = peers.get('stripe', opts);
+    await peer.ready;
+    await peer.execute(boom).catch(() => undefined);
+    expect(peer.state).toBe('OPEN');
+    clock.advance(2_000); // second open fails: the wait doubles
+    await until(() => opens === 2, 'the second open');
+    expect(b.stats().shared).toEqual({ mode: 'local-degraded' });
+    clock.advance(3_999);
+    await new Promise((r) => setImmediate(r));
+    expect(opens).toBe(2);
+    clock.advance(1);
+    await until(() => b.stats().shared?.mode === 'shared', 'the bucket opened');
+    // What the peer wrote meanwhile is applied, and what follows is heard.
+    expect(b.state).toBe('OPEN');
+    peer.reset();
+    await until(() => b.state === 'CLOSED', 'the peer reset heard');
+    await Promise.all([late.close(), peers.close()]);
+    expect(clock.pending).toBe(0);
   });
 });
 
