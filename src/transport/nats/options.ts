@@ -6,7 +6,10 @@ export interface NatsOutboxOptions {
   readonly maxMessages?: number;
   /**
    * An append-only file that makes the outbox survive a restart of the process; events accepted
-   * before a crash are flushed by the next transport that opens the same file. @default undefined (memory only)
+   * before a crash are flushed, in order, by the next transport that opens the same file (their
+   * ids deduplicate what the broker had already stored within its duplicate window). Lines are
+   * written, not fsync'ed: a killed process loses nothing, a machine that loses power may lose the
+   * last ones. @default undefined (memory only)
    */
   readonly file?: string;
 }

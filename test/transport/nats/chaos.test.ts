@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -168,6 +171,49 @@ describe('NATS chaos', () => {
     const stored = await Promise.all(queued);
     expect(stored.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(states).toContain('connected');
+  }, 30_000);
+
+  it('(d) a process killed with events in its outbox file: the next one publishes them, in order', async () => {
+    const server = await startNatsServer();
+    cleanup.push(() => server.dispose());
+    const prefix = uniquePrefix();
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-outbox-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'outbox.jsonl');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/fixtures/outbox-publisher.ts', server.url, prefix, file],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    cleanup.push(async () => void child.kill('SIGKILL'));
+    const lines = createInterface({ input: child.stdout });
+    const said = (what: string) => new Promise<void>((r) => lines.on('line', (l) => l === what && r()));
+    const ready = said('ready');
+    await ready;
+    await server.stop();
+    const queued = said('queued');
+    child.stdin.write('publish 20\n');
+    await queued;
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    await server.start();
+    const next = natsTransport({ servers: server.url, prefix, outbox: { file } });
+    await next.start(ctx);
+    cleanup.push(() => next.close());
+    const nc = await connect({ servers: server.url });
+    cleanup.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    const stream = new Names(prefix).eventsStream;
+    await waitUntil(() => next.status().outboxSize === 0, 10_000, 'the outbox flushed');
+    const ids: string[] = [];
+    for (let seq = 1; seq <= 20; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq });
+      ids.push((JSON.parse(new TextDecoder().decode(m!.data)) as { data: { id: string } }).data.id);
+    }
+    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`));
+    expect((await jsm.streams.info(stream)).state.messages).toBe(20);
+    expect(readFileSync(file, 'utf8')).toBe('');
   }, 30_000);
 });
 
