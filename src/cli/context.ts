@@ -67,6 +67,7 @@ export async function withNats<T>(opts: BrokerOptions, work: (t: Transport) => P
     name: 'bulwark-cli',
     // A mistyped --prefix must say so, not leave empty streams behind.
     provision: false,
+    ...(process.env.NATS_JS_DOMAIN && { domain: process.env.NATS_JS_DOMAIN }),
   });
   try {
     await transport.start({ service: 'bulwark-cli', logger: silentLogger });

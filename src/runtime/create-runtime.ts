@@ -10,7 +10,7 @@ import { withTraceFields } from '../tracing/log-fields.js';
 
 /**
  * The transport used when none is given: NATS JetStream when `NATS_URL` is set (subject prefix
- * from `BULWARK_PREFIX`), the embedded memory transport otherwise. The NATS client is loaded only then.
+ * from `BULWARK_PREFIX`, JetStream domain from `NATS_JS_DOMAIN`), the embedded memory transport otherwise. The NATS client is loaded only then.
  */
 export async function defaultTransport(env: NodeJS.ProcessEnv = process.env): Promise<Transport> {
   const servers = env.NATS_URL;
@@ -19,6 +19,7 @@ export async function defaultTransport(env: NodeJS.ProcessEnv = process.env): Pr
   return natsTransport({
     servers: servers.split(','),
     ...(env.BULWARK_PREFIX && { prefix: env.BULWARK_PREFIX }),
+    ...(env.NATS_JS_DOMAIN && { domain: env.NATS_JS_DOMAIN }),
   });
 }
 

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,15 +66,29 @@ async function waitForPort(port: number, proc: ChildProcess, deadlineMs: number)
   throw new Error(`nats-server did not open 127.0.0.1:${port} within ${deadlineMs} ms`);
 }
 
-/** Starts `nats-server -js` on a free loopback port with a temporary store. */
-export async function startNatsServer(opts: { port?: number } = {}): Promise<NatsServerHandle> {
+/**
+ * Starts `nats-server -js` on a free loopback port with a temporary store; with `jsDomain`, its
+ * JetStream runs in that domain, and `config` adds lines to its config file (e.g. leafnodes).
+ */
+export async function startNatsServer(
+  opts: { port?: number; jsDomain?: string; config?: string } = {},
+): Promise<NatsServerHandle> {
   const bin = findNatsServer();
   const port = opts.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'bulwark-nats-'));
   let proc: ChildProcess | undefined;
 
+  let args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
+  if (opts.jsDomain || opts.config) {
+    const conf = join(storeDir, 'server.conf');
+    const domain = opts.jsDomain ? `  domain: ${opts.jsDomain}\n` : '';
+    const js = `jetstream {\n  store_dir: "${join(storeDir, 'js')}"\n${domain}}\n`;
+    writeFileSync(conf, `listen: "127.0.0.1:${port}"\n${js}${opts.config ?? ''}\n`);
+    args = ['-c', conf];
+  }
+
   const start = async (): Promise<void> => {
-    const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
+    const child = spawn(bin, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr?.resume();

@@ -75,7 +75,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   }
 
   private startLoop(): void {
-    const subject = `$JS.API.CONSUMER.MSG.NEXT.${this.host.names.eventsStream}.${this.name}`;
+    const subject = `${this.host.options.apiPrefix}.CONSUMER.MSG.NEXT.${this.host.names.eventsStream}.${this.name}`;
     // Pull up to twice what may be in flight: the second half waits in `overflow` and is handed out
     // as deliveries settle, so the server never waits for an ack round trip to send more (measured:
     // +10-15% consume throughput). Stopping naks whatever is still waiting there.

@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../key-value.js';
@@ -92,14 +92,14 @@ class NatsKeyValue implements KeyValueStore {
 
 /**
  * Opens (creating it when missing) a NATS KV bucket as a {@link KeyValueStore}.
- * @param nc - a connection to a server with JetStream
+ * @param nc - a connection to a server with JetStream, or a JetStream client (which carries its domain)
  * @param bucket - the bucket's name (letters, digits, `-` and `_`)
  * @throws when the server refuses the bucket
  * @example
  * const kv = await openNatsKeyValue(nc, 'bulwark_breakers');
  */
 export async function openNatsKeyValue(
-  nc: NatsConnection,
+  nc: NatsConnection | JetStreamClient,
   bucket: string,
   opts: NatsKeyValueOptions = {},
 ): Promise<KeyValueStore> {

@@ -97,7 +97,8 @@ class NatsTransport implements Transport {
     this.logger = ctx.logger.child({ transport: 'nats' });
     const nc = await this.connect(ctx.service);
     try {
-      const jsm = await jetstreamManager(nc, { timeout: this.o.requestTimeoutMs });
+      const { requestTimeoutMs: timeout, domain } = this.o;
+      const jsm = await jetstreamManager(nc, { timeout, ...(domain !== undefined && { domain }) });
       await ensureStreams(jsm, this.names, this.o);
       const conn = this.wire(nc, jsm);
       this.conn = conn;
@@ -234,7 +235,7 @@ class NatsTransport implements Transport {
   }
 
   async keyValue(bucket: string): Promise<KeyValueStore> {
-    return openNatsKeyValue(this.required().nc, bucket);
+    return openNatsKeyValue(this.required().js, bucket);
   }
 
   /** A job queue's store on this connection; loaded on first use. */

@@ -58,6 +58,11 @@ export interface NatsTransportOptions {
    * @default true
    */
   readonly provision?: boolean;
+  /**
+   * The JetStream domain to use (a leaf node's or hub's `jetstream { domain }`): every JetStream
+   * request goes to `$JS.<domain>.API`. @default undefined (the local JetStream, `$JS.API`)
+   */
+  readonly domain?: string;
 }
 
 /** Every option with its default applied. */
@@ -77,6 +82,9 @@ export interface ResolvedNatsOptions {
   readonly broadcastInactiveMs: number;
   readonly requestTimeoutMs: number;
   readonly provision: boolean;
+  readonly domain: string | undefined;
+  /** Where JetStream API requests go: `$JS.API`, or `$JS.<domain>.API`. */
+  readonly apiPrefix: string;
 }
 
 const PREFIX = /^[A-Za-z0-9_-]+$/;
@@ -88,6 +96,8 @@ const PREFIX = /^[A-Za-z0-9_-]+$/;
 export function resolveOptions(o: NatsTransportOptions): ResolvedNatsOptions {
   const prefix = o.prefix ?? 'bulwark';
   if (!PREFIX.test(prefix)) throw new TypeError(`prefix "${prefix}" must be one token of [A-Za-z0-9_-]`);
+  if (o.domain !== undefined && !PREFIX.test(o.domain))
+    throw new TypeError(`domain "${o.domain}" must be one token of [A-Za-z0-9_-]`);
   const servers = o.servers ?? 'nats://127.0.0.1:4222';
   return {
     servers: typeof servers === 'string' ? [servers] : [...servers],
@@ -105,5 +115,7 @@ export function resolveOptions(o: NatsTransportOptions): ResolvedNatsOptions {
     broadcastInactiveMs: o.broadcastInactiveMs ?? 300_000,
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
     provision: o.provision ?? true,
+    domain: o.domain,
+    apiPrefix: o.domain ? `$JS.${o.domain}.API` : '$JS.API',
   };
 }

@@ -28,6 +28,7 @@ export class ParkedJobs {
     for (const kind of [JobKind.delayed, JobKind.retry]) {
       const loop: QueuePull = new QueuePull({
         nc,
+        apiPrefix: this.host.options.apiPrefix,
         stream: names.stream,
         consumer: kind,
         target: () => PARKED_ROOM,

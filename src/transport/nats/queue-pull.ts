@@ -11,6 +11,8 @@ const HEARTBEAT_MS = 1_000;
 /** What a {@link QueuePull} needs. */
 export interface QueuePullOptions {
   readonly nc: NatsConnection;
+  /** `$JS.API`, or `$JS.<domain>.API`. */
+  readonly apiPrefix: string;
   readonly stream: string;
   readonly consumer: string;
   /** How many messages this consumer may hold now, fetched but not handed on, plus requested. */
@@ -37,7 +39,7 @@ export class QueuePull {
   private stopped = false;
 
   constructor(private readonly o: QueuePullOptions) {
-    this.subject = `$JS.API.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`;
+    this.subject = `${o.apiPrefix}.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`;
     this.sub = o.nc.subscribe(this.inbox, { callback: (_err, msg) => this.receive(msg) });
     this.timer = setInterval(() => this.watchdog(), HEARTBEAT_MS);
     this.timer.unref();

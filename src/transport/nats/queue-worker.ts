@@ -93,6 +93,7 @@ export class NatsQueueWorker implements QueueWorker {
     for (const level of this.levels) {
       level.pull = new QueuePull({
         nc,
+        apiPrefix: this.host.options.apiPrefix,
         stream: names.stream,
         consumer: level.kind,
         target: () => this.ahead,
