@@ -55,6 +55,7 @@ export function replayCommand(program: Command): void {
     const result = await replayEvents({
       servers: natsServers(),
       prefix: o.prefix,
+      ...(process.env.NATS_JS_DOMAIN && { domain: process.env.NATS_JS_DOMAIN }),
       type: o.type,
       group: o.group,
       timeoutMs: CONNECT_TIMEOUT_MS,

@@ -18,6 +18,8 @@ export interface ReplayOptions {
   readonly servers?: string | readonly string[];
   /** @default 'bulwark' */
   readonly prefix?: string;
+  /** The JetStream domain of the streams. @default undefined (the local JetStream) */
+  readonly domain?: string;
   /** The event type to replay. */
   readonly type: string;
   /** Only this group handles the replayed events; the others skip them. */
@@ -113,7 +115,7 @@ export async function replayEvents(o: ReplayOptions): Promise<ReplayResult> {
     name: 'bulwark-replay',
   });
   try {
-    const jsm = await jetstreamManager(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout, ...(o.domain !== undefined && { domain: o.domain }) });
     const last = (await jsm.streams.info(names.eventsStream)).state.last_seq;
     const ci = await jsm.consumers.add(names.eventsStream, {
       name: `replay_${nuid.next()}`,
