@@ -71,6 +71,8 @@ const BODY = `
     <th>Handled</th><th>Retried</th><th>Dead letters</th></tr></thead><tbody id="subscribers"></tbody></table></section>
   <section><h2>Queues</h2><table><thead><tr><th>Queue</th><th>Backlog</th><th>In flight</th><th>Completed</th>
     <th>Dead letters</th></tr></thead><tbody id="queues"></tbody></table></section>
+  <section><h2>Supervised actors</h2><table><thead><tr><th>Actor</th><th>Kind</th><th>Status</th><th>State</th>
+    <th>Restarts</th><th>Last error</th></tr></thead><tbody id="actors"></tbody></table></section>
   <section><h2>Dead letters (<span id="dl-count">0</span>)
     <button type="button" data-action="redrive-all">redrive all</button></h2><table><thead><tr><th>Event</th><th>Group</th><th>Reason</th>
     <th>Error</th><th>Attempts</th><th>Failed at</th><th>Actions</th></tr></thead><tbody id="dead-letters"></tbody></table></section>

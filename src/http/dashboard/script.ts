@@ -62,6 +62,11 @@ export const DASHBOARD_SCRIPT = String.raw`
       return '<tr><td>' + esc(q.name) + '</td><td>' + q.backlog + '</td><td>' + q.inFlight + '</td><td>' +
         (q.counts.completed || 0) + '</td><td>' + q.deadLetters + '</td></tr>';
     }, 'no queues');
+    rows('actors', s.actors, function (a) {
+      return '<tr data-id="' + esc(a.id) + '" data-status="' + a.status + '"' + hideAttr(a.health) + '><td>' + esc(a.id) +
+        '</td><td>' + esc(a.kind) + '</td><td><span class="pill ' + a.health + '">' + a.status + '</span></td><td>' +
+        esc(a.state || '—') + '</td><td>' + a.restarts + '</td><td>' + esc(a.lastError ? a.lastError.message : '') + '</td></tr>';
+    }, 'no machines spawned with rt.spawn');
   }
   function renderChart() {
     var panel = $('chart-panel'), s = state.snap, sel = state.chart;

@@ -1,6 +1,7 @@
 import type { Subscription } from '../../actors/subscriber/subscriber.actor.js';
 import type { BreakerStateChange } from '../../breaker/breaker.js';
 import type { BreakerStats } from '../../breaker/options.js';
+import { actorImpact } from '../../health/aggregate.js';
 import type { HealthReport, HealthStatus } from '../../health/types.js';
 import { deadLetterGroup } from '../../queue/dead-letter.js';
 import type { JobCounts } from '../../queue/types.js';
@@ -81,6 +82,18 @@ export interface QueueRow {
   readonly deadLetters: number;
 }
 
+/** A supervised actor other than a subscriber, queue or breaker (those have their own rows). */
+export interface ActorRow {
+  readonly id: string;
+  readonly kind: string;
+  readonly status: string;
+  /** What it does to health: a failed actor is UNHEALTHY, a restarting one DEGRADED. */
+  readonly health: HealthStatus;
+  readonly restarts: number;
+  readonly state?: string;
+  readonly lastError?: { readonly name: string; readonly message: string };
+}
+
 /** Everything the page shows, sent on every update. */
 export interface DashboardSnapshot {
   readonly service: string;
@@ -93,6 +106,7 @@ export interface DashboardSnapshot {
   readonly breakers: readonly BreakerRow[];
   readonly subscribers: readonly SubscriberRow[];
   readonly queues: readonly QueueRow[];
+  readonly actors: readonly ActorRow[];
   readonly deadLetters: number;
 }
 
@@ -202,6 +216,23 @@ async function queueRows(
   );
 }
 
+const OWN_ROWS = new Set(['subscriber', 'queue', 'breaker']);
+
+function actorRows(report: HealthReport | undefined): ActorRow[] {
+  if (!report) return [];
+  return Object.entries(report.actors)
+    .filter(([, a]) => !OWN_ROWS.has(a.kind))
+    .map(([id, a]) => ({
+      id,
+      kind: a.kind,
+      status: a.status,
+      health: actorImpact(a),
+      restarts: a.restarts,
+      ...(a.state !== undefined && { state: a.state }),
+      ...(a.lastError && { lastError: a.lastError }),
+    }));
+}
+
 /** The worst state of the breakers, for a runtime without health. */
 function statusFromBreakers(rows: readonly BreakerRow[]): HealthStatus {
   return rows.some((b) => b.state !== 'CLOSED') ? 'DEGRADED' : 'HEALTHY';
@@ -238,6 +269,7 @@ export async function readSnapshot(
     breakers,
     subscribers: await subscriberRows(src, dead),
     queues: await queueRows(src.listQueues?.() ?? [], dead),
+    actors: actorRows(report),
     deadLetters: dead.length,
   };
 }

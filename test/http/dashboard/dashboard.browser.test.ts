@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { setup } from 'xstate';
 import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../../src/runtime/runtime.js';
 import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
@@ -82,6 +83,35 @@ describe('dashboard in headless chromium', () => {
     await page.locator('#chart g.node.active[data-state="circuitBreaker.OPEN"]').waitFor();
     expect(await page.locator('.card').count()).toBe(7);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('lists spawned machines with their status, restarts and last error, pushed as they fail', async () => {
+    await start();
+    const warmer = setup({
+      actions: {
+        crash: () => {
+          throw new Error('cache unreachable');
+        },
+      },
+    }).createMachine({
+      id: 'cacheWarmer',
+      initial: 'warming',
+      states: { warming: { on: { crash: { actions: 'crash' }, warmed: 'warm' } }, warm: {} },
+    });
+    const fragile = rt.spawn(warmer, { id: 'cache-warmer', restart: false });
+    rt.spawn(warmer, { id: 'steady-warmer' }).send({ type: 'warmed' });
+    await page.goto(url);
+    await page.locator('#actors tr[data-id="steady-warmer"][data-status="running"]').waitFor();
+    expect(await page.locator('#actors tr[data-id="steady-warmer"] td').nth(3).textContent()).toBe('warm');
+    // Subscribers, queues and breakers keep their own tables.
+    rt.queue('emails');
+    expect(await page.locator('#actors tr').count()).toBe(2);
+    fragile.send({ type: 'crash' });
+    const failed = page.locator('#actors tr[data-id="cache-warmer"][data-status="failed"]');
+    await failed.waitFor({ timeout: 1_000 });
+    expect(await failed.locator('td').nth(5).textContent()).toBe('cache unreachable');
+    expect(await failed.locator('.pill').getAttribute('class')).toContain('UNHEALTHY');
     expect(errors).toEqual([]);
   });
 

@@ -1,3 +1,4 @@
+import { createMachine } from 'xstate';
 import type { Runtime } from '../../../src/runtime/runtime.js';
 import { fixed } from '../../../src/retry/backoff.js';
 import type { testEvents } from '../../support/events.js';
@@ -7,7 +8,7 @@ const down = () => Promise.reject(new Error('502 Bad Gateway'));
 
 /**
  * Fills a runtime with something of everything the dashboard shows (the README's screenshot):
- * breakers in each state, services and checks, subscribers, a queue, and dead letters.
+ * breakers in each state, services and checks, subscribers, a queue, dead letters and a spawned machine.
  */
 export async function tour(rt: Runtime<typeof testEvents.schemas>): Promise<void> {
   const payments = rt.breaker('payments', { failureThreshold: 3, resetTimeoutMs: 60_000 });
@@ -58,4 +59,12 @@ export async function tour(rt: Runtime<typeof testEvents.schemas>): Promise<void
     (c) => c.completed === 4,
     'four jobs done',
   );
+  rt.spawn(cacheWarmer, { id: 'cache-warmer' }).send({ type: 'warmed' });
 }
+
+/** A machine given to `rt.spawn`, for the supervised actors table. */
+const cacheWarmer = createMachine({
+  id: 'cacheWarmer',
+  initial: 'warming',
+  states: { warming: { on: { warmed: 'warm' } }, warm: {} },
+});
