@@ -24,10 +24,11 @@ export const SWEEP_EVERY_MS = 30_000;
  * or a purge removes it, and a finished job leaves its job message (settled under its consumer)
  * and a `done` or `dead` record. A sweep keeps the newest `keepFinished` records of each outcome,
  * then removes job messages that every consumer has settled (at or below its ack floor) and that
- * are older than the job message of the oldest finished record still kept (records carry it), so a
- * kept job keeps its data as long as jobs finish in about the order they were taken. A live job's messages are never touched:
- * waiting and active ones sit above their consumer's ack floor, and a parked job's record holds
- * everything it needs. Every worker process sweeps; the purges are idempotent.
+ * are older than the job message of the oldest finished record still kept (records carry it), so
+ * a kept job keeps its data as long as jobs finish in about the order they were taken. A live
+ * job's messages are never touched: waiting and active ones sit above their consumer's ack floor,
+ * and a parked job's record holds everything it needs. Every worker process sweeps; the purges
+ * are idempotent.
  * @example
  * const sweeper = new FinishedJobSweeper({ jsm, logger, names, workKinds, keepFinished: 10_000 });
  * sweeper.start();
