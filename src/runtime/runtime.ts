@@ -144,12 +144,13 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
    * @example
    * await rt.publish('user.created', { id: '1', username: 'ada', role: 'user' });
    */
-  async publish<T extends EventTypeOf<S>>(
+  publish<T extends EventTypeOf<S>>(
     type: T,
     payload: PayloadInput<S, T>,
     options?: PublishOptions,
   ): Promise<PublishReceipt> {
-    this.assertOpen();
+    // Not async: the publisher's promise is returned as it is, without another await on the hot path.
+    if (this.closing) return Promise.reject(this.closedError());
     return this.publisher.publish(type, payload, options);
   }
 
@@ -157,8 +158,8 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
    * Publishes many events pipelined; every payload is validated before any is sent.
    * @throws {ValidationError} naming the first invalid item; nothing is published
    */
-  async publishMany(items: readonly PublishItem<S>[]): Promise<PublishReceipt[]> {
-    this.assertOpen();
+  publishMany(items: readonly PublishItem<S>[]): Promise<PublishReceipt[]> {
+    if (this.closing) return Promise.reject(this.closedError());
     return this.publisher.publishMany(items);
   }
 
@@ -333,6 +334,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new ClosedError(`runtime "${this.service}" is shut down`);
+    if (this.closing) throw this.closedError();
+  }
+
+  private closedError(): ClosedError {
+    return new ClosedError(`runtime "${this.service}" is shut down`);
   }
 }
