@@ -26,8 +26,17 @@ export class RuntimeSubscribers {
   /** Starts a subscriber for `def` in `def.options.group` (the service by default). */
   start(def: SubscriberDefinition): Subscription {
     const group = def.options.group ?? this.service;
+    // Field by field, not `{ ...def, handler }`: a spread followed by a property gets a map of its own.
     const resolved: SubscriberDefinition =
-      def.kind === 'single' ? { ...def, handler: tracedHandler(def.type, group, def.handler) } : def;
+      def.kind === 'single'
+        ? {
+            kind: 'single',
+            type: def.type,
+            schema: def.schema,
+            handler: tracedHandler(def.type, group, def.handler),
+            options: def.options,
+          }
+        : def;
     return this.track(
       supervisedSubscriber(this.observability, group, def.type, () =>
         startSubscriber(this.host, resolved, group),
