@@ -1,4 +1,3 @@
-import { createActor } from 'xstate';
 import { ActorGroups } from '../actors/groups/actor-group.js';
 import type { Clock } from '../clock.js';
 import {
@@ -76,14 +75,14 @@ function groupsFor(clock: Clock, inspect: ((ev: unknown) => void) | undefined): 
  */
 export function startBreakerActor(opts: BreakerActorOptions): BreakerActor {
   const group = groupsFor(opts.clock, opts.inspect).join();
-  const ref = createActor(hostedMachine, { id: opts.id, input: opts.input, parent: group.ref }).start();
+  const ref = group.member(hostedMachine, opts.id, opts.input).start();
   let stopped = false;
   return {
     ref,
     stop: () => {
       if (stopped) return;
       stopped = true;
-      group.ref.send({ type: 'member.stop', ref });
+      group.stopMember(ref);
       group.leave();
     },
   };

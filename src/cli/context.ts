@@ -42,6 +42,12 @@ export function natsServers(): string[] {
   return (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(',').map((s) => s.trim());
 }
 
+/** The JetStream domain from `NATS_JS_DOMAIN`, as transport options. */
+export function natsDomain(): { domain?: string } {
+  const domain = process.env.NATS_JS_DOMAIN;
+  return domain ? { domain } : {};
+}
+
 /** Adds `--prefix` and `--json` to a broker command. */
 export function brokerCommand(cmd: Command): Command {
   return cmd
@@ -67,7 +73,7 @@ export async function withNats<T>(opts: BrokerOptions, work: (t: Transport) => P
     name: 'bulwark-cli',
     // A mistyped --prefix must say so, not leave empty streams behind.
     provision: false,
-    ...(process.env.NATS_JS_DOMAIN && { domain: process.env.NATS_JS_DOMAIN }),
+    ...natsDomain(),
   });
   try {
     await transport.start({ service: 'bulwark-cli', logger: silentLogger });

@@ -7,6 +7,7 @@ import {
   positiveInt,
   printJson,
   type BrokerOptions,
+  natsDomain,
 } from './context.js';
 import { ProgressBar } from './progress.js';
 
@@ -55,7 +56,7 @@ export function replayCommand(program: Command): void {
     const result = await replayEvents({
       servers: natsServers(),
       prefix: o.prefix,
-      ...(process.env.NATS_JS_DOMAIN && { domain: process.env.NATS_JS_DOMAIN }),
+      ...natsDomain(),
       type: o.type,
       group: o.group,
       timeoutMs: CONNECT_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
+import { cacheWarmer } from '../support/machines.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import { memoryTransport } from '../../src/transport/memory/memory-transport.js';
 import type { ConsumerSpec, DeliverySink, Transport } from '../../src/transport/transport.js';
@@ -57,17 +57,7 @@ describe('HTTP endpoints', () => {
     const rt = await runtime();
     const server = await rt.listen();
     await rt.subscribe('user.created', () => undefined).ready;
-    const crasher = setup({
-      actions: {
-        crash: () => {
-          throw new Error('crashed');
-        },
-      },
-    }).createMachine({
-      id: 'crasher',
-      initial: 'idle',
-      states: { idle: { on: { crash: { actions: 'crash' } } } },
-    });
+    const crasher = cacheWarmer();
     const child = rt.spawn(crasher, {
       id: 'crasher',
       restart: { maxRestarts: 1, withinMs: 60_000, backoff: fixed({ delayMs: 1 }) },

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createWebSocketInspector } from '@statelyai/inspect';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { setup } from 'xstate';
+import { cacheWarmer } from '../support/machines.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import { fixed } from '../../src/retry/backoff.js';
 import { testEvents, testLogger, user } from '../support/events.js';
@@ -30,17 +30,7 @@ async function receiver() {
   return { url: `ws://127.0.0.1:${port}`, events, close };
 }
 
-const worker = setup({
-  actions: {
-    crash: () => {
-      throw new Error('crashed');
-    },
-  },
-}).createMachine({
-  id: 'cacheWarmer',
-  initial: 'warming',
-  states: { warming: { on: { warmed: 'warm', crash: { actions: 'crash' } } }, warm: {} },
-});
+const worker = cacheWarmer();
 
 describe('Stately inspector', () => {
   it('receives the machines and states of a running runtime over a WebSocket on loopback', async () => {

@@ -1,4 +1,11 @@
-import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
+import {
+  createActor,
+  type Actor,
+  type ActorOptions,
+  type AnyActorLogic,
+  type AnyActorRef,
+  type InputFrom,
+} from 'xstate';
 import type { Clock } from '../../clock.js';
 import {
   actorGroupMachine,
@@ -57,6 +64,17 @@ export class ActorGroup {
   admit(): void {
     this.admitted++;
     this.members++;
+  }
+
+  /** Creates (without starting) an actor of `logic` whose parent is this group. */
+  member<TLogic extends AnyActorLogic>(logic: TLogic, id: string, input?: InputFrom<TLogic>): Actor<TLogic> {
+    // Clock, logger and inspector come from the group's actor system.
+    return createActor<TLogic>(logic, { id, input, parent: this.ref });
+  }
+
+  /** Stops one member (XState refuses `stop()` on an actor that has a parent). */
+  stopMember(ref: AnyActorRef): void {
+    this.ref.send({ type: 'member.stop', ref });
   }
 
   /** Counts a member out; the group stops when it is full and empty. */

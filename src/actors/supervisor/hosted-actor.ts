@@ -94,12 +94,7 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
 
   start(): void {
     if (!this.group) return this.startIsolated();
-    // Clock, logger and inspector come from the group's actor system.
-    this.ref = createActor<TLogic>(this.logic, {
-      id: this.options.id,
-      input: this.options.input,
-      parent: this.group.ref,
-    });
+    this.ref = this.group.member(this.logic, this.options.id, this.options.input);
     this.attachListeners();
     this.ref.start();
   }
@@ -190,9 +185,8 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
     return typeof value === 'string' ? value : value === undefined ? undefined : JSON.stringify(value);
   }
 
-  /** A member is stopped by its parent (XState refuses `stop()` on an actor that has one). */
   private stopIncarnation(): void {
-    if (this.group) this.group.ref.send({ type: 'member.stop', ref: this.ref });
+    if (this.group) this.group.stopMember(this.ref);
     else this.ref.stop();
   }
 

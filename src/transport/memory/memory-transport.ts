@@ -3,7 +3,6 @@ import { uuidv7 } from '../../events/ids.js';
 import type { DeadLetter } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
 import type { QueueBackend, QueueBackendOptions } from '../../queue/backend.js';
-import { DEFAULT_KEEP_FINISHED } from '../../queue/options.js';
 import {
   REDRIVE_GROUP_HEADER,
   type ConsumerHandle,
@@ -232,7 +231,7 @@ class MemoryTransport implements Transport {
   async queueBackend(name: string, options?: QueueBackendOptions): Promise<QueueBackend> {
     let q = this.queues.get(name);
     if (!q) {
-      const keep = options?.keepFinished ?? DEFAULT_KEEP_FINISHED;
+      const keep = options?.keepFinished;
       q = import('./queue.js').then(({ MemoryQueueStore }) => new MemoryQueueStore(name, this, keep));
       this.queues.set(name, q);
     }

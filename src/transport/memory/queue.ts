@@ -30,7 +30,6 @@ export interface MemoryQueueHost {
   readonly deadLetters: MemoryDeadLetterStore;
 }
 
-/** Settled jobs kept for `getJob`; older ones are forgotten first (their counts stay). */
 const LEVEL: Record<JobPriority, number> = { critical: 0, high: 1, normal: 2, low: 3 };
 
 /** One job of a memory queue. */

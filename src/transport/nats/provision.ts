@@ -23,6 +23,13 @@ export function isNotFound(err: unknown): boolean {
   return err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound;
 }
 
+/** @returns true for a message lookup that found nothing (no stream, or no message on the subject) */
+export function isNoMessage(err: unknown): boolean {
+  return (
+    isNotFound(err) || (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound)
+  );
+}
+
 function streamConfigs(names: Names, o: ResolvedNatsOptions): (Partial<StreamConfig> & { name: string })[] {
   const common = {
     retention: RetentionPolicy.Limits,
@@ -52,7 +59,7 @@ export async function ensureStreams(
       await jsm.streams.info(config.name);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      if (!o.provision) throw missingStream(config.name ?? '', o.prefix);
+      if (!o.provision) throw new MissingStreamError(config.name ?? '', o.prefix);
       await jsm.streams.add(config).catch(async (addErr: unknown) => {
         // Another instance created it between our info and add.
         await jsm.streams.info(config.name).catch(() => Promise.reject(addErr));
@@ -69,11 +76,6 @@ export class MissingStreamError extends TransportError {
   ) {
     super(`stream ${stream} does not exist (prefix "${prefix}"; provision: false creates nothing)`);
   }
-}
-
-/** @returns the error for a stream that `provision: false` will not create */
-export function missingStream(stream: string, prefix: string): MissingStreamError {
-  return new MissingStreamError(stream, prefix);
 }
 
 /** The deliver policy of a starting point. */

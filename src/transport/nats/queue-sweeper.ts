@@ -1,6 +1,6 @@
 import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import type { Logger } from '../../logging.js';
-import { isNotFound } from './provision.js';
+import { isNoMessage } from './provision.js';
 import { decodeWire, JobKind, type QueueNames, type SettledWire } from './queue-wire.js';
 
 /** The subjects whose consumers settle a job's live messages: priorities, then parked jobs. */
@@ -85,7 +85,7 @@ export class FinishedJobSweeper {
     // client's type for this call predates it.
     const first = { seq: 0, next_by_subj: names.filter(kind) } as unknown as MsgRequest;
     const msg = await jsm.streams.getMessage(names.stream, first).catch((err: unknown) => {
-      if (isNotFound(err) || (err as { code?: number }).code === 10037) return null;
+      if (isNoMessage(err)) return null;
       throw err;
     });
     if (!msg) return Infinity;

@@ -28,7 +28,7 @@ import {
 } from '../../queue/types.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ResolvedNatsOptions } from './options.js';
-import { isNotFound, missingStream } from './provision.js';
+import { isNoMessage, isNotFound, MissingStreamError } from './provision.js';
 import { QueueAdder } from './queue-add.js';
 import { FinishedJobSweeper } from './queue-sweeper.js';
 import { NatsQueueWorker } from './queue-worker.js';
@@ -82,7 +82,7 @@ async function provision(host: NatsQueueHost, names: QueueNames, opts: QueueBack
     if (isNotFound(err)) return undefined;
     throw err;
   });
-  if (!exists && !o.provision) throw missingStream(names.stream, o.prefix);
+  if (!exists && !o.provision) throw new MissingStreamError(names.stream, o.prefix);
   if (!o.provision) return; // its consumers came with the stream
   if (!exists) {
     await jsm.streams
@@ -211,7 +211,7 @@ export class NatsQueueBackend implements QueueBackend {
     return this.host.jsm.streams
       .getMessage(this.names.stream, { last_by_subj: subject })
       .catch((err: unknown) => {
-        if (isNotFound(err) || (err as { code?: number }).code === 10037) return null;
+        if (isNoMessage(err)) return null;
         throw err;
       });
   }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { setup } from 'xstate';
+import { cacheWarmer } from '../../support/machines.js';
 import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../../src/runtime/runtime.js';
 import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
@@ -88,17 +88,7 @@ describe('dashboard in headless chromium', () => {
 
   it('lists spawned machines with their status, restarts and last error, pushed as they fail', async () => {
     await start();
-    const warmer = setup({
-      actions: {
-        crash: () => {
-          throw new Error('cache unreachable');
-        },
-      },
-    }).createMachine({
-      id: 'cacheWarmer',
-      initial: 'warming',
-      states: { warming: { on: { crash: { actions: 'crash' }, warmed: 'warm' } }, warm: {} },
-    });
+    const warmer = cacheWarmer('cache unreachable');
     const fragile = rt.spawn(warmer, { id: 'cache-warmer', restart: false });
     rt.spawn(warmer, { id: 'steady-warmer' }).send({ type: 'warmed' });
     await page.goto(url);

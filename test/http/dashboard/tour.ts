@@ -1,7 +1,7 @@
-import { createMachine } from 'xstate';
 import type { Runtime } from '../../../src/runtime/runtime.js';
 import { fixed } from '../../../src/retry/backoff.js';
 import type { testEvents } from '../../support/events.js';
+import { cacheWarmer } from '../../support/machines.js';
 import { poll } from '../../support/wait.js';
 
 const down = () => Promise.reject(new Error('502 Bad Gateway'));
@@ -59,12 +59,5 @@ export async function tour(rt: Runtime<typeof testEvents.schemas>): Promise<void
     (c) => c.completed === 4,
     'four jobs done',
   );
-  rt.spawn(cacheWarmer, { id: 'cache-warmer' }).send({ type: 'warmed' });
+  rt.spawn(cacheWarmer(), { id: 'cache-warmer' }).send({ type: 'warmed' });
 }
-
-/** A machine given to `rt.spawn`, for the supervised actors table. */
-const cacheWarmer = createMachine({
-  id: 'cacheWarmer',
-  initial: 'warming',
-  states: { warming: { on: { warmed: 'warm' } }, warm: {} },
-});
