@@ -11,6 +11,7 @@ export default tseslint.config(
       'test-artifacts/**',
       'src/http/assets/**',
       'scratch/**',
+      'src/http/dashboard/client-bundle.generated.ts',
     ],
   },
   js.configs.recommended,

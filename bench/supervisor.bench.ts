@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { createActor, type AnyActorRef } from 'xstate';
 import { spawnSupervised, type SupervisedActor } from '../src/actors/supervisor/hosted-actor.js';
 import { Supervisor } from '../src/actors/supervisor/supervisor.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/time/clock.js';
 import { circuitBreakerMachine } from '../src/machines/circuit-breaker.machine.js';
 import { markdownTable, median } from './stats.js';
 import type { BenchSection } from './types.js';

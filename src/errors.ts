@@ -98,6 +98,19 @@ export class TransportError extends BulwarkError {
   }
 }
 
+/**
+ * A stream the transport was told not to create (`provision: false`, as the CLI runs) does not
+ * exist: usually a mistyped prefix or queue name.
+ */
+export class MissingStreamError extends TransportError {
+  constructor(
+    readonly stream: string,
+    readonly prefix: string,
+  ) {
+    super(`stream ${stream} does not exist (prefix "${prefix}"; provision: false creates nothing)`);
+  }
+}
+
 function hasCode(e: unknown, code: ErrorCode): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code && MARKER in e;
 }

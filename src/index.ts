@@ -66,7 +66,7 @@ export {
 
 export { memoryTransport, type MemoryTransportOptions } from './transport/memory/memory-transport.js';
 export { natsTransport } from './transport/nats/nats-transport.js';
-export type { NatsTransportOptions, NatsOutboxOptions } from './transport/nats/options.js';
+export type { NatsTransportOptions, NatsOutboxOptions } from './transport/nats/toolkit/options.js';
 export type {
   Transport,
   TransportStatus,
@@ -87,7 +87,7 @@ export type { KeyValueStore, KvEntry } from './transport/key-value.js';
 
 export { Queue } from './queue/queue.js';
 export type { QueueOptions } from './queue/options.js';
-export type { JobHandler } from './queue/runner.js';
+export type { JobHandler } from './queue/runner-options.js';
 export {
   JobPriority,
   type Job,
@@ -101,7 +101,16 @@ export {
   type QueueEvents,
   type QueueObserver,
 } from './queue/types.js';
-export type { QueueBackend, QueueBackendOptions, JobLease, StoredJob } from './queue/backend.js';
+export {
+  hasQueues,
+  type QueueStore,
+  type QueueStoreOptions,
+  type QueueTransport,
+  type QueueBackend,
+  type QueueBackendOptions,
+  type JobLease,
+  type StoredJob,
+} from './queue/store.js';
 export { deadLetterGroup } from './queue/dead-letter.js';
 export { retryJobMachine } from './machines/retry-job.machine.js';
 
@@ -136,7 +145,7 @@ export {
   type CircuitBreakerInput,
 } from './machines/circuit-breaker.machine.js';
 
-export type { Clock } from './clock.js';
+export type { Clock } from './time/clock.js';
 export type { Logger } from './logging.js';
 export { activeTrace, runWithTrace, type TraceContext } from './tracing/context.js';
 export { withTraceFields } from './tracing/log-fields.js';

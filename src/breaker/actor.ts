@@ -1,5 +1,6 @@
+import type { Inspect } from '../env.js';
 import { ActorGroups } from '../actors/groups/actor-group.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import {
   circuitBreakerMachine,
   type CircuitBreakerActorRef,
@@ -45,7 +46,7 @@ export interface BreakerActorOptions {
   readonly id: string;
   readonly input: CircuitBreakerInput;
   readonly clock: Clock;
-  readonly inspect: ((ev: unknown) => void) | undefined;
+  readonly inspect: Inspect | undefined;
 }
 
 /** A running breaker actor and how to stop it. */
@@ -58,7 +59,7 @@ export interface BreakerActor {
 /** Actor groups per clock and inspector: a breaker's actor joins one and shares its actor system. */
 const pools = new WeakMap<Clock, { plain?: ActorGroups; inspected: WeakMap<object, ActorGroups> }>();
 
-function groupsFor(clock: Clock, inspect: ((ev: unknown) => void) | undefined): ActorGroups {
+function groupsFor(clock: Clock, inspect: Inspect | undefined): ActorGroups {
   let byClock = pools.get(clock);
   if (!byClock) pools.set(clock, (byClock = { inspected: new WeakMap() }));
   if (!inspect) return (byClock.plain ??= new ActorGroups({ name: 'breakerGroup', clock }));

@@ -1,4 +1,5 @@
-import { systemClock, type Clock } from '../clock.js';
+import type { Inspect } from '../env.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { isTimeoutError } from '../errors.js';
 import { silentLogger } from '../logging.js';
 import type {
@@ -53,7 +54,7 @@ export class Breaker {
   private readonly opts: ResolvedBreakerOptions;
   private readonly strategy: BreakerStrategy;
   private readonly clock: Clock;
-  private readonly inspect: ((ev: unknown) => void) | undefined;
+  private readonly inspect: Inspect | undefined;
   private actor: BreakerActor | undefined;
   private readonly shared: SharedState | undefined;
   private gate = PASS;

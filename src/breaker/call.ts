@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { CircuitOpenError, TimeoutError } from '../errors.js';
 
 /** The signal of every call without a timeout: one shared instance that never aborts. */

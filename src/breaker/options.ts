@@ -1,5 +1,6 @@
+import type { Inspect } from '../env.js';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { ValidationError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { KeyValueStore } from '../transport/key-value.js';
@@ -186,8 +187,8 @@ export interface BreakerEnvironment {
   clock?: Clock;
   /** @default silentLogger */
   logger?: Logger;
-  /** XState inspection callback; when given, the breaker's actor starts at once so the inspector sees it. */
-  inspect?: (ev: unknown) => void;
+  /** When given, the breaker's actor starts at once so the inspector sees it. */
+  inspect?: Inspect;
   /** The bucket of shared breakers; without it `shared: true` degrades to local state with a warning. */
   keyValue?: () => Promise<KeyValueStore>;
   /** The breaker's key in that bucket. @default the breaker's name */

@@ -1,5 +1,6 @@
+import type { Inspect } from '../env.js';
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { ClosedError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { KeyValueStore } from '../transport/key-value.js';
@@ -14,8 +15,8 @@ export interface BreakerRegistryOptions {
   logger: Logger;
   /** @default systemClock */
   clock?: Clock;
-  /** XState inspection callback, given to every breaker's actor. */
-  inspect?: (ev: unknown) => void;
+  /** Given to every breaker's actor. */
+  inspect?: Inspect;
   /** Opens the KV bucket of `shared: true` breakers; without it they stay local and say so. */
   keyValue?: (bucket: string) => Promise<KeyValueStore>;
   /** Called with every breaker the registry creates (the runtime registers metrics and health). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import type { Logger } from '../logging.js';
 import type { CircuitBreakerEvent, CircuitBreakerStateName } from '../machines/circuit-breaker.machine.js';
 import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../transport/key-value.js';

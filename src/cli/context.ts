@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { silentLogger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
-import { MissingStreamError } from '../transport/nats/provision.js';
+import { MissingStreamError } from '../errors.js';
 
 /** Options every broker command takes. */
 export interface BrokerOptions {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { systemClock } from '../clock.js';
+import { systemClock } from '../time/clock.js';
 import { silentLogger } from '../logging.js';
 import { deadLetterGroup } from '../queue/dead-letter.js';
 import { Queue } from '../queue/queue.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import type { Logger } from '../logging.js';
 import type { AlertConfig, HealthStatus } from './types.js';
 

@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { describeError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import type { CheckOutcome, HealthCheck, HealthStatus } from './types.js';

@@ -1,7 +1,5 @@
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
-import type { Clock } from '../clock.js';
 import { ValidationError } from '../errors.js';
-import type { Logger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
 import { aggregate, breakerImpact, checkImpact } from './aggregate.js';
 import { AlertThrottle } from './alerts.js';
@@ -16,14 +14,13 @@ import type {
   ServiceRegistration,
   ServiceReport,
 } from './types.js';
+import type { Env } from '../env.js';
 
 /** What the health monitor reads. */
-export interface HealthEnvironment {
+export interface HealthEnvironment extends Env {
   readonly service: string;
   readonly version: string;
   readonly instanceId: string;
-  readonly clock: Clock;
-  readonly logger: Logger;
   readonly transport: Transport;
   readonly supervisor: Supervisor;
   /** Called with every report (the metrics' health gauge). */

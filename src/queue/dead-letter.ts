@@ -1,14 +1,26 @@
 import type { CloudEvent } from '../events/cloudevent.js';
 import { isoTime } from '../events/ids.js';
 import type { DeadLetterDraft } from '../transport/dead-letters.js';
-import type { JobDeathReason, NewJob, StoredJob } from './backend.js';
+import type { JobDeathReason, NewJob, StoredJob } from './store.js';
 import { PRIORITIES, type JobError, type JobPriority } from './types.js';
+
+/**
+ * The protocol between a queue's jobs and the dead-letter store, which both transports follow: a job
+ * that exhausted its attempts becomes a dead letter in the group `queue:<name>` (see
+ * {@link jobDeadLetter}), and redriving that letter puts the same job back into its queue with fresh
+ * attempts (see {@link jobFromDeadLetter}).
+ */
 
 const SUBJECT_SAFE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 /** @returns the queue a dead-letter group belongs to, or undefined for an event subscriber's group */
 export function queueOfGroup(group: string): string | undefined {
   return group.startsWith('queue:') ? group.slice('queue:'.length) : undefined;
+}
+
+/** @returns true when a record read from a queue's live path is a redriven dead letter, not a job record */
+export function isRedrivenJob(value: unknown): value is CloudEvent {
+  return (value as { specversion?: unknown } | null)?.specversion === '1.0';
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
-import { Deadlines, type Expirable } from '../actors/subscriber/deadlines.js';
+import type { Clock } from '../time/clock.js';
+import { Deadlines, type Expirable } from '../time/deadlines.js';
 import { NO_TIMEOUT } from '../machines/retry-job.machine.js';
 
 /** A timer of the shared deadline list. */

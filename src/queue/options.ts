@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { exponential, type Backoff } from '../retry/backoff.js';
 import { uuidv7 } from '../events/ids.js';
-import type { NewJob } from './backend.js';
+import type { NewJob } from './store.js';
 import { PRIORITIES, type JobOptions, type QueueObserver } from './types.js';
 
 /** Options of `rt.queue(name, options)`. */

@@ -1,19 +1,16 @@
-import type { ActorOptions, AnyActorLogic } from 'xstate';
-import type { Clock } from '../clock.js';
 import { ClosedError, TransportError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
-import type { QueueBackend, QueueWorker } from './backend.js';
+import { hasQueues, type QueueStore, type QueueWorker } from './store.js';
 import { newJob, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
-import { JobRunner, type JobHandler } from './runner.js';
+import { JobRunner } from './runner.js';
+import type { JobHandler } from './runner-options.js';
 import type { AddedJob, BulkJob, JobCounts, JobInfo, JobOptions, QueueEvents } from './types.js';
+import type { Env } from '../env.js';
 
 /** What a queue borrows from its runtime. */
-export interface QueueHost {
+export interface QueueHost extends Env {
   readonly transport: Transport;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
 }
 
 type Listeners = { [K in keyof QueueEvents]: Set<QueueEvents[K]> };
@@ -36,7 +33,7 @@ export type QueueStatus = 'opening' | 'idle' | 'starting' | 'working' | 'failed'
  */
 export class Queue<D = unknown> {
   readonly options: ResolvedQueueOptions;
-  private backend: Promise<QueueBackend>;
+  private backend: Promise<QueueStore>;
   private opened = false;
   private workerReady = false;
   private closed = false;
@@ -60,12 +57,12 @@ export class Queue<D = unknown> {
     this.backend = this.open();
   }
 
-  private open(): Promise<QueueBackend> {
+  private open(): Promise<QueueStore> {
     const opening = (async () => {
       const t = this.host.transport;
-      if (!t.queueBackend) throw new TransportError(`the ${t.kind} transport has no job queues`);
+      if (!hasQueues(t)) throw new TransportError(`the ${t.kind} transport has no job queues`);
       const { ackWaitMs, dedupWindowMs, keepFinished } = this.options;
-      return t.queueBackend(this.name, { ackWaitMs, dedupWindowMs, keepFinished });
+      return t.queueStore(this.name, { ackWaitMs, dedupWindowMs, keepFinished });
     })();
     opening.then(
       () => {

@@ -1,31 +1,11 @@
-import type { ActorOptions, AnyActorLogic, AnyEventObject } from 'xstate';
-import type { Clock } from '../clock.js';
-import type { Logger } from '../logging.js';
+import type { AnyEventObject } from 'xstate';
 import type { RetryJobContext } from '../machines/retry-job.machine.js';
 import type { Backoff } from '../retry/backoff.js';
-import type { JobLease, JobSink } from './backend.js';
+import type { JobLease, JobSink } from './store.js';
 import { JobClock } from './job-clock.js';
 import { JobStepper } from './job-stepper.js';
 import { Running } from './running-job.js';
-import type { Job, JobInfo, QueueObserver } from './types.js';
-
-/** A queue's handler. */
-export type JobHandler<D = unknown> = (job: Job<D>) => unknown;
-
-/** What a runner needs from its queue. */
-export interface RunnerOptions {
-  readonly queue: string;
-  readonly handler: JobHandler;
-  readonly maxAttempts: number;
-  readonly backoff: Backoff;
-  readonly timeoutMs: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
-  readonly observer: QueueObserver | undefined;
-  /** Reports a settled job to the queue's listeners; `undefined` when nobody listens. */
-  readonly emit: (state: 'completed' | 'failed' | 'dead', info: () => JobInfo) => void;
-}
+import type { RunnerOptions } from './runner-options.js';
 
 type Ctx = { context: RetryJobContext };
 const running = (ctx: RetryJobContext): Running => ctx.job as Running;

@@ -5,10 +5,10 @@ import {
   type RetryJobContext,
   type RetryJobSnapshot,
 } from '../machines/retry-job.machine.js';
-import type { JobLease } from './backend.js';
+import type { JobLease } from './store.js';
 import type { JobClock } from './job-clock.js';
 import { doneEvent, errorEvent, type SteppedJob } from './job-stepper.js';
-import type { RunnerOptions } from './runner.js';
+import type { RunnerOptions } from './runner-options.js';
 import type { JobInfo, Job, JobPriority, JobState } from './types.js';
 
 /** What a running job needs from the runner that took it. */

@@ -1,5 +1,5 @@
 import type { ActorOptions, AnyActorLogic } from 'xstate';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import type { EventRegistry, EventSchemas } from '../events/registry.js';
 import { uuidv7 } from '../events/ids.js';
 import { createLogger, type Logger } from '../logging.js';

@@ -2,7 +2,7 @@ import type { ActorOptions, AnyActorLogic } from 'xstate';
 import type { Subscription } from '../actors/subscriber/subscriber.actor.js';
 import { superviseSubscription } from '../actors/supervisor/supervised-subscription.js';
 import { Supervisor } from '../actors/supervisor/supervisor.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { HealthMonitor } from '../health/health.js';
 import type { Logger } from '../logging.js';
 import { RuntimeMetrics } from '../metrics/metrics.js';

@@ -1,5 +1,5 @@
 import type { ActorOptions, AnyActorLogic } from 'xstate';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../time/clock.js';
 import { ClosedError } from '../errors.js';
 import type {
   EventRegistry,
@@ -32,8 +32,8 @@ import {
   type SpawnOptions,
   type SupervisedActor,
 } from '../actors/supervisor/hosted-actor.js';
-import { superviseQueue } from '../actors/supervisor/supervised-queue.js';
-import { trackBreaker } from '../actors/supervisor/tracked-breaker.js';
+import { superviseQueue } from '../queue/supervised.js';
+import { trackBreaker } from '../breaker/supervised.js';
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
 import type { HealthMonitor } from '../health/health.js';
 import type { RuntimeMetrics } from '../metrics/metrics.js';
@@ -116,7 +116,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
       service: parts.service,
       logger: parts.logger.child({ actor: 'breaker' }),
       clock: parts.clock,
-      ...(parts.inspect && { inspect: parts.inspect as (ev: unknown) => void }),
+      ...(parts.inspect && { inspect: parts.inspect }),
       keyValue: (bucket) => parts.transport.keyValue(bucket),
     });
     this.breakers = this.breakerRegistry.directory;

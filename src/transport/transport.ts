@@ -3,7 +3,6 @@ import type { Logger } from '../logging.js';
 import type { DeadLetterStore, DeadLetterDraft } from './dead-letters.js';
 import type { KeyValueStore } from './key-value.js';
 import type { ServicePresence } from './presence.js';
-import type { QueueBackend, QueueBackendOptions } from '../queue/backend.js';
 
 /** Which instances receive an event: one per group (`'group'`), or every instance (`'broadcast'`). */
 export type DeliveryMode = 'group' | 'broadcast';
@@ -134,8 +133,6 @@ export interface Transport {
   readonly deadLetters: DeadLetterStore;
   /** A key-value bucket (shared breaker state, job state). */
   keyValue(bucket: string): Promise<KeyValueStore>;
-  /** The store of the job queue `name` (provisioned on first use); absent where queues are not supported. */
-  queueBackend?(name: string, options: QueueBackendOptions): Promise<QueueBackend>;
   status(): TransportStatus;
   /**
    * Optional: how many events of `type` wait for `group`, not yet delivered to any of its instances

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../src/clock.js';
+import { systemClock, type Clock } from '../../src/time/clock.js';
 import { isClosedError } from '../../src/errors.js';
 import { user } from '../support/events.js';
 import { useRuntimes } from '../support/runtime.js';

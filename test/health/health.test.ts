@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
-import { systemClock, type Clock } from '../../src/clock.js';
+import { systemClock, type Clock } from '../../src/time/clock.js';
 import { HealthMonitor } from '../../src/health/health.js';
 import type { BreakerLike, HealthStatus } from '../../src/health/types.js';
 import { memoryTransport } from '../../src/transport/memory/memory-transport.js';

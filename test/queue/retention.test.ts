@@ -1,8 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { QueueNames } from '../../src/transport/nats/queue-wire.js';
-import type { QueueBackend } from '../../src/queue/backend.js';
+import { QueueNames } from '../../src/transport/nats/toolkit/names.js';
+import type { QueueStore, QueueTransport } from '../../src/queue/store.js';
 import { poll } from '../support/wait.js';
 import { queueCases, useQueueRuntimes } from './cases.js';
 
@@ -33,12 +33,12 @@ describe.each(queueCases)('finished jobs on $name', (c) => {
         (n) => n.completed === 10 && n.dead === 4 && n.active === 0,
         'every job settled',
       );
-      const backend = await rt.transport.queueBackend!('retain', {
+      const backend = await (rt.transport as QueueTransport).queueStore('retain', {
         ...options,
         ackWaitMs: 30_000,
         dedupWindowMs: 60_000,
       });
-      expect(await (backend as QueueBackend & { sweep(): Promise<number> }).sweep()).toBe(15);
+      expect(await (backend as QueueStore & { sweep(): Promise<number> }).sweep()).toBe(15);
       const nc = await connect({ servers: bus().url });
       const jsm = await jetstreamManager(nc);
       // 14 job messages and 14 outcome records before; the newest 3 of each outcome and their job messages after.

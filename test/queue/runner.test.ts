@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JobError } from '../../src/queue/types.js';
-import type { JobLease, StoredJob } from '../../src/queue/backend.js';
+import type { JobLease, StoredJob } from '../../src/queue/store.js';
 import { JobRunner, STALL_MARGIN } from '../../src/queue/runner.js';
-import { systemClock } from '../../src/clock.js';
+import { systemClock } from '../../src/time/clock.js';
 import { fixed } from '../../src/retry/backoff.js';
 import { testLogger } from '../support/events.js';
 

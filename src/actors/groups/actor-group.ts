@@ -1,12 +1,5 @@
-import {
-  createActor,
-  type Actor,
-  type ActorOptions,
-  type AnyActorLogic,
-  type AnyActorRef,
-  type InputFrom,
-} from 'xstate';
-import type { Clock } from '../../clock.js';
+import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InputFrom } from 'xstate';
+import type { Env } from '../../env.js';
 import {
   actorGroupMachine,
   type ActorGroupNotice,
@@ -14,11 +7,9 @@ import {
 } from '../../machines/actor-group.machine.js';
 
 /** What a group's actor system runs with: every member uses its clock and inspector. */
-export interface ActorGroupEnvironment {
+export interface ActorGroupEnvironment extends Pick<Env, 'clock' | 'inspect'> {
   /** The group actors' id, as the inspector shows them. @default 'supervisorGroup' */
   readonly name?: string;
-  readonly clock: Clock;
-  readonly inspect?: ActorOptions<AnyActorLogic>['inspect'];
 }
 
 /** Hears what a group saw of its members (failures, final states). */

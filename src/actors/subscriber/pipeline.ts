@@ -10,7 +10,7 @@ import {
 } from '../../tracing/context.js';
 import type { Delivery } from '../../transport/transport.js';
 import type { Activity } from './activity.js';
-import { Deadlines, type Expirable } from './deadlines.js';
+import { Deadlines, type Expirable } from '../../time/deadlines.js';
 import { DeliveryMeta, type EventMeta } from './meta.js';
 import { receive } from './receive.js';
 import { deadLetter, settleFailure, type SettleContext } from './settle.js';

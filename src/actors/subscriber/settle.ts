@@ -1,4 +1,4 @@
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../time/clock.js';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logging.js';

@@ -1,7 +1,6 @@
-import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
+import { createActor } from 'xstate';
 import type { z } from 'zod';
-import type { Clock } from '../../clock.js';
-import type { Logger } from '../../logging.js';
+import type { Env } from '../../env.js';
 import { subscriberMachine } from '../../machines/subscriber.machine.js';
 import { exponential, type Backoff } from '../../retry/backoff.js';
 import type { DeliveryMode, ReplayFrom, Transport } from '../../transport/transport.js';
@@ -11,6 +10,7 @@ import type { EventMeta } from './meta.js';
 import { DeliveryPipeline, type Handler } from './pipeline.js';
 import type { SettleContext } from './settle.js';
 import { emptyStats, type SubscriberObserver, type SubscriberStats } from './stats.js';
+import type { Logger } from 'pino';
 
 /** Options of `rt.subscribe` and `rt.subscribeBatch`. */
 export interface SubscribeOptions<P = unknown> {
@@ -61,12 +61,9 @@ export interface Subscription {
 }
 
 /** What the runtime lends every subscriber. */
-export interface SubscriberHost {
+export interface SubscriberHost extends Env {
   readonly transport: Transport;
-  readonly logger: Logger;
-  readonly clock: Clock;
   readonly instanceId: string;
-  readonly inspect?: ActorOptions<AnyActorLogic>['inspect'];
   readonly observer?: SubscriberObserver;
 }
 

@@ -1,7 +1,6 @@
-import { createActor, type ActorOptions, type AnyActorLogic } from 'xstate';
-import type { Clock } from '../../clock.js';
+import { createActor } from 'xstate';
+import type { Env } from '../../env.js';
 import { ValidationError } from '../../errors.js';
-import type { Logger } from '../../logging.js';
 import { exponential } from '../../retry/backoff.js';
 import {
   supervisorMachine,
@@ -12,12 +11,8 @@ import {
 import { ActorGroups, type ActorGroup } from '../groups/actor-group.js';
 import type { ActorReport, ChildStatus, RestartPolicy, SupervisedChild, SupervisorNotice } from './types.js';
 
-/** What a supervisor runs in. */
-export interface SupervisorEnvironment {
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** Passed to every root actor the supervisor creates (its policy actors and its actor groups). */
-  readonly inspect?: ActorOptions<AnyActorLogic>['inspect'];
+/** What a supervisor runs in; `inspect` reaches every root actor it creates (policy actors, actor groups). */
+export interface SupervisorEnvironment extends Env {
   /** How often watched children (subscribers) are checked for failure. @default 1_000 */
   readonly sweepMs?: number;
 }

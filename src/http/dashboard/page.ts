@@ -1,5 +1,4 @@
-import { DASHBOARD_SCRIPT } from './script.js';
-import { CHART_SCRIPT } from './script-chart.js';
+import { DASHBOARD_CLIENT } from './client-bundle.generated.js';
 
 const STYLE = `
 :root { --ok: #1f9d55; --warn: #d69e2e; --bad: #e53e3e; --unknown: #718096; --bg: #f7f8fa; --card: #fff;
@@ -96,6 +95,6 @@ export function dashboardPage(nonce: string, base: string): string {
 <title>bulwark dashboard</title><link rel="icon" href="data:,">
 <style nonce="${nonce}">${STYLE}</style></head>
 <body>${BODY}
-<script nonce="${nonce}">window.BULWARK_BASE = ${JSON.stringify(base).replace(/</g, '\\u003c')};${CHART_SCRIPT}${DASHBOARD_SCRIPT}</script>
+<script nonce="${nonce}">window.BULWARK_BASE = ${JSON.stringify(base).replace(/</g, '\\u003c')};${DASHBOARD_CLIENT}</script>
 </body></html>`;
 }

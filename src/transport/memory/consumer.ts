@@ -1,4 +1,4 @@
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../time/clock.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery, DeliverySink } from '../transport.js';
 import type { MemoryDeadLetterStore } from './dead-letters.js';

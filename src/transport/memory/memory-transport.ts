@@ -1,8 +1,8 @@
-import { systemClock, type Clock } from '../../clock.js';
+import { systemClock, type Clock } from '../../time/clock.js';
 import { uuidv7 } from '../../events/ids.js';
 import type { DeadLetter } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
-import type { QueueBackend, QueueBackendOptions } from '../../queue/backend.js';
+import type { QueueStore, QueueStoreOptions, QueueTransport } from '../../queue/store.js';
 import {
   REDRIVE_GROUP_HEADER,
   type ConsumerHandle,
@@ -11,12 +11,11 @@ import {
   type OutboundMessage,
   type PublishReceipt,
   type ReplayFrom,
-  type Transport,
   type TransportStatus,
 } from '../transport.js';
 import { MemoryConsumer, type Member } from './consumer.js';
 import { MemoryDeadLetterStore } from './dead-letters.js';
-import type { MemoryQueueStore } from './queue.js';
+import type { MemoryQueueStore } from './queue/store.js';
 import { queueOfGroup } from '../../queue/dead-letter.js';
 import { DedupWindow, TypeLog, type StoredMessage } from './stream.js';
 
@@ -49,11 +48,11 @@ const CONNECTED: TransportStatus = Object.freeze({ kind: 'memory', connected: tr
  * const a = await createRuntime({ service: 'a', events, transport: bus });
  * const b = await createRuntime({ service: 'b', events, transport: bus });
  */
-export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
+export function memoryTransport(options: MemoryTransportOptions = {}): QueueTransport {
   return new MemoryTransport(options);
 }
 
-class MemoryTransport implements Transport {
+class MemoryTransport implements QueueTransport {
   readonly kind = 'memory';
   readonly clock: Clock;
   readonly timers = new Set<unknown>();
@@ -65,7 +64,7 @@ class MemoryTransport implements Transport {
   private readonly consumers = new Map<string, MemoryConsumer>();
   private readonly byType = new Map<string, MemoryConsumer[]>();
   private readonly buckets = new Map<string, Promise<KeyValueStore>>();
-  private readonly queues = new Map<string, Promise<QueueBackend>>();
+  private readonly queues = new Map<string, Promise<QueueStore>>();
   private seq = 0;
   private users = 0;
 
@@ -196,7 +195,7 @@ class MemoryTransport implements Transport {
     // A queue's dead job goes back into its queue, as on JetStream where its subject is the queue's.
     const queue = queueOfGroup(dl.group);
     if (queue !== undefined) {
-      const store = (await this.queueBackend(queue)) as MemoryQueueStore;
+      const store = (await this.queueStore(queue)) as MemoryQueueStore;
       return store.readmit(dl.event);
     }
     const headers = { ...this.headersOf(dl), [REDRIVE_GROUP_HEADER]: dl.group };
@@ -228,11 +227,11 @@ class MemoryTransport implements Transport {
   }
 
   /** One store per queue name, shared by every runtime on this transport. */
-  async queueBackend(name: string, options?: QueueBackendOptions): Promise<QueueBackend> {
+  async queueStore(name: string, options?: QueueStoreOptions): Promise<QueueStore> {
     let q = this.queues.get(name);
     if (!q) {
       const keep = options?.keepFinished;
-      q = import('./queue.js').then(({ MemoryQueueStore }) => new MemoryQueueStore(name, this, keep));
+      q = import('./queue/store.js').then(({ MemoryQueueStore }) => new MemoryQueueStore(name, this, keep));
       this.queues.set(name, q);
     }
     return q;

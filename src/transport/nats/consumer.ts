@@ -5,10 +5,11 @@ import type { Logger } from '../../logging.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ConsumerHandle, ConsumerSpec, DeliverySink } from '../transport.js';
 import { NatsDelivery, type DeliveryOwner } from './delivery.js';
-import type { Names } from './names.js';
-import type { ResolvedNatsOptions } from './options.js';
-import { ensureConsumer, ensureStreams, isNotFound } from './provision.js';
-import { PullLoop, type PullTiming } from './pull-loop.js';
+import type { Names } from './toolkit/names.js';
+import type { ResolvedNatsOptions } from './toolkit/options.js';
+import { ensureConsumer, ensureStreams, isNotFound } from './toolkit/provision.js';
+import { nak } from './toolkit/ack.js';
+import { Pull, type PullTiming } from './toolkit/pull.js';
 
 /** What a consumer needs from its transport. */
 export interface ConsumerHost {
@@ -46,7 +47,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   private inFlight = 0;
   /** Arrivals pulled ahead of the room (and after a reset forgot live requests): handed out as room frees. */
   private readonly overflow: Arrival[] = [];
-  private loop: PullLoop | undefined;
+  private loop: Pull | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private checking = false;
@@ -75,15 +76,24 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   }
 
   private startLoop(): void {
-    const subject = `${this.host.options.apiPrefix}.CONSUMER.MSG.NEXT.${this.host.names.eventsStream}.${this.name}`;
+    const { nc, options, names } = this.host;
     // Pull up to twice what may be in flight: the second half waits in `overflow` and is handed out
-    // as deliveries settle, so the server never waits for an ack round trip to send more (measured:
-    // +10-15% consume throughput). Stopping naks whatever is still waiting there.
-    const room = (): number => PULL_AHEAD * this.max - this.inFlight - this.overflow.length;
-    this.loop = new PullLoop(this.host.nc, subject, room, this.max, TIMING, {
-      message: (msg, attempt, seq) => this.arrive({ msg, attempt, seq }),
-      suspect: (reason) => void this.check(reason),
-      deleted: () => void this.recover('consumer deleted'),
+    // as deliveries settle, so the server never waits for an ack round trip to send more.
+    // Stopping naks whatever is still waiting there.
+    const minBatch = Math.max(1, Math.floor(this.max / 4));
+    this.loop = new Pull({
+      nc,
+      apiPrefix: options.apiPrefix,
+      stream: names.eventsStream,
+      consumer: this.name,
+      room: () => PULL_AHEAD * this.max - this.inFlight - this.overflow.length,
+      minBatch: () => minBatch,
+      timing: TIMING,
+      handlers: {
+        message: (msg, attempt, seq) => this.arrive({ msg, attempt, seq }),
+        suspect: (reason) => void this.check(reason),
+        deleted: () => void this.recover('consumer deleted'),
+      },
     });
     this.loop.pull();
   }
@@ -168,7 +178,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
     this.stopped = true;
     await this.ready.catch(() => undefined);
     await this.loop?.stop();
-    for (const a of this.overflow.splice(0)) a.msg.respond('-NAK');
+    for (const a of this.overflow.splice(0)) nak(a.msg);
     // A broadcast instance's consumer has no other reader; like the memory transport, a new
     // consume for the instance starts afresh.
     if (this.spec.mode === 'broadcast' && this.name) {

@@ -10,9 +10,9 @@ import {
   type DeadLetterStore,
 } from '../dead-letters.js';
 import { REDRIVE_GROUP_HEADER, TRACEPARENT_HEADER } from '../transport.js';
-import type { Names } from './names.js';
-import { isNotFound } from './provision.js';
-import { deadLetterFromWire, deadLetterToWire, type DeadLetterWire } from './wire.js';
+import type { Names } from './toolkit/names.js';
+import { isNotFound } from './toolkit/provision.js';
+import { deadLetterFromWire, deadLetterToWire, type DeadLetterWire } from './toolkit/wire.js';
 
 /** What the store needs from its transport. */
 export interface DeadLetterHost {

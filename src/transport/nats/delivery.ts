@@ -1,8 +1,8 @@
 import type { Msg } from '@nats-io/transport-node';
-import { nanos } from '@nats-io/transport-node';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery } from '../transport.js';
+import { ack, nak, term, working } from './toolkit/ack.js';
 
 /** What a delivery needs from the consumer that handed it out. */
 export interface DeliveryOwner {
@@ -13,18 +13,7 @@ export interface DeliveryOwner {
   settled(): void;
 }
 
-/** JetStream's acknowledgement bodies, sent to a message's reply subject. */
-export const AckKind = {
-  ack: '+ACK',
-  nak: '-NAK',
-  working: '+WPI',
-  term: '+TERM',
-} as const;
-
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-// Encoded once: nats.js would UTF-8 encode the string on every ack.
-const ACK = new TextEncoder().encode(AckKind.ack);
-const WORKING = new TextEncoder().encode(AckKind.working);
 
 /**
  * False when the message's raw header block certainly lacks `name` (or there is none): a byte
@@ -75,24 +64,22 @@ export class NatsDelivery implements Delivery {
   }
 
   ack(): void {
-    if (this.settle()) this.msg.respond(ACK);
+    if (this.settle()) ack(this.msg);
   }
 
   nak(delayMs: number): void {
-    if (!this.settle()) return;
-    const ms = Math.max(0, Math.round(delayMs));
-    this.msg.respond(ms === 0 ? AckKind.nak : `${AckKind.nak} {"delay":${nanos(ms)}}`);
+    if (this.settle()) nak(this.msg, delayMs);
   }
 
   working(): void {
-    if (!this.done) this.msg.respond(WORKING);
+    if (!this.done) working(this.msg);
   }
 
   async deadLetter(draft: DeadLetterDraft): Promise<void> {
     if (this.done) return;
     await this.owner.writeDeadLetter(draft, this.msg.subject, this.seq);
     if (!this.settle()) return;
-    this.msg.respond(this.owner.termWithReason ? `${AckKind.term} bulwark: ${draft.reason}` : AckKind.term);
+    term(this.msg, this.owner.termWithReason ? `bulwark: ${draft.reason}` : undefined);
   }
 
   private settle(): boolean {

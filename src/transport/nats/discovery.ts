@@ -1,6 +1,6 @@
 import { NoRespondersError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { DiscoveredInstance, ServiceAdvert, ServicePresence } from '../presence.js';
-import { safeToken } from './names.js';
+import { safeToken } from './toolkit/names.js';
 
 // The NATS micro protocol (ADR-32): every service instance answers PING, INFO and STATS on
 // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>`; `nats micro ls` lists them.

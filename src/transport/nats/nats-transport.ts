@@ -1,19 +1,18 @@
 import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { uuidv7 } from '../../events/ids.js';
-import { ClosedError, TransportError } from '../../errors.js';
+import { ClosedError, MissingStreamError, TransportError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
 import type { DeadLetterStore } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
 import type { ServicePresence } from '../presence.js';
-import type { QueueBackend, QueueBackendOptions } from '../../queue/backend.js';
+import type { QueueStore, QueueStoreOptions, QueueTransport } from '../../queue/store.js';
 import type {
   ConsumerHandle,
   ConsumerSpec,
   DeliverySink,
   OutboundMessage,
   PublishReceipt,
-  Transport,
   TransportContext,
   TransportStatus,
 } from '../transport.js';
@@ -22,13 +21,13 @@ import { NatsConsumer, type ConsumerHost } from './consumer.js';
 import { NatsDeadLetterStore } from './dead-letters.js';
 import { natsPresence } from './discovery.js';
 import { openNatsKeyValue } from './key-value.js';
-import { Names } from './names.js';
-import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './options.js';
+import { Names } from './toolkit/names.js';
+import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './toolkit/options.js';
 import { Outbox } from './outbox.js';
-import { ensureStreams, MissingStreamError } from './provision.js';
+import { ensureStreams } from './toolkit/provision.js';
 import { Publisher } from './publisher.js';
-import { PubAckPublisher } from './pub-ack.js';
-import { serverFeatures, type ServerFeatures } from './server-features.js';
+import { PubAckPublisher } from './toolkit/pub-ack.js';
+import { serverFeatures, type ServerFeatures } from './toolkit/server-features.js';
 
 /** A started transport's connection and what hangs off it. */
 interface Connected {
@@ -54,11 +53,11 @@ const encoder = new TextEncoder();
  *   transport: natsTransport({ servers: process.env.NATS_URL, prefix: 'shop' }),
  * });
  */
-export function natsTransport(options: NatsTransportOptions = {}): Transport {
+export function natsTransport(options: NatsTransportOptions = {}): QueueTransport {
   return new NatsTransport(options);
 }
 
-class NatsTransport implements Transport {
+class NatsTransport implements QueueTransport {
   readonly kind = 'nats';
   readonly deadLetters: DeadLetterStore;
   private readonly o: ResolvedNatsOptions;
@@ -239,11 +238,11 @@ class NatsTransport implements Transport {
   }
 
   /** A job queue's store on this connection; loaded on first use. */
-  async queueBackend(name: string, options: QueueBackendOptions): Promise<QueueBackend> {
+  async queueStore(name: string, options: QueueStoreOptions): Promise<QueueStore> {
     const conn = this.required();
-    const { openNatsQueue } = await import('./queue.js');
-    const { nc, js, jsm, dlq } = conn;
-    const host = { nc, js, jsm, options: this.o, logger: this.logger };
+    const { openNatsQueue } = await import('./queue/store.js');
+    const { nc, jsm, dlq } = conn;
+    const host = { nc, jsm, options: this.o, names: this.names, logger: this.logger };
     return openNatsQueue({ ...host, writeDeadLetter: (d, s, q) => dlq.write(d, s, q) }, name, options);
   }
 

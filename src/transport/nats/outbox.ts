@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { BackpressureError, ClosedError } from '../../errors.js';
 import type { PublishReceipt } from '../transport.js';
-import type { OutboxLineWire } from './wire.js';
+import type { OutboxLineWire } from './toolkit/wire.js';
 
 /** One publish waiting for the broker. */
 export interface OutboxEntry {

@@ -3,10 +3,10 @@ import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent } from '../../events/cloudevent.j
 import { TransportError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { TRACEPARENT_HEADER, type OutboundMessage, type PublishReceipt } from '../transport.js';
-import type { Names } from './names.js';
+import type { Names } from './toolkit/names.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
-import { JetStreamRefusedError, type PubAckPublisher, type StoredAck } from './pub-ack.js';
-import { WireHeader } from './wire.js';
+import { JetStreamRefusedError, type PubAckPublisher, type StoredAck } from './toolkit/pub-ack.js';
+import { WireHeader } from './toolkit/wire.js';
 
 /** Entries published at once while flushing the outbox. */
 const FLUSH_WINDOW = 256;

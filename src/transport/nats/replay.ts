@@ -9,8 +9,8 @@ import {
 } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, nanos, nuid, type MsgHdrs } from '@nats-io/transport-node';
 import { REDRIVE_GROUP_HEADER } from '../transport.js';
-import { Names } from './names.js';
-import { WireHeader } from './wire.js';
+import { Names } from './toolkit/names.js';
+import { WireHeader } from './toolkit/wire.js';
 
 /** Options of {@link replayEvents}. */
 export interface ReplayOptions {

@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { parseAckSubject, readPullStatus } from '../../../src/transport/nats/pull-loop.js';
+import { parseAckSubject } from '../../../src/transport/nats/toolkit/ack.js';
+import { readPullStatus } from '../../../src/transport/nats/toolkit/pull.js';
 
 describe('parseAckSubject', () => {
-  it('reads delivery count and stream sequence from the 9-token form', () => {
+  it('reads delivery count, stream sequence and pending count from the 9-token form', () => {
     expect(parseAckSubject('$JS.ACK.P_EVENTS.mailer_user_created.3.1042.77.1795329175845000000.12')).toEqual([
-      3, 1042,
+      3, 1042, 12,
     ]);
   });
 
   it('reads them from the form with domain and account hash', () => {
     expect(
-      parseAckSubject('$JS.ACK.hub.ACCHASH.P_EVENTS.mailer_user_created.1.9.9.1795329175845000000.0.rnd'),
-    ).toEqual([1, 9]);
+      parseAckSubject('$JS.ACK.hub.ACCHASH.P_EVENTS.mailer_user_created.1.9.9.1795329175845000000.7.rnd'),
+    ).toEqual([1, 9, 7]);
   });
 });
 

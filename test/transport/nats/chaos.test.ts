@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Names } from '../../../src/transport/nats/names.js';
+import { Names } from '../../../src/transport/nats/toolkit/names.js';
 import { isBackpressureError } from '../../../src/errors.js';
 import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { PublishReceipt, Transport } from '../../../src/transport/transport.js';

@@ -1,6 +1,6 @@
-import type { Queue } from '../../queue/queue.js';
-import type { Supervisor } from './supervisor.js';
-import type { RestartPolicy, SupervisedChild } from './types.js';
+import type { Queue } from './queue.js';
+import type { Supervisor } from '../actors/supervisor/supervisor.js';
+import type { RestartPolicy, SupervisedChild } from '../actors/supervisor/types.js';
 
 /**
  * Puts a job queue under supervision: a queue whose store or worker could not be opened (its

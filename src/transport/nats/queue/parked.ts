@@ -1,7 +1,7 @@
-import { HANDBACK_DELAY_MS, type QueueMsg } from './queue-msg.js';
-import { QueuePull } from './queue-pull.js';
-import type { WorkerHost } from './queue-worker.js';
-import { decodeWire, encodeWire, JobKind, type JobWire } from './queue-wire.js';
+import type { Pull } from '../toolkit/pull.js';
+import type { QueueContext } from './context.js';
+import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
+import { decodeWire, encodeWire, JobKind, type JobWire } from './wire.js';
 
 /** Parked jobs one worker looks at at once. */
 const PARKED_ROOM = 100;
@@ -15,33 +15,29 @@ const DUE_SLACK_MS = 2;
  * republished to its priority (deduplicated per delivery) and acked.
  */
 export class ParkedJobs {
-  private readonly loops: QueuePull[] = [];
+  private readonly loops: Pull[] = [];
   private busy = 0;
 
   constructor(
-    private readonly host: WorkerHost,
+    private readonly ctx: QueueContext,
     private readonly stopped: () => boolean,
   ) {}
 
   start(): void {
-    const { nc, names, logger } = this.host;
     for (const kind of [JobKind.delayed, JobKind.retry]) {
-      const loop: QueuePull = new QueuePull({
-        nc,
-        apiPrefix: this.host.options.apiPrefix,
-        stream: names.stream,
-        consumer: kind,
-        target: () => PARKED_ROOM,
-        held: () => this.busy,
-        logger,
-        receive: (m) => this.receive(m, loop),
-      });
+      const loop: Pull = queuePull(
+        this.ctx,
+        kind,
+        () => PARKED_ROOM,
+        () => this.busy,
+        (m) => this.receive(m, loop),
+      );
       this.loops.push(loop);
       loop.pull();
     }
   }
 
-  private receive(m: QueueMsg, loop: QueuePull): void {
+  private receive(m: QueueMsg, loop: Pull): void {
     if (this.stopped()) return m.nak(HANDBACK_DELAY_MS);
     this.busy++;
     void this.unpark(m).finally(() => {
@@ -63,13 +59,10 @@ export class ParkedJobs {
     if (remaining > DUE_SLACK_MS) return m.nak(remaining);
     // Never early: past the due millisecond, since the clock counts whole milliseconds.
     if (remaining >= 0) await new Promise((r) => setTimeout(r, remaining + 1));
-    const { js, names, options, logger } = this.host;
+    const { names, logger } = this.ctx;
     try {
       const { due: _due, ...rest } = job;
-      await js.publish(names.subject(job.id, job.p), encodeWire(rest), {
-        msgID: `due:${job.id}:${job.a}:${m.seq}`,
-        timeout: options.requestTimeoutMs,
-      });
+      await this.ctx.store(names.subject(job.id, job.p), encodeWire(rest), `due:${job.id}:${job.a}:${m.seq}`);
       m.ack();
     } catch (err) {
       logger.warn({ err, jobId: job.id }, 'could not promote a due job; trying again');

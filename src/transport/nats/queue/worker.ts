@@ -1,25 +1,13 @@
-import type { JobSink, QueueWorker, WorkerSpec } from '../../queue/backend.js';
-import { PRIORITIES, type JobPriority } from '../../queue/types.js';
-import type { NatsQueueHost } from './queue.js';
-import { NatsJobLease } from './queue-lease.js';
-import { HANDBACK_DELAY_MS, type QueueMsg } from './queue-msg.js';
-import { QueuePull } from './queue-pull.js';
-import { ParkedJobs } from './queue-parked.js';
-import {
-  decodeWire,
-  fromDeadLetter,
-  JobKind,
-  isRedriven,
-  type JobWire,
-  type QueueNames,
-} from './queue-wire.js';
-
-/** What a worker needs from its queue. */
-export interface WorkerHost extends NatsQueueHost {
-  readonly names: QueueNames;
-  readonly queue: string;
-  readonly ackWaitMs: number;
-}
+import type { JobSink, QueueWorker, WorkerSpec } from '../../../queue/store.js';
+import { PRIORITIES } from '../../../queue/types.js';
+import type { CloudEvent } from '../../../events/cloudevent.js';
+import { isRedrivenJob, jobFromDeadLetter } from '../../../queue/dead-letter.js';
+import type { Pull } from '../toolkit/pull.js';
+import type { QueueContext } from './context.js';
+import { NatsJobLease, type LeaseOwner } from './lease.js';
+import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
+import { ParkedJobs } from './parked.js';
+import { decodeWire, JobKind, jobWire, type JobWire } from './wire.js';
 
 /** How long lower priorities wait for a higher level the server says is not empty before asking again. */
 const RECHECK_MS = 50;
@@ -33,7 +21,7 @@ interface Level {
   readonly buffer: QueueMsg[];
   /** Messages the server still holds for this level, as of the last delivery or check. */
   pending: number;
-  pull: QueuePull | undefined;
+  pull: Pull | undefined;
 }
 
 /**
@@ -48,7 +36,7 @@ interface Level {
  * are {@link ParkedJobs}' business. Active and prefetched jobs send `working()` every third of the
  * ack wait.
  */
-export class NatsQueueWorker implements QueueWorker {
+export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   readonly ready: Promise<void>;
   readonly leases = new Set<NatsJobLease>();
   private readonly levels: Level[];
@@ -73,7 +61,7 @@ export class NatsQueueWorker implements QueueWorker {
   private recheck: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly host: WorkerHost,
+    readonly ctx: QueueContext,
     spec: WorkerSpec,
     private readonly sink: JobSink,
     private readonly release: () => void,
@@ -82,29 +70,25 @@ export class NatsQueueWorker implements QueueWorker {
     this.minAhead = Math.min(MAX_AHEAD, Math.max(this.max * 2, 32));
     this.ahead = this.minAhead;
     this.levels = PRIORITIES.map((kind) => ({ kind, buffer: [], pending: 0, pull: undefined }));
-    this.parked = new ParkedJobs(host, () => this.stopped);
+    this.parked = new ParkedJobs(ctx, () => this.stopped);
     this.ready = this.open();
   }
 
   private async open(): Promise<void> {
     await this.refresh(this.levels);
     if (this.stopped) return;
-    const { nc, names, logger } = this.host;
     for (const level of this.levels) {
-      level.pull = new QueuePull({
-        nc,
-        apiPrefix: this.host.options.apiPrefix,
-        stream: names.stream,
-        consumer: level.kind,
-        target: () => this.ahead,
-        held: () => level.buffer.length,
-        logger,
-        receive: (m) => this.arrive(level, m),
-      });
+      level.pull = queuePull(
+        this.ctx,
+        level.kind,
+        () => this.ahead,
+        () => level.buffer.length,
+        (m) => this.arrive(level, m),
+      );
       level.pull.pull();
     }
     this.parked.start();
-    const beat = Math.max(50, Math.floor(this.host.ackWaitMs / 3));
+    const beat = Math.max(50, Math.floor(this.ctx.ackWaitMs / 3));
     this.heartbeat = setInterval(() => this.beat(), beat);
     this.heartbeat.unref();
   }
@@ -143,10 +127,10 @@ export class NatsQueueWorker implements QueueWorker {
   private start(m: QueueMsg): void {
     let job: JobWire;
     try {
-      const wire = decodeWire<JobWire>(m.data);
-      job = isRedriven(wire) ? this.redriven(wire, m) : wire;
+      const value: unknown = decodeWire(m.data);
+      job = isRedrivenJob(value) ? this.redriven(value) : (value as JobWire);
     } catch (err) {
-      this.host.logger.error({ err, subject: m.subject }, 'undecodable job removed from the queue');
+      this.ctx.logger.error({ err, subject: m.subject }, 'undecodable job removed from the queue');
       m.term();
       return;
     }
@@ -162,12 +146,9 @@ export class NatsQueueWorker implements QueueWorker {
   }
 
   /** A redriven dead letter is back in its queue: its `dead` record goes, so counts and getJob agree. */
-  private redriven(wire: JobWire, m: QueueMsg): JobWire {
-    const { jsm, names, logger } = this.host;
-    const job = fromDeadLetter(
-      wire as unknown as Record<string, unknown>,
-      names.kindOf(m.subject) as JobPriority,
-    );
+  private redriven(event: CloudEvent): JobWire {
+    const { jsm, names, logger } = this.ctx;
+    const job = jobWire(jobFromDeadLetter(event));
     void jsm.streams
       .purge(names.stream, { filter: names.subject(job.id, JobKind.dead) })
       .catch((err: unknown) =>
@@ -211,7 +192,7 @@ export class NatsQueueWorker implements QueueWorker {
   }
 
   private async refresh(levels: Level[]): Promise<void> {
-    const { jsm, names } = this.host;
+    const { jsm, names } = this.ctx;
     await Promise.all(
       levels.map(async (level) => {
         const info = await jsm.consumers.info(names.stream, level.kind).catch(() => undefined);

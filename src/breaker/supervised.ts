@@ -1,5 +1,5 @@
-import type { Breaker } from '../../breaker/breaker.js';
-import type { Supervisor } from './supervisor.js';
+import type { Breaker } from './breaker.js';
+import type { Supervisor } from '../actors/supervisor/supervisor.js';
 
 /**
  * Lists a circuit breaker among the supervisor's children (`breaker:<name>`, its state as the

@@ -12,10 +12,10 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { ConsumerSpec, ReplayFrom } from '../transport.js';
+import type { ConsumerSpec, ReplayFrom } from '../../transport.js';
 import type { Names } from './names.js';
 import type { ResolvedNatsOptions } from './options.js';
-import { TransportError } from '../../errors.js';
+import { MissingStreamError } from '../../../errors.js';
 
 /** @returns true when the error is JetStream's "not found" for a stream or consumer */
 export function isNotFound(err: unknown): boolean {
@@ -65,16 +65,6 @@ export async function ensureStreams(
         await jsm.streams.info(config.name).catch(() => Promise.reject(addErr));
       });
     }
-  }
-}
-
-/** A stream that `provision: false` found missing and will not create. */
-export class MissingStreamError extends TransportError {
-  constructor(
-    readonly stream: string,
-    prefix: string,
-  ) {
-    super(`stream ${stream} does not exist (prefix "${prefix}"; provision: false creates nothing)`);
   }
 }
 

@@ -58,8 +58,51 @@ export class Names {
     return `g_${safeToken(group)}_${safeToken(type)}_${shortHash(`${group}\u0000${type}`)}`;
   }
 
+  /** The stream, subjects and consumers of the job queue `queue`. */
+  queue(queue: string): QueueNames {
+    return new QueueNames(this.prefix, queue);
+  }
+
   /** The consumer of one broadcast instance for `type`. */
   broadcastConsumer(instanceId: string, type: string): string {
     return `b_${safeToken(instanceId)}_${safeToken(type)}_${shortHash(`${instanceId}\u0000${type}`)}`;
+  }
+}
+
+const SAFE = /^[A-Za-z0-9_-]+$/;
+
+/** A subject token for an id or a queue name; ids that are not tokens are encoded, never merged. */
+export function token(value: string): string {
+  return SAFE.test(value) ? value : `=${Buffer.from(value).toString('base64url')}`;
+}
+
+/** The stream, subjects and consumers of one queue. */
+export class QueueNames {
+  readonly stream: string;
+  readonly base: string;
+
+  constructor(prefix: string, queue: string) {
+    const q = SAFE.test(queue) ? queue : `${safeToken(queue)}_${shortHash(queue)}`;
+    this.stream = `${safeToken(prefix).toUpperCase()}_Q_${q}`;
+    this.base = `${prefix}.q.${q}`;
+  }
+
+  subject(id: string, kind: string): string {
+    return `${this.base}.${token(id)}.${kind}`;
+  }
+
+  /** Every message about one job. */
+  job(id: string): string {
+    return `${this.base}.${token(id)}.*`;
+  }
+
+  /** Every job's message of one kind. */
+  filter(kind: string): string {
+    return `${this.base}.*.${kind}`;
+  }
+
+  /** The last token of a subject of this queue: what kind of message it is. */
+  kindOf(subject: string): string {
+    return subject.slice(subject.lastIndexOf('.') + 1);
   }
 }

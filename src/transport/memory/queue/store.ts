@@ -1,16 +1,16 @@
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../../time/clock.js';
 import type {
   JobLease,
   JobSink,
   NewJob,
-  QueueBackend,
+  QueueStore,
   QueueWorker,
   StoredJob,
   WorkerSpec,
-} from '../../queue/backend.js';
-import type { CloudEvent } from '../../events/cloudevent.js';
-import { jobDeadLetter, jobFromDeadLetter } from '../../queue/dead-letter.js';
-import { DEFAULT_KEEP_FINISHED } from '../../queue/options.js';
+} from '../../../queue/store.js';
+import type { CloudEvent } from '../../../events/cloudevent.js';
+import { jobDeadLetter, jobFromDeadLetter } from '../../../queue/dead-letter.js';
+import { DEFAULT_KEEP_FINISHED } from '../../../queue/options.js';
 import {
   PRIORITIES,
   type AddedJob,
@@ -19,9 +19,9 @@ import {
   type JobInfo,
   type JobPriority,
   type JobState,
-} from '../../queue/types.js';
-import type { MemoryDeadLetterStore } from './dead-letters.js';
-import { Deque, DueHeap } from './queue-heap.js';
+} from '../../../queue/types.js';
+import type { MemoryDeadLetterStore } from '../dead-letters.js';
+import { Deque, DueHeap } from './heap.js';
 
 /** What a memory queue needs from its transport. */
 export interface MemoryQueueHost {
@@ -54,7 +54,7 @@ interface Worker {
  * one timer, and workers that compete round-robin, each up to its concurrency. Every runtime on
  * the same memory transport shares it.
  */
-export class MemoryQueueStore implements QueueBackend {
+export class MemoryQueueStore implements QueueStore {
   private readonly jobs = new Map<string, Rec>();
   private readonly waiting = PRIORITIES.map(() => new Deque<Rec>());
   private readonly due = new DueHeap<Rec>();

@@ -1,20 +1,10 @@
-import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
-import type { Logger } from '../../logging.js';
-import { isNoMessage } from './provision.js';
-import { decodeWire, JobKind, type QueueNames, type SettledWire } from './queue-wire.js';
+import type { MsgRequest } from '@nats-io/jetstream';
+import { isNoMessage } from '../toolkit/provision.js';
+import type { QueueContext } from './context.js';
+import { decodeWire, JobKind, type SettledWire } from './wire.js';
 
 /** The subjects whose consumers settle a job's live messages: priorities, then parked jobs. */
 type WorkKind = Exclude<JobKind, 'done' | 'dead'>;
-
-/** What a sweeper needs of its queue. */
-export interface SweeperHost {
-  readonly jsm: JetStreamManager;
-  readonly logger: Logger;
-  readonly names: QueueNames;
-  readonly workKinds: readonly WorkKind[];
-  /** Finished jobs kept per outcome. */
-  readonly keepFinished: number;
-}
 
 /** How often a worker's process sweeps its queue's stream. */
 export const SWEEP_EVERY_MS = 30_000;
@@ -30,20 +20,28 @@ export const SWEEP_EVERY_MS = 30_000;
  * and a parked job's record holds everything it needs. Every worker process sweeps; the purges
  * are idempotent.
  * @example
- * const sweeper = new FinishedJobSweeper({ jsm, logger, names, workKinds, keepFinished: 10_000 });
+ * const sweeper = new FinishedJobSweeper(ctx, WORK_KINDS, 10_000);
  * sweeper.start();
  */
 export class FinishedJobSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
-  constructor(private readonly host: SweeperHost) {}
+  /**
+   * @param workKinds - the consumers that settle a job's live messages
+   * @param keepFinished - finished jobs kept per outcome
+   */
+  constructor(
+    private readonly ctx: QueueContext,
+    private readonly workKinds: readonly WorkKind[],
+    private readonly keepFinished: number,
+  ) {}
 
   /** Sweeps every {@link SWEEP_EVERY_MS} until {@link stop}. */
   start(everyMs = SWEEP_EVERY_MS): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.sweep().catch((err: unknown) => this.host.logger.warn({ err }, 'finished-job sweep failed'));
+      this.sweep().catch((err: unknown) => this.ctx.logger.warn({ err }, 'finished-job sweep failed'));
     }, everyMs);
     this.timer.unref();
   }
@@ -59,14 +57,15 @@ export class FinishedJobSweeper {
   }
 
   private async run(): Promise<number> {
-    const { jsm, names, keepFinished } = this.host;
+    const { jsm, names } = this.ctx;
+    const { keepFinished } = this;
     let removed = 0;
     for (const kind of [JobKind.done, JobKind.dead]) {
       removed += (await jsm.streams.purge(names.stream, { filter: names.filter(kind), keep: keepFinished }))
         .purged;
     }
     const kept = Math.min(await this.firstSeq(JobKind.done), await this.firstSeq(JobKind.dead));
-    for (const kind of this.host.workKinds) {
+    for (const kind of this.workKinds) {
       const settledUpTo = (await jsm.consumers.info(names.stream, kind)).ack_floor.stream_seq;
       const below = Math.min(settledUpTo + 1, kept);
       if (below > 1)
@@ -80,7 +79,7 @@ export class FinishedJobSweeper {
    * record's own, for records written without it), or Infinity when there is none
    */
   private async firstSeq(kind: JobKind): Promise<number> {
-    const { jsm, names } = this.host;
+    const { jsm, names } = this.ctx;
     // `next_by_subj` (first message on a subject from a sequence on) is served by 2.9 servers; the
     // client's type for this call predates it.
     const first = { seq: 0, next_by_subj: names.filter(kind) } as unknown as MsgRequest;

@@ -1,9 +1,18 @@
-import type { JobDeathReason, JobLease, StoredJob } from '../../queue/backend.js';
-import { jobDeadLetter } from '../../queue/dead-letter.js';
-import type { JobError } from '../../queue/types.js';
-import { encodeWire, JobKind, settledWire, type JobWire } from './queue-wire.js';
-import { HANDBACK_DELAY_MS, type QueueMsg } from './queue-msg.js';
-import type { NatsQueueWorker } from './queue-worker.js';
+import type { JobDeathReason, JobLease, StoredJob } from '../../../queue/store.js';
+import { jobDeadLetter } from '../../../queue/dead-letter.js';
+import type { JobError } from '../../../queue/types.js';
+import { encodeWire, JobKind, settledWire, type JobWire } from './wire.js';
+import type { QueueContext } from './context.js';
+import { HANDBACK_DELAY_MS, type QueueMsg } from './msg.js';
+
+/** The worker a lease belongs to. */
+export interface LeaseOwner {
+  readonly ctx: QueueContext;
+  /** The lease settled: its slot is free. */
+  settled(lease: NatsJobLease): void;
+  /** Calls `lease.finish()` at the end of this event-loop turn, with every other completion of it. */
+  finishLater(lease: NatsJobLease): void;
+}
 
 /**
  * One job held by one worker. Completing publishes the `done` record without waiting for the
@@ -18,7 +27,7 @@ export class NatsJobLease implements JobLease {
   private result: unknown = undefined;
 
   constructor(
-    private readonly worker: NatsQueueWorker,
+    private readonly worker: LeaseOwner,
     private readonly msg: QueueMsg,
     private readonly wire: JobWire,
   ) {
@@ -42,7 +51,7 @@ export class NatsJobLease implements JobLease {
 
   /** Writes the `done` record and acks; the worker batches these per event-loop turn. */
   finish(): void {
-    const { nc, names } = this.worker.host;
+    const { nc, names } = this.worker.ctx;
     nc.publish(
       names.subject(this.wire.id, JobKind.done),
       settledWire(this.wire, this.msg.seq, this.wire.a + 1, this.result),
@@ -60,9 +69,9 @@ export class NatsJobLease implements JobLease {
 
   dead(error: JobError, reason: JobDeathReason, attempts: number): void {
     if (!this.settle()) return;
-    const host = this.worker.host;
-    const draft = jobDeadLetter(host.queue, this.job, error, reason, attempts, Date.now());
-    void host
+    const ctx = this.worker.ctx;
+    const draft = jobDeadLetter(ctx.queue, this.job, error, reason, attempts, Date.now());
+    void ctx
       .writeDeadLetter(draft, this.msg.subject, this.msg.seq)
       .then(() =>
         this.store(
@@ -73,7 +82,7 @@ export class NatsJobLease implements JobLease {
         ),
       )
       .catch((err: unknown) => {
-        host.logger.error({ err, jobId: this.wire.id }, 'dead-letter write failed; the job comes back');
+        ctx.logger.error({ err, jobId: this.wire.id }, 'dead-letter write failed; the job comes back');
         this.msg.nak(1_000);
       });
   }
@@ -87,16 +96,13 @@ export class NatsJobLease implements JobLease {
   }
 
   /** Stores the job's next record, then acks; on failure the job comes back after `retryMs`. */
-  private async store(kind: JobKind, body: Uint8Array, msgID: string, retryMs: number): Promise<void> {
-    const host = this.worker.host;
+  private async store(kind: JobKind, body: Uint8Array, msgId: string, retryMs: number): Promise<void> {
+    const ctx = this.worker.ctx;
     try {
-      await host.js.publish(host.names.subject(this.wire.id, kind), body, {
-        msgID,
-        timeout: host.options.requestTimeoutMs,
-      });
+      await ctx.store(ctx.names.subject(this.wire.id, kind), body, msgId);
       this.msg.ack();
     } catch (err) {
-      host.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
+      ctx.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
       this.msg.nak(retryMs);
     }
   }

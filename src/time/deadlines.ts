@@ -1,4 +1,4 @@
-import type { Clock } from '../../clock.js';
+import type { Clock } from './clock.js';
 
 /** Something with a deadline that can be expired; the links belong to {@link Deadlines}. */
 export interface Expirable {

@@ -1,5 +1,9 @@
-import type { JobError, JobPriority } from '../../queue/types.js';
-import { safeToken, shortHash } from './names.js';
+import { isRedrivenJob, jobFromDeadLetter } from '../../../queue/dead-letter.js';
+import type { NewJob } from '../../../queue/store.js';
+import type { JobError, JobPriority } from '../../../queue/types.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * What a JetStream queue stores, in one stream per queue. Every message about a job sits on
@@ -48,9 +52,22 @@ export interface SettledWire {
   readonly q?: number;
 }
 
-/** Whether a decoded priority message is a redriven dead letter rather than a job record. */
-export function isRedriven(value: JobWire): boolean {
-  return (value as unknown as { specversion?: unknown }).specversion === '1.0';
+/**
+ * The record of a new job; `due` (epoch ms) for one that must wait. A redriven dead letter comes
+ * back through here too, as the same job with fresh attempts.
+ */
+export function jobWire(job: NewJob, due?: number): JobWire {
+  return {
+    v: 1,
+    id: job.id,
+    n: job.name,
+    d: job.data,
+    p: job.priority,
+    a: 0,
+    ...(job.maxAttempts !== undefined && { m: job.maxAttempts }),
+    ...(job.backoffMs && { b: job.backoffMs }),
+    ...(due !== undefined && { due }),
+  };
 }
 
 /**
@@ -58,59 +75,10 @@ export function isRedriven(value: JobWire): boolean {
  * republished to the job's subject), which comes back as the same job with fresh attempts.
  * @throws when the bytes are not JSON
  */
-export function decodeJob(data: Uint8Array, priority: JobPriority): JobWire {
-  const value = decodeWire<JobWire>(data);
-  return isRedriven(value) ? fromDeadLetter(value as unknown as Record<string, unknown>, priority) : value;
+export function decodeJob(data: Uint8Array): JobWire {
+  const value: unknown = JSON.parse(decoder.decode(data));
+  return isRedrivenJob(value) ? jobWire(jobFromDeadLetter(value)) : (value as JobWire);
 }
-
-/** The job a redriven dead letter (see `jobDeadLetter`) stands for, with fresh attempts. */
-export function fromDeadLetter(event: Record<string, unknown>, priority: JobPriority): JobWire {
-  const name = typeof event.jobname === 'string' ? event.jobname : String(event.type);
-  const max = event.jobmaxattempts;
-  const id = String(event.id);
-  return { v: 1, id, n: name, d: event.data, p: priority, a: 0, ...(typeof max === 'number' && { m: max }) };
-}
-
-const SAFE = /^[A-Za-z0-9_-]+$/;
-
-/** A subject token for an id or a queue name; ids that are not tokens are encoded, never merged. */
-export function token(value: string): string {
-  return SAFE.test(value) ? value : `=${Buffer.from(value).toString('base64url')}`;
-}
-
-/** The stream, subjects and consumers of one queue. */
-export class QueueNames {
-  readonly stream: string;
-  readonly base: string;
-
-  constructor(prefix: string, queue: string) {
-    const q = SAFE.test(queue) ? queue : `${safeToken(queue)}_${shortHash(queue)}`;
-    this.stream = `${safeToken(prefix).toUpperCase()}_Q_${q}`;
-    this.base = `${prefix}.q.${q}`;
-  }
-
-  subject(id: string, kind: JobKind): string {
-    return `${this.base}.${token(id)}.${kind}`;
-  }
-
-  /** Every message about one job. */
-  job(id: string): string {
-    return `${this.base}.${token(id)}.*`;
-  }
-
-  /** Every job's message of one kind. */
-  filter(kind: JobKind): string {
-    return `${this.base}.*.${kind}`;
-  }
-
-  /** The kind of a subject of this queue. */
-  kindOf(subject: string): JobKind {
-    return subject.slice(subject.lastIndexOf('.') + 1) as JobKind;
-  }
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** @returns the JSON bytes of a wire record */
 export function encodeWire(value: JobWire | SettledWire): Uint8Array {
@@ -118,7 +86,7 @@ export function encodeWire(value: JobWire | SettledWire): Uint8Array {
 }
 
 /** @returns the record in `data`; throws on bytes that are not JSON */
-export function decodeWire<T extends JobWire | SettledWire>(data: Uint8Array): T {
+export function decodeWire<T = JobWire | SettledWire>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
 }
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { TransportError } from '../../src/errors.js';
-import { QueueAdder } from '../../src/transport/nats/queue-add.js';
+import { TransportError } from '../../../src/errors.js';
+import { PubAckPublisher } from '../../../src/transport/nats/toolkit/pub-ack.js';
 
-describe('queue adder (JetStream publishes answered by PubAck)', () => {
+describe('PubAck publisher (JetStream publishes answered by PubAck)', () => {
   let nc: NatsConnection | undefined;
   afterEach(async () => {
     await nc?.close();
@@ -13,15 +13,17 @@ describe('queue adder (JetStream publishes answered by PubAck)', () => {
   it('fails a publish no stream takes, and one nobody answers in time', async () => {
     nc = await connect({ servers: inject('natsUrl') });
     const silent = nc.subscribe('adder-test.silent');
-    const adder = new QueueAdder(nc, 200);
+    const pub = new PubAckPublisher(nc, 200);
     const bytes = new TextEncoder().encode('{}');
-    const refused = await adder.publish(`adder-test.nostream.${Date.now()}`, bytes).catch((e: unknown) => e);
+    const refused = await pub.publish(`adder-test.nostream.${Date.now()}`, bytes).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(TransportError);
     const t0 = performance.now();
-    const late = await adder.publish('adder-test.silent', bytes, 'k1').catch((e: unknown) => e);
+    const late = await pub
+      .publish('adder-test.silent', bytes, { 'Nats-Msg-Id': 'k1' })
+      .catch((e: unknown) => e);
     expect(late).toBeInstanceOf(TransportError);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
-    adder.close();
+    pub.close();
     silent.unsubscribe();
   });
 });

@@ -5,7 +5,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-import { TransportError } from '../../errors.js';
+import { TransportError } from '../../../errors.js';
 
 /** What the stream said of a stored message. */
 export interface StoredAck {

@@ -1,15 +1,27 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox, nanos } from '@nats-io/transport-node';
+import { ACK_PREFIX, parseAckSubject } from './ack.js';
 
-/** What the loop tells its consumer. */
-export interface PullLoopHandlers {
-  /** A JetStream message for this consumer; `attempt` is the server's delivery count. */
-  message(msg: Msg, attempt: number, seq: number): void;
-  /** Pulls go unanswered (no heartbeats, no responders): the consumer should check its consumer. */
-  suspect(reason: string): void;
+/** What the pull tells its consumer. */
+export interface PullHandlers {
+  /**
+   * A JetStream message for this consumer, handed over synchronously as the connection reads it.
+   * @param delivered - the server's delivery count (1 on first delivery)
+   * @param pending - messages the consumer still held for delivery right after this one
+   */
+  message(msg: Msg, delivered: number, seq: number, pending: number): void;
+  /**
+   * Requests go unanswered: the server answered "no responders", or heartbeats stopped (a
+   * reconnect, a restarted server). The consumer decides whether to check its consumer or
+   * {@link Pull.reset}.
+   */
+  suspect(reason: PullSuspicion): void;
   /** The server deleted the consumer. */
   deleted(): void;
 }
+
+/** Why a pull looks dead. */
+export type PullSuspicion = 'no-responders' | 'heartbeats-missed';
 
 /** Timing of pull requests. */
 export interface PullTiming {
@@ -19,52 +31,60 @@ export interface PullTiming {
   readonly heartbeatMs: number;
 }
 
+/** What a {@link Pull} reads and how it asks. */
+export interface PullOptions {
+  readonly nc: NatsConnection;
+  /** `$JS.API`, or `$JS.<domain>.API`. */
+  readonly apiPrefix: string;
+  readonly stream: string;
+  readonly consumer: string;
+  /** How many messages the consumer can take now, not counting what is already requested. */
+  readonly room: () => number;
+  /** The smallest request worth sending while another is still outstanding. */
+  readonly minBatch: () => number;
+  readonly timing: PullTiming;
+  readonly handlers: PullHandlers;
+}
+
 const STATUS = { heartbeat: 100, noMessages: 404, timeout: 408, conflict: 409, noResponders: 503 } as const;
 const PENDING_HEADER = 'Nats-Pending-Messages';
-const ACK_PREFIX = '$JS.ACK.';
 
 /**
- * A pull consumer's request loop on a plain subscription. It never asks for more messages than the
- * consumer has room for (`room()` minus what is already requested), so every message that arrives
- * can be handed out at once and nothing waits in a client buffer, and stopping leaves nothing in
- * flight to be redelivered only after `ack_wait`.
+ * A long-lived pull on one JetStream consumer, over a plain subscription. It never asks for more
+ * than the consumer has room for, so every message that arrives can be handed out at once and
+ * stopping leaves nothing in flight to be redelivered only after the ack wait. Requests come in
+ * batches (each costs the server a pending count over the consumer's subjects): a new one only
+ * once `minBatch()` is free, or when nothing is requested.
  */
-export class PullLoop {
+export class Pull {
   private readonly inbox = createInbox();
   private readonly sub: Subscription;
   private readonly timer: NodeJS.Timeout;
-  private readonly minPull: number;
+  private readonly subject: string;
   private requested = 0;
   private lastHeard = Date.now();
   private stopped = false;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly nextSubject: string,
-    private readonly room: () => number,
-    capacity: number,
-    private readonly timing: PullTiming,
-    private readonly handlers: PullLoopHandlers,
-  ) {
-    this.minPull = Math.max(1, Math.floor(capacity / 4));
-    this.sub = nc.subscribe(this.inbox, { callback: (_err, msg) => this.receive(msg) });
-    this.timer = setInterval(() => this.watchdog(), timing.heartbeatMs);
+  constructor(private readonly o: PullOptions) {
+    this.subject = `${o.apiPrefix}.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`;
+    this.sub = o.nc.subscribe(this.inbox, { callback: (_err, msg) => this.receive(msg) });
+    this.timer = setInterval(() => this.watchdog(), o.timing.heartbeatMs);
     this.timer.unref();
   }
 
-  /** Asks for as many messages as there is room for, in requests of at least a quarter of the room. */
+  /** Asks for what the room leaves free, unless that is less than a batch while a request is out. */
   pull(): void {
     if (this.stopped) return;
-    const want = this.room() - this.requested;
+    const want = this.o.room() - this.requested;
     if (want <= 0) return;
-    if (this.requested > 0 && want < this.minPull) return;
+    if (this.requested > 0 && want < this.o.minBatch()) return;
     this.requested += want;
-    const t = this.timing;
+    const t = this.o.timing;
     const body = `{"batch":${want},"expires":${nanos(t.expiresMs)},"idle_heartbeat":${nanos(t.heartbeatMs)}}`;
-    this.nc.publish(this.nextSubject, body, { reply: this.inbox });
+    this.o.nc.publish(this.subject, body, { reply: this.inbox });
   }
 
-  /** Forgets outstanding requests (after a reconnect they died with the old connection) and pulls afresh. */
+  /** Forgets outstanding requests (they died with a connection or a server) and pulls afresh. */
   reset(): void {
     this.requested = 0;
     this.lastHeard = Date.now();
@@ -76,45 +96,42 @@ export class PullLoop {
     const reply = msg.reply;
     if (reply !== undefined && reply.startsWith(ACK_PREFIX)) {
       if (this.requested > 0) this.requested--;
-      const [attempt, seq] = parseAckSubject(reply);
-      this.handlers.message(msg, attempt, seq);
+      const [delivered, seq, pending] = parseAckSubject(reply);
+      this.o.handlers.message(msg, delivered, seq, pending);
       return;
     }
-    this.status(msg);
-  }
-
-  private status(msg: Msg): void {
     const { outcome, requested } = readPullStatus(msg, this.requested);
     this.requested = requested;
     if (outcome === 'expired') return this.pull();
-    if (outcome === 'deleted') return this.handlers.deleted();
+    if (outcome === 'deleted') return this.o.handlers.deleted();
     // A refused request (MaxWaiting, MaxRequestBatch and the like) is gone: the watchdog asks again.
-    if (outcome === 'no-responders') this.handlers.suspect('no responders');
+    if (outcome === 'no-responders') this.o.handlers.suspect('no-responders');
   }
 
   private watchdog(): void {
     if (this.stopped) return;
     // Nothing requested though there may be room (a refused request): ask again.
     if (this.requested === 0) return this.pull();
-    if (Date.now() - this.lastHeard < 2 * this.timing.heartbeatMs) return;
+    if (Date.now() - this.lastHeard < 2 * this.o.timing.heartbeatMs) return;
     this.lastHeard = Date.now();
-    this.handlers.suspect('heartbeats missed');
+    this.o.handlers.suspect('heartbeats-missed');
   }
 
   /**
    * Stops asking; waits one round trip so that messages the server already sent arrive (and are
    * handed out) before the subscription goes; then the server drops the remaining requests.
+   * Idempotent.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
+    if (!this.o.nc.isClosed()) await this.o.nc.flush().catch(() => undefined);
     this.sub.unsubscribe();
   }
 }
 
-/** What a status message on a pull inbox means for the loop that made the request. */
+/** What a status message on a pull inbox means for the pull that made the request. */
 export type PullOutcome = 'heartbeat' | 'expired' | 'deleted' | 'refused' | 'no-responders';
 
 /**
@@ -134,21 +151,4 @@ export function readPullStatus(msg: Msg, requested: number): { outcome: PullOutc
     return { outcome: 'deleted', requested: 0 };
   if (code === STATUS.noResponders) return { outcome: 'no-responders', requested: 0 };
   return { outcome: 'refused', requested: 0 };
-}
-
-/**
- * Delivery count and stream sequence from a JetStream ack subject, either
- * `$JS.ACK.<stream>.<consumer>.<count>.<sseq>.<dseq>.<ts>.<pending>` or the form with
- * `<domain>.<account hash>` after `ACK` and a trailing token.
- */
-export function parseAckSubject(reply: string): [attempt: number, seq: number] {
-  let dots = 0;
-  for (let i = reply.indexOf('.'); i >= 0; i = reply.indexOf('.', i + 1)) dots++;
-  // 9 tokens (8 dots): count is the 5th token; the longer form puts it 2 tokens later.
-  const at = dots === 8 ? 4 : 6;
-  let start = 0;
-  for (let k = 0; k < at; k++) start = reply.indexOf('.', start) + 1;
-  const mid = reply.indexOf('.', start);
-  const end = reply.indexOf('.', mid + 1);
-  return [Number(reply.slice(start, mid)), Number(reply.slice(mid + 1, end))];
 }

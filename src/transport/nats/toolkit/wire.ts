@@ -1,5 +1,5 @@
-import type { CloudEvent } from '../../events/cloudevent.js';
-import type { DeadLetter, DeadLetterDraft, DeadLetterReason } from '../dead-letters.js';
+import type { CloudEvent } from '../../../events/cloudevent.js';
+import type { DeadLetter, DeadLetterDraft, DeadLetterReason } from '../../dead-letters.js';
 
 /**
  * What bulwark stores on JetStream, in snake_case as it sits on the wire; the domain types

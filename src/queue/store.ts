@@ -1,0 +1,133 @@
+import type { Transport } from '../transport/transport.js';
+import type { AddedJob, JobCounts, JobError, JobInfo, JobPriority } from './types.js';
+
+/**
+ * The contract between a queue and the place its jobs live. A transport that offers job queues
+ * implements {@link QueueTransport}; the memory and JetStream stores both run one conformance suite
+ * (`test/queue/store.conformance.test.ts`). Each obligation below is something a `Queue` relies on.
+ */
+
+/** A job on its way into the store. */
+export interface NewJob {
+  readonly id: string;
+  /**
+   * True when the caller chose the id. The store must then deduplicate it: adding a job whose id it
+   * still knows (memory: while the job is retained; JetStream: within `dedupWindowMs`) stores
+   * nothing and answers `duplicate: true`. Generated ids are unique and need no check.
+   */
+  readonly dedup: boolean;
+  readonly name: string;
+  readonly data: unknown;
+  readonly priority: JobPriority;
+  /** The job must not be handed out before this many ms have passed ("never early"). */
+  readonly delayMs: number;
+  readonly maxAttempts: number | undefined;
+  /** Resolved per-job backoff: `backoffMs[n - 1]` is the wait after try `n`. */
+  readonly backoffMs: readonly number[] | undefined;
+}
+
+/** A stored job handed to a worker. */
+export interface StoredJob {
+  readonly id: string;
+  readonly name: string;
+  readonly data: unknown;
+  readonly priority: JobPriority;
+  /** Tries made before this one: attempts live in the job's record, not in a broker's delivery count. */
+  readonly attemptsMade: number;
+  readonly maxAttempts: number | undefined;
+  readonly backoffMs: readonly number[] | undefined;
+  /**
+   * How many times the store has handed out this record, this time included. A store with
+   * redelivery must report it, so that a job whose worker dies mid-try every time ends `dead`
+   * instead of looping; stores without redelivery leave it out.
+   */
+  readonly deliveries?: number;
+}
+
+/** Why a job died. */
+export type JobDeathReason = 'handler' | 'timeout';
+
+/**
+ * A worker's hold on one job. It settles once: `complete`, `retry`, `dead` or `release`; later
+ * calls are ignored. Until it settles the store must not hand the job to anyone else, unless the
+ * worker goes silent (no `working()` within the ack wait), in which case the job comes back.
+ */
+export interface JobLease {
+  readonly job: StoredJob;
+  /** Done: the job is completed with `result` (kept for `getJob` up to `keepFinished`). */
+  complete(result: unknown): void;
+  /** Try `attemptsMade + 2` after `delayMs`; the store keeps the job durably meanwhile, with `error`. */
+  retry(delayMs: number, error: JobError): void;
+  /**
+   * Out of attempts (`attempts` tries made in all): the store writes the job's dead letter (see
+   * `queue/dead-letter.ts` for its shape, group `queue:<name>`) before the job leaves the live path,
+   * so that `rt.deadLetters.redrive` puts the same job back into this queue with fresh attempts.
+   */
+  dead(error: JobError, reason: JobDeathReason, attempts: number): void;
+  /** Hands the job back untried (the worker is closing): the next worker takes it as it was. */
+  release(): void;
+  /** Still working: extends the broker's ack deadline. */
+  working(): void;
+}
+
+/** Receives leases, called synchronously by the store; never more unsettled than `concurrency`. */
+export interface JobSink {
+  take(lease: JobLease): void;
+}
+
+/** What a worker asks the store for. */
+export interface WorkerSpec {
+  readonly concurrency: number;
+}
+
+/** A running worker's connection to the store. */
+export interface QueueWorker {
+  /** Resolves once jobs flow. */
+  readonly ready: Promise<void>;
+  /** Stops taking jobs; jobs fetched but not yet handed out go back. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options a queue hands its store. */
+export interface QueueStoreOptions {
+  /** How long the broker waits for a settle or heartbeat before another worker gets the job. */
+  readonly ackWaitMs: number;
+  /** How long a caller-supplied job id deduplicates on brokers with a window. */
+  readonly dedupWindowMs: number;
+  /** Finished jobs kept per outcome (completed, dead); older ones are removed. */
+  readonly keepFinished: number;
+}
+
+/**
+ * Where a queue's jobs live: in memory, or on JetStream. A store is shared by every queue object
+ * of that name on the transport; workers compete for its jobs, highest priority first, and a
+ * waiting job is handed to exactly one worker at a time.
+ */
+export interface QueueStore {
+  readonly queue: string;
+  /** Stores the jobs and resolves once they are durable, in order. */
+  add(jobs: readonly NewJob[]): Promise<AddedJob[]>;
+  /** @returns the job's current state, or undefined once it is no longer known (never added, or swept) */
+  getJob(id: string): Promise<JobInfo | undefined>;
+  /** @returns jobs per state across every worker of every process */
+  counts(): Promise<JobCounts>;
+  work(spec: WorkerSpec, sink: JobSink): QueueWorker;
+  /** Releases what this store holds (timers, consumers). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A transport that hosts job queues. */
+export interface QueueTransport extends Transport {
+  /** The store of the job queue `name`, provisioned on first use. */
+  queueStore(name: string, options: QueueStoreOptions): Promise<QueueStore>;
+}
+
+/** @returns true when `transport` hosts job queues */
+export function hasQueues(transport: Transport): transport is QueueTransport {
+  return typeof (transport as Partial<QueueTransport>).queueStore === 'function';
+}
+
+/** @deprecated the former name of {@link QueueStore} */
+export type QueueBackend = QueueStore;
+/** @deprecated the former name of {@link QueueStoreOptions} */
+export type QueueBackendOptions = QueueStoreOptions;

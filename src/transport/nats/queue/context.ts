@@ -1,0 +1,67 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../../logging.js';
+import type { DeadLetterDraft } from '../../dead-letters.js';
+import type { Names, QueueNames } from '../toolkit/names.js';
+import type { ResolvedNatsOptions } from '../toolkit/options.js';
+import { PubAckPublisher } from '../toolkit/pub-ack.js';
+import { WireHeader } from '../toolkit/wire.js';
+
+/** What a JetStream queue store borrows from its transport. */
+export interface QueueHost {
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly options: ResolvedNatsOptions;
+  readonly names: Names;
+  readonly logger: Logger;
+  /** Stores a dead letter; resolves on the dead-letter stream's PubAck. */
+  writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void>;
+}
+
+/**
+ * What every part of one JetStream queue shares (its store, workers, leases, parked-job pulls and
+ * sweeper): the transport's connection, the queue's names and settings, and one PubAck publisher
+ * for the writes that must be stored before a job message is acked.
+ */
+export class QueueContext {
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  readonly options: ResolvedNatsOptions;
+  readonly logger: Logger;
+  readonly names: QueueNames;
+  private pubAck: PubAckPublisher | undefined;
+
+  constructor(
+    private readonly host: QueueHost,
+    readonly queue: string,
+    readonly ackWaitMs: number,
+  ) {
+    this.nc = host.nc;
+    this.jsm = host.jsm;
+    this.options = host.options;
+    this.logger = host.logger;
+    this.names = host.names.queue(queue);
+  }
+
+  /**
+   * Publishes a job record and resolves once the queue's stream stored it.
+   * @param msgId - the dedup key, when the stream must deduplicate
+   * @returns whether the stream already held a message with `msgId`
+   * @throws {TransportError} when the server refuses it or does not answer in time
+   */
+  async store(subject: string, body: Uint8Array, msgId?: string): Promise<boolean> {
+    this.pubAck ??= new PubAckPublisher(this.nc, this.options.requestTimeoutMs);
+    const headers = msgId === undefined ? undefined : { [WireHeader.msgId]: msgId };
+    return (await this.pubAck.publish(subject, body, headers)).duplicate;
+  }
+
+  /** Stores a dead letter; resolves on the dead-letter stream's PubAck. */
+  writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void> {
+    return this.host.writeDeadLetter(draft, subject, seq);
+  }
+
+  /** Stops listening for PubAcks once what is in flight is answered. Idempotent. */
+  close(): void {
+    this.pubAck?.close();
+  }
+}

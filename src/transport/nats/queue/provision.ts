@@ -1,0 +1,77 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { MissingStreamError } from '../../../errors.js';
+import type { QueueStoreOptions } from '../../../queue/store.js';
+import { PRIORITIES } from '../../../queue/types.js';
+import type { QueueNames } from '../toolkit/names.js';
+import { isNotFound } from '../toolkit/provision.js';
+import type { QueueContext } from './context.js';
+import { JobKind } from './wire.js';
+
+/** Parked (delayed, backing-off) jobs sit unacknowledged on their consumer until due. */
+const MAX_PARKED = 1_000_000;
+const MAX_ACTIVE = 100_000;
+/** The consumers that hand out jobs: one per priority (JetStream has no per-message priority), two for parked jobs. */
+export const WORK_KINDS = [...PRIORITIES, JobKind.delayed, JobKind.retry] as const;
+/** The consumers that only count finished jobs. */
+export const COUNT_CONSUMERS = { done: 'count_done', dead: 'count_dead' } as const;
+
+/**
+ * Creates the queue's stream and consumers when missing (one stream per queue; the stream keeps one
+ * message per subject). With `provision: false` it only checks that the stream is there.
+ * @throws {MissingStreamError} when the stream is missing and may not be created
+ */
+export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions): Promise<void> {
+  const { jsm, options: o, names } = ctx;
+  const exists = await jsm.streams.info(names.stream).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  if (!exists && !o.provision) throw new MissingStreamError(names.stream, o.prefix);
+  if (!o.provision) return; // its consumers came with the stream
+  if (!exists) {
+    await jsm.streams
+      .add({
+        name: names.stream,
+        subjects: [`${names.base}.>`],
+        retention: RetentionPolicy.Limits,
+        storage: o.storage === 'memory' ? StorageType.Memory : StorageType.File,
+        num_replicas: o.replicas,
+        discard: DiscardPolicy.Old,
+        max_msgs_per_subject: 1,
+        duplicate_window: nanos(opts.dedupWindowMs),
+      })
+      .catch(async (err: unknown) => jsm.streams.info(names.stream).catch(() => Promise.reject(err)));
+  }
+  await Promise.all([
+    ...WORK_KINDS.map((kind) => jsm.consumers.add(names.stream, workConsumer(names, kind, opts.ackWaitMs))),
+    ...[JobKind.done, JobKind.dead].map((kind) =>
+      jsm.consumers.add(names.stream, {
+        durable_name: COUNT_CONSUMERS[kind],
+        filter_subject: names.filter(kind),
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+      }),
+    ),
+  ]);
+}
+
+function workConsumer(names: QueueNames, kind: JobKind, ackWaitMs: number): Partial<ConsumerConfig> {
+  const parked = kind === JobKind.delayed || kind === JobKind.retry;
+  return {
+    durable_name: kind,
+    filter_subject: names.filter(kind),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs),
+    max_deliver: -1,
+    max_ack_pending: parked ? MAX_PARKED : MAX_ACTIVE,
+  };
+}
