@@ -1,6 +1,11 @@
 // bulwark's public API. Everything a user imports is listed here by name.
 
-export { createRuntime, defaultTransport, type RuntimeOptions } from './runtime/create-runtime.js';
+export {
+  createRuntime,
+  defaultTransport,
+  transportFromEnv,
+  type RuntimeOptions,
+} from './runtime/create-runtime.js';
 export { Runtime } from './runtime/runtime.js';
 export type { BreakerDirectory } from './breaker/registry.js';
 export type { PublishItem } from './runtime/publisher.js';
@@ -73,6 +78,8 @@ export type {
   Delivery,
   DeliveryMode,
   ReplayFrom,
+  ReplayRequest,
+  ReplayResult,
   PublishReceipt,
   OutboundMessage,
   ConsumerSpec,
@@ -174,10 +181,16 @@ export {
 export type { RuntimeMetrics } from './metrics/metrics.js';
 export type { JobMetrics, BreakerMetrics, JobOutcome } from './metrics/hooks.js';
 export type { ListenOptions, HttpServer } from './http/server.js';
-export type { Readiness } from './http/routes.js';
+export type { Readiness } from './health/readiness.js';
 export { dashboardRoutes, type Dashboard, type DashboardOptions } from './http/dashboard/routes.js';
 export type { DashboardSnapshot, DashboardSource } from './http/dashboard/snapshot.js';
 export type { RawRoute } from './http/raw-route.js';
-export { replayEvents, type ReplayOptions, type ReplayResult } from './transport/nats/replay.js';
+export {
+  replayEvents,
+  openBucket,
+  type ReplayOptions,
+  type NatsBucket,
+  type NatsToolOptions,
+} from './nats.js';
 export { ShutdownPhase } from './runtime/shutdown.js';
 export type { ServicePresence, ServiceAdvert, DiscoveredInstance } from './transport/presence.js';

@@ -6,7 +6,7 @@ import type { Logger } from '../logging.js';
 import type { KeyValueStore } from '../transport/key-value.js';
 import { Breaker } from './breaker.js';
 import type { BreakerOptions, BreakerStats } from './options.js';
-import { SHARED_BREAKER_BUCKET } from './shared.js';
+import { SHARED_BREAKER_BUCKET, sharedKey } from './shared-format.js';
 
 /** Options of {@link BreakerRegistry}. */
 export interface BreakerRegistryOptions {
@@ -21,11 +21,6 @@ export interface BreakerRegistryOptions {
   keyValue?: (bucket: string) => Promise<KeyValueStore>;
   /** Called with every breaker the registry creates (the runtime registers metrics and health). */
   onCreate?: (breaker: Breaker) => void;
-}
-
-/** NATS KV keys allow letters, digits and `-/_=.`; anything else becomes `_`. */
-function kvKey(service: string, name: string): string {
-  return `${service}.${name}`.replace(/[^-/_=.a-zA-Z0-9]/g, '_');
 }
 
 /** Read access to a registry's circuit breakers (`rt.breakers`). */
@@ -76,7 +71,7 @@ export class BreakerRegistry {
       ...(inspect ? { inspect } : {}),
       logger,
       ...(shared && this.opts.keyValue ? { keyValue: () => this.openBucket() } : {}),
-      sharedKey: kvKey(service, name),
+      sharedKey: sharedKey(service, name),
       instanceId: this.instanceId,
     });
     this.breakers.set(name, breaker);

@@ -4,39 +4,11 @@ import type { Logger } from '../logging.js';
 import type { CircuitBreakerEvent, CircuitBreakerStateName } from '../machines/circuit-breaker.machine.js';
 import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../transport/key-value.js';
 import type { BreakerEnvironment, SharedMode } from './options.js';
+import { decodeShared, encodeShared, type SharedValue } from './shared-format.js';
 
 /** First wait before opening a bucket again that could not be opened; it doubles up to the max. */
 const ATTACH_RETRY_MS = 2_000;
 const MAX_ATTACH_RETRY_MS = 60_000;
-
-/** The bucket shared breakers keep their state in; keys are `<service>.<breaker>`. */
-export const SHARED_BREAKER_BUCKET = 'bulwark_breakers';
-
-/** One breaker's state as every instance sees it in the bucket. */
-export interface SharedValue {
-  /** The machine state of whoever wrote it. */
-  readonly s: CircuitBreakerStateName;
-  /** When the OPEN period began (ms since the epoch). */
-  readonly at?: number;
-  /** The writing instance. */
-  readonly by: string;
-  /** Written by `open()`, `close()` or `reset()`. */
-  readonly manual?: boolean;
-  /** The HALF_OPEN trial is claimed by `by` until `until` (ms since the epoch). */
-  readonly trial?: { readonly by: string; readonly until: number };
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function decode(entry: KvEntry | null): SharedValue | undefined {
-  if (!entry || entry.operation !== 'PUT') return undefined;
-  try {
-    return JSON.parse(decoder.decode(entry.value)) as SharedValue;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The event a peer's write means for a breaker that is in `local`; undefined when none.
@@ -130,7 +102,7 @@ export class SharedState {
     this.claim = 'pending';
     try {
       const entry = await store.get(this.key);
-      const current = decode(entry);
+      const current = decodeShared(entry);
       const now = this.host.clock.now();
       if (current && current.by !== this.instanceId && this.peerHolds(current, now)) return this.lose();
       const until = now + Math.max(this.host.resetTimeoutMs, 1_000);
@@ -140,7 +112,7 @@ export class SharedState {
         by: this.instanceId,
         trial: { by: this.instanceId, until },
       };
-      const bytes = encoder.encode(JSON.stringify(next));
+      const bytes = encodeShared(next);
       await (entry ? store.update(this.key, bytes, entry.revision) : store.create(this.key, bytes));
       if (this.claim !== 'pending') return false;
       this.claim = 'owned';
@@ -165,7 +137,7 @@ export class SharedState {
       return;
     }
     this.unsent = undefined;
-    store.put(this.key, encoder.encode(JSON.stringify(value))).then(
+    store.put(this.key, encodeShared(value)).then(
       () => this.recover(),
       (err: unknown) => this.degrade(err),
     );
@@ -218,7 +190,7 @@ export class SharedState {
   private onEntry(entry: KvEntry): void {
     if (this.stopped || entry.revision <= this.lastRevision) return;
     this.lastRevision = entry.revision;
-    const value = decode(entry);
+    const value = decodeShared(entry);
     if (!value) return;
     const trial = value.trial;
     this.peerTrialUntil = trial && trial.by !== this.instanceId ? trial.until : 0;

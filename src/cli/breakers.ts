@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { SHARED_BREAKER_BUCKET, type SharedValue } from '../breaker/shared.js';
+import {
+  listShared,
+  SHARED_BREAKER_BUCKET,
+  writeManual,
+  type ManualAction,
+  type SharedValue,
+} from '../breaker/shared-format.js';
 import type { BreakerRow, DashboardSnapshot } from '../http/dashboard/snapshot.js';
 import {
   brokerCommand,
@@ -9,7 +15,7 @@ import {
   paint,
   printJson,
   statusColor,
-  withNats,
+  withTransport,
   type BrokerOptions,
 } from './context.js';
 
@@ -28,30 +34,23 @@ interface SharedRow {
   readonly openedAt?: string;
 }
 
-const ACTIONS = { open: 'FORCED_OPEN', close: 'FORCED_CLOSED', reset: 'CLOSED' } as const;
-type Action = keyof typeof ACTIONS;
-
-const decoder = new TextDecoder();
+const ACTIONS: readonly ManualAction[] = ['open', 'close', 'reset'];
 
 async function sharedRows(o: BreakerCliOptions): Promise<SharedRow[]> {
-  return withNats(o, async (t) => {
-    const kv = await t.keyValue(SHARED_BREAKER_BUCKET);
-    const keys = (await kv.keys()).filter((k) => !o.service || k.startsWith(`${o.service}.`)).sort();
-    const rows: SharedRow[] = [];
-    for (const key of keys) {
-      const entry = await kv.get(key);
-      if (!entry) continue;
-      const v = JSON.parse(decoder.decode(entry.value)) as SharedValue;
-      rows.push({
+  return withTransport(
+    o,
+    async (t) => {
+      const shared = await listShared(await t.keyValue(SHARED_BREAKER_BUCKET), o.service);
+      return shared.map(({ key, value: v }) => ({
         key,
         state: v.s,
         manual: v.manual === true,
         by: v.by,
         ...(v.at !== undefined && { openedAt: new Date(v.at).toISOString() }),
-      });
-    }
-    return rows;
-  });
+      }));
+    },
+    { streams: false },
+  );
 }
 
 function printShared(rows: readonly SharedRow[]): void {
@@ -77,19 +76,17 @@ function printLocal(rows: readonly BreakerRow[]): void {
 }
 
 /** Writes a manual state into the bucket; every instance sharing the breaker follows it. */
-async function writeShared(key: string, action: Action, o: BreakerCliOptions): Promise<SharedValue> {
-  return withNats(o, async (t) => {
-    const kv = await t.keyValue(SHARED_BREAKER_BUCKET);
-    if (!(await kv.get(key))) throw new CliError(`no shared breaker "${key}" (see: bulwark breakers)`);
-    const value: SharedValue = {
-      s: ACTIONS[action],
-      ...(action === 'open' && { at: Date.now() }),
-      by: 'bulwark-cli',
-      manual: true,
-    };
-    await kv.put(key, new TextEncoder().encode(JSON.stringify(value)));
-    return value;
-  });
+async function writeShared(key: string, action: ManualAction, o: BreakerCliOptions): Promise<SharedValue> {
+  return withTransport(
+    o,
+    async (t) => {
+      const kv = await t.keyValue(SHARED_BREAKER_BUCKET);
+      const value = await writeManual(kv, key, action, 'bulwark-cli', Date.now());
+      if (!value) throw new CliError(`no shared breaker "${key}" (see: bulwark breakers)`);
+      return value;
+    },
+    { streams: false },
+  );
 }
 
 function withUrl(cmd: Command): Command {
@@ -117,7 +114,7 @@ export function breakersCommand(program: Command): void {
       const rows = await sharedRows(o);
       return o.json ? printJson(rows) : printShared(rows);
     });
-  for (const action of Object.keys(ACTIONS) as Action[]) {
+  for (const action of ACTIONS) {
     const what = { open: 'force open', close: 'force closed', reset: 'hand back to automatic control' }[
       action
     ];

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { silentLogger } from '../logging.js';
-import type { Transport } from '../transport/transport.js';
+import type { QueueTransport } from '../queue/store.js';
+import { transportFromEnv } from '../runtime/create-runtime.js';
 import { MissingStreamError } from '../errors.js';
 
 /** Options every broker command takes. */
@@ -37,15 +38,16 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** The NATS servers from `NATS_URL`. */
-export function natsServers(): string[] {
-  return (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(',').map((s) => s.trim());
-}
+/** Where the CLI looks for a broker when `NATS_URL` is not set: it reads one, it has none of its own. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
-/** The JetStream domain from `NATS_JS_DOMAIN`, as transport options. */
-export function natsDomain(): { domain?: string } {
-  const domain = process.env.NATS_JS_DOMAIN;
-  return domain ? { domain } : {};
+/** The environment a command's transport is chosen from: `NATS_URL` defaulted, `--prefix` as `BULWARK_PREFIX`. */
+export function brokerEnv(prefix?: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NATS_URL: process.env.NATS_URL ?? DEFAULT_NATS_URL,
+    ...(prefix !== undefined && { BULWARK_PREFIX: prefix }),
+  };
 }
 
 /** Adds `--prefix` and `--json` to a broker command. */
@@ -59,28 +61,36 @@ export function brokerCommand(cmd: Command): Command {
     .option('--json', 'print JSON for scripts');
 }
 
+/** What a command needs of the broker beyond a connection. */
+export interface BrokerNeeds {
+  /** The event and dead-letter streams must exist (not for key-value buckets or discovery). @default true */
+  readonly streams?: boolean;
+}
+
 /**
- * Runs `work` on a started NATS transport at `NATS_URL`, closing it afterwards.
- * @throws {CliError} when the server cannot be reached within {@link CONNECT_TIMEOUT_MS}
+ * Runs `work` on a started transport chosen as `createRuntime` chooses one ({@link transportFromEnv}:
+ * `NATS_URL`, defaulting to {@link DEFAULT_NATS_URL}), bound to what exists, closing it afterwards.
+ * @throws {CliError} when the broker cannot be reached within {@link CONNECT_TIMEOUT_MS}, or holds nothing under the prefix
  */
-export async function withNats<T>(opts: BrokerOptions, work: (t: Transport) => Promise<T>): Promise<T> {
-  const { natsTransport } = await import('../transport/nats/nats-transport.js');
-  const servers = natsServers();
-  const transport = natsTransport({
-    servers,
-    prefix: opts.prefix,
+export async function withTransport<T>(
+  opts: BrokerOptions,
+  work: (t: QueueTransport) => Promise<T>,
+  needs: BrokerNeeds = {},
+): Promise<T> {
+  const env = brokerEnv(opts.prefix);
+  const transport = transportFromEnv(env, {
     requestTimeoutMs: CONNECT_TIMEOUT_MS,
     name: 'bulwark-cli',
     // A mistyped --prefix must say so, not leave empty streams behind.
     provision: false,
-    ...natsDomain(),
+    requireStreams: needs.streams ?? true,
   });
   try {
     await transport.start({ service: 'bulwark-cli', logger: silentLogger });
   } catch (err) {
     if (err instanceof MissingStreamError)
-      throw new CliError(`nothing to read at ${servers.join(', ')}: ${err.message}`);
-    throw new CliError(`cannot reach NATS at ${servers.join(', ')} (${causeOf(err)})`);
+      throw new CliError(`nothing to read at ${env.NATS_URL}: ${err.message}`);
+    throw new CliError(`cannot reach the broker at ${env.NATS_URL} (${causeOf(err)})`);
   }
   try {
     return await work(transport);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { natsServers, positiveInt } from './context.js';
+import { transportFromEnv } from '../runtime/create-runtime.js';
+import { brokerEnv, positiveInt } from './context.js';
 import { runDemo, type DemoRuntime } from './demo.js';
 
 interface DemoCliOptions {
@@ -25,8 +26,7 @@ export function demoCommand(program: Command): void {
           }
         : undefined;
       if (!o.nats) return void (await runDemo({ print, ...(keep && { keep }) }));
-      const { natsTransport } = await import('../transport/nats/nats-transport.js');
-      const transport = natsTransport({ servers: natsServers(), prefix: `demo${Date.now().toString(36)}` });
+      const transport = transportFromEnv(brokerEnv(`demo${Date.now().toString(36)}`));
       await runDemo({ transport, print, ...(keep && { keep }) });
     });
 }

@@ -7,7 +7,7 @@ import {
   paint,
   positiveInt,
   printJson,
-  withNats,
+  withTransport,
   type BrokerOptions,
 } from './context.js';
 import { ProgressBar } from './progress.js';
@@ -90,7 +90,7 @@ export function dlqCommand(program: Command): void {
   selection(dlq.command('ls').description('list dead letters, oldest first'))
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .action((o: SelectOptions) =>
-      withNats(o, async (t) => {
+      withTransport(o, async (t) => {
         const dead = await t.deadLetters.list({ ...query(o), limit: o.limit ?? 100 });
         if (o.json) return printJson(dead);
         if (dead.length === 0) return void process.stdout.write('no dead letters\n');
@@ -100,7 +100,7 @@ export function dlqCommand(program: Command): void {
   brokerCommand(
     dlq.command('show').description('one dead letter, with its event').argument('<id>', 'dead letter id'),
   ).action((id: string, o: BrokerOptions) =>
-    withNats(o, async (t) => {
+    withTransport(o, async (t) => {
       const dl = await t.deadLetters.get(id);
       if (!dl) throw new CliError(`no dead letter ${id}`);
       if (o.json) return printJson(dl);
@@ -116,7 +116,7 @@ export function dlqCommand(program: Command): void {
     )
       .option('--all', `${verb} every dead letter`)
       .action((o: SelectOptions) =>
-        withNats(o, async (t) => {
+        withTransport(o, async (t) => {
           const out = await inSteps(t.deadLetters, o, verb);
           if (o.json) return printJson(out);
           const n = out.redriven ?? out.purged ?? 0;

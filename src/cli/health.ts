@@ -1,16 +1,7 @@
 import type { Command } from 'commander';
 import type { HealthReport } from '../health/types.js';
 import type { DiscoveredInstance } from '../transport/presence.js';
-import {
-  CliError,
-  CONNECT_TIMEOUT_MS,
-  fetchJson,
-  httpUrl,
-  natsServers,
-  paint,
-  printJson,
-  statusColor,
-} from './context.js';
+import { CliError, fetchJson, httpUrl, paint, printJson, statusColor, withTransport } from './context.js';
 
 interface HealthOptions {
   readonly url?: string;
@@ -55,16 +46,21 @@ interface HealthSummary {
   readonly uptime?: number;
 }
 
-/** Every live instance of `service`, found through discovery on NATS (`$SRV`), with its health summary. */
-async function overNats(service: string): Promise<DiscoveredInstance[]> {
-  const { discoverInstances } = await import('../transport/nats/discover-instances.js');
-  const servers = natsServers();
-  const instances = await discoverInstances({ servers, service, timeoutMs: CONNECT_TIMEOUT_MS }).catch(
-    (err: unknown) => {
-      throw new CliError(`cannot reach NATS at ${servers.join(', ')} (${(err as Error).message})`);
+/** How long discovery collects answers. */
+const DISCOVERY_WAIT_MS = 750;
+
+/** Every live instance of `service`, found through the broker's discovery (`$SRV` on NATS), with its health summary. */
+async function discovered(service: string): Promise<DiscoveredInstance[]> {
+  const instances = await withTransport(
+    { prefix: process.env.BULWARK_PREFIX ?? 'bulwark' },
+    async (t) => {
+      const presence = t.presence?.();
+      if (!presence) throw new CliError(`the ${t.kind} transport has no discovery`);
+      return presence.discover(service, DISCOVERY_WAIT_MS);
     },
+    { streams: false },
   );
-  if (instances.length === 0) throw new CliError(`no live instance of "${service}" answered on NATS`);
+  if (instances.length === 0) throw new CliError(`no live instance of "${service}" answered`);
   return instances;
 }
 
@@ -101,7 +97,7 @@ export function healthCommand(program: Command): void {
         if (report.status === 'UNHEALTHY') process.exitCode = 1;
         return;
       }
-      const instances = await overNats(opts.service!);
+      const instances = await discovered(opts.service!);
       if (opts.json) printJson(instances);
       else process.stdout.write(`${instances.map(instanceLine).join('\n')}\n`);
       if (instances.some((i) => (i.health as HealthSummary | undefined)?.status === 'UNHEALTHY'))

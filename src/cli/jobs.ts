@@ -13,7 +13,7 @@ import {
   positiveInt,
   printJson,
   statusColor,
-  withNats,
+  withTransport,
   type BrokerOptions,
 } from './context.js';
 import { ProgressBar } from './progress.js';
@@ -33,7 +33,7 @@ function withQueue<T>(
   o: JobsOptions,
   work: (q: Queue, t: Transport) => Promise<T>,
 ): Promise<T> {
-  return withNats(o, async (transport) => {
+  return withTransport(o, async (transport) => {
     const host = { transport, clock: systemClock, logger: silentLogger, inspect: undefined };
     const q = new Queue(name, o.ackWait === undefined ? {} : { ackWaitMs: o.ackWait }, host);
     try {

@@ -1,13 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ReplayRequest, ReplayResult, Transport } from '../transport/transport.js';
 import {
   brokerCommand,
   CliError,
-  CONNECT_TIMEOUT_MS,
-  natsServers,
   positiveInt,
   printJson,
+  withTransport,
   type BrokerOptions,
-  natsDomain,
 } from './context.js';
 import { ProgressBar } from './progress.js';
 
@@ -32,6 +31,13 @@ export function sinceOption(value: string): Date {
   return at;
 }
 
+async function replay(t: Transport, request: ReplayRequest): Promise<ReplayResult> {
+  if (!t.replay) throw new CliError(`the ${t.kind} transport keeps no history to replay`);
+  return t.replay(request).catch((err: unknown) => {
+    throw new CliError(`replay failed: ${(err as Error).message}`);
+  });
+}
+
 /** `bulwark replay --type T --group G (--from-seq N [--to-seq M] | --since 1h)`. */
 export function replayCommand(program: Command): void {
   brokerCommand(
@@ -51,23 +57,17 @@ export function replayCommand(program: Command): void {
       throw new CliError('give --from-seq or --since, not both');
     if (o.fromSeq !== undefined && o.toSeq !== undefined && o.toSeq < o.fromSeq)
       throw new CliError('--to-seq is before --from-seq');
-    const { replayEvents } = await import('../transport/nats/replay.js');
     let bar: ProgressBar | undefined;
-    const result = await replayEvents({
-      servers: natsServers(),
-      prefix: o.prefix,
-      ...natsDomain(),
+    const request: ReplayRequest = {
       type: o.type,
       group: o.group,
-      timeoutMs: CONNECT_TIMEOUT_MS,
       ...(o.fromSeq !== undefined && { fromSeq: o.fromSeq }),
       ...(o.toSeq !== undefined && { toSeq: o.toSeq }),
       ...(o.since && { since: o.since }),
       ...(o.dryRun && { dryRun: true }),
       onProgress: (done, total) => (bar ??= new ProgressBar('replaying', total)).update(done),
-    }).catch((err: unknown) => {
-      throw new CliError(`replay failed: ${(err as Error).message}`);
-    });
+    };
+    const result = await withTransport(o, (t) => replay(t, request));
     bar?.done();
     if (o.json) return printJson(result);
     const range = result.firstSeq === undefined ? '' : ` (seq ${result.firstSeq}–${result.lastSeq})`;

@@ -1,11 +1,6 @@
+import type { Readiness } from '../health/readiness.js';
 import type { HealthReport } from '../health/types.js';
 import type { Route } from './server.js';
-
-/** Whether the runtime should receive traffic, and why not. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly reason?: string;
-}
 
 /** What the built-in routes read from a runtime. */
 export interface ObservedRuntime {

@@ -1,26 +1,42 @@
-import type { ActorOptions, AnyActorLogic } from 'xstate';
+import type { Inspect } from '../env.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { EventRegistry, EventSchemas } from '../events/registry.js';
 import { uuidv7 } from '../events/ids.js';
 import { createLogger, type Logger } from '../logging.js';
 import { memoryTransport } from '../transport/memory/memory-transport.js';
+import type { QueueTransport } from '../queue/store.js';
+import { natsTransport } from '../transport/nats/nats-transport.js';
+import type { NatsTransportOptions } from '../transport/nats/toolkit/options.js';
 import type { Transport } from '../transport/transport.js';
 import { Runtime } from './runtime.js';
 import { withTraceFields } from '../tracing/log-fields.js';
 
 /**
- * The transport used when none is given: NATS JetStream when `NATS_URL` is set (subject prefix
- * from `BULWARK_PREFIX`, JetStream domain from `NATS_JS_DOMAIN`), the embedded memory transport otherwise. The NATS client is loaded only then.
+ * The transport the environment asks for: NATS JetStream when `NATS_URL` is set (comma-separated
+ * servers; subject prefix from `BULWARK_PREFIX`, JetStream domain from `NATS_JS_DOMAIN`), the
+ * embedded memory transport otherwise. The NATS client is loaded only when that transport starts.
+ * @param nats - NATS options on top of what the environment says (the CLI binds without provisioning)
+ * @throws {TypeError} when `BULWARK_PREFIX` or `NATS_JS_DOMAIN` is not one subject token
+ * @example
+ * const transport = transportFromEnv({ NATS_URL: 'nats://127.0.0.1:4222', BULWARK_PREFIX: 'shop' });
  */
-export async function defaultTransport(env: NodeJS.ProcessEnv = process.env): Promise<Transport> {
+export function transportFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  nats: NatsTransportOptions = {},
+): QueueTransport {
   const servers = env.NATS_URL;
   if (!servers) return memoryTransport();
-  const { natsTransport } = await import('../transport/nats/nats-transport.js');
   return natsTransport({
-    servers: servers.split(','),
+    servers: servers.split(',').map((s) => s.trim()),
     ...(env.BULWARK_PREFIX && { prefix: env.BULWARK_PREFIX }),
     ...(env.NATS_JS_DOMAIN && { domain: env.NATS_JS_DOMAIN }),
+    ...nats,
   });
+}
+
+/** The transport used when none is given: {@link transportFromEnv} of this process's environment. */
+export async function defaultTransport(env: NodeJS.ProcessEnv = process.env): Promise<Transport> {
+  return transportFromEnv(env);
 }
 
 /** Options of {@link createRuntime}. */
@@ -34,7 +50,7 @@ export interface RuntimeOptions<S extends EventSchemas> {
   /** @default pino at `LOG_LEVEL` (default 'info') */
   logger?: Logger;
   /** Stately inspector (or any XState inspection observer), passed to every root actor. */
-  inspect?: ActorOptions<AnyActorLogic>['inspect'];
+  inspect?: Inspect;
   /** Reported in health. @default '0.0.0' */
   version?: string;
   /** @default the system clock */

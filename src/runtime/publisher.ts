@@ -3,7 +3,7 @@ import type { RuntimeMetrics } from '../metrics/metrics.js';
 import { otelActive } from '../tracing/otel.js';
 import type { OutboundMessage, PublishReceipt, Transport } from '../transport/transport.js';
 import { buildEnvelope, headersFor, type PublishOptions } from './envelope.js';
-import { publishSpan } from './observability.js';
+import { publishSpan } from '../tracing/spans.js';
 
 /** One item of `rt.publishMany`. */
 export type PublishItem<S extends EventSchemas> = {

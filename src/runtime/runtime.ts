@@ -1,5 +1,5 @@
-import type { ActorOptions, AnyActorLogic } from 'xstate';
-import type { Clock } from '../time/clock.js';
+import type { AnyActorLogic } from 'xstate';
+import type { Env } from '../env.js';
 import { ClosedError } from '../errors.js';
 import type {
   EventRegistry,
@@ -37,25 +37,24 @@ import { trackBreaker } from '../breaker/supervised.js';
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
 import type { HealthMonitor } from '../health/health.js';
 import type { RuntimeMetrics } from '../metrics/metrics.js';
-import { runtimeRoutes, type Readiness } from '../http/routes.js';
+import { runtimeRoutes } from '../http/routes.js';
 import { withDashboard } from '../http/dashboard/routes.js';
 import { serveRoutes, type HttpServer, type ListenOptions } from '../http/server.js';
-import { advertise, discover, observe, readiness } from './observability.js';
+import { observe } from './observability.js';
+import { advertise, discover } from '../health/presence.js';
+import { readiness, type Readiness } from '../health/readiness.js';
 import { RuntimeSubscribers } from './subscribers.js';
 import type { DiscoveredInstance } from '../transport/presence.js';
 import { runShutdown, ShutdownHooks, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
 import { handleSignals } from './signals.js';
 
 /** Everything a runtime is made of; built by `createRuntime`. */
-export interface RuntimeParts<S extends EventSchemas> {
+export interface RuntimeParts<S extends EventSchemas> extends Env {
   readonly service: string;
   readonly version: string;
   readonly events: EventRegistry<S>;
   readonly transport: Transport;
-  readonly logger: Logger;
-  readonly clock: Clock;
   readonly instanceId: string;
-  readonly inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined;
   /** After this long, shutdown gives up on what is left and logs it. @default 30_000 */
   readonly shutdownTimeoutMs?: number;
   /** Shut down gracefully on SIGTERM / SIGINT, then exit. @default true */

@@ -4,12 +4,15 @@ import type {
   Subscription,
 } from '../actors/subscriber/subscriber.actor.js';
 import { startSubscriber } from '../actors/subscriber/subscriber.actor.js';
-import { supervisedSubscriber, tracedHandler, type Observability } from './observability.js';
+import { superviseSubscription } from '../actors/supervisor/supervised-subscription.js';
+import { tracedHandler } from '../tracing/spans.js';
+import type { Observability } from './observability.js';
 import type { ShutdownStep } from './shutdown.js';
 
 /**
- * A runtime's subscriptions: starts each as a supervised subscriber actor (consumer spans around
- * single-event handlers) and keeps the live ones, which readiness and shutdown go through.
+ * A runtime's subscriptions: starts each as a supervised subscriber actor (a unique id each,
+ * consumer spans around single-event handlers, start-up failures counted in metrics) and keeps
+ * the live ones, which readiness and shutdown go through.
  * @example
  * const subs = new RuntimeSubscribers(host, observability, 'accounts');
  * subs.start({ kind: 'single', type: 'user.created', schema, handler, options: {} });
@@ -37,11 +40,19 @@ export class RuntimeSubscribers {
             options: def.options,
           }
         : def;
-    return this.track(
-      supervisedSubscriber(this.observability, group, def.type, () =>
-        startSubscriber(this.host, resolved, group),
-      ),
+    const { supervisor, metrics } = this.observability;
+    const id = supervisor.freeId(`subscriber:${group}/${def.type}`);
+    const sub: Subscription = superviseSubscription(
+      supervisor,
+      id,
+      () => startSubscriber(this.host, resolved, group),
+      {
+        onStopped: () => this.live.delete(sub),
+      },
     );
+    sub.ready.catch(() => metrics.onSubscribeError(def.type, group));
+    this.live.add(sub);
+    return sub;
   }
 
   /** Every live subscription. */
@@ -56,16 +67,5 @@ export class RuntimeSubscribers {
       name: `subscriber ${s.group}/${s.type} (${s.stats().inFlight} in flight)`,
       run: () => s.stop(),
     }));
-  }
-
-  private track(sub: Subscription): Subscription {
-    this.live.add(sub);
-    const stop = sub.stop;
-    return Object.assign(sub, {
-      stop: async () => {
-        await stop();
-        this.live.delete(sub);
-      },
-    });
   }
 }

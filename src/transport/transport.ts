@@ -47,6 +47,8 @@ export interface Delivery {
   readonly attempt: number;
   /** Stream sequence, where the transport has one. */
   readonly seq: number | undefined;
+  /** The key the broker deduplicated the message under (the event id, unless published raw or redriven). */
+  readonly msgId: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   /** One header, without building the whole record when the transport can avoid it. */
   header(name: string): string | undefined;
@@ -94,6 +96,31 @@ export interface ConsumerHandle {
   stop(): Promise<void>;
 }
 
+/** A range of one event type's stored events to deliver again, to one group. */
+export interface ReplayRequest {
+  /** The event type to replay. */
+  readonly type: string;
+  /** Only this group handles the replayed events; the others skip them. */
+  readonly group: string;
+  /** First stream sequence to replay (inclusive). */
+  readonly fromSeq?: number;
+  /** Last stream sequence to replay (inclusive). @default the last one stored when the replay starts */
+  readonly toSeq?: number;
+  /** Replay events stored since this time (instead of `fromSeq`). */
+  readonly since?: Date;
+  /** Count only, republish nothing. @default false */
+  readonly dryRun?: boolean;
+  /** Called after each event, with how many are done and how many there are at most. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** What a replay did. */
+export interface ReplayResult {
+  readonly replayed: number;
+  readonly firstSeq?: number;
+  readonly lastSeq?: number;
+}
+
 /** Connection state, for health and metrics. */
 export interface TransportStatus {
   readonly kind: string;
@@ -123,11 +150,15 @@ export interface Transport {
   publish(msg: OutboundMessage): Promise<PublishReceipt>;
   /** Pipelined; resolves in order once every message is stored. */
   publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]>;
-  /** Publishes bytes as they are to an event type's subject: interop and tests of bad input. */
+  /**
+   * Publishes bytes as they are to an event type's subject: interop and tests of bad input.
+   * @param msgId - the dedup key (and the receipt's id) @default a fresh UUID v7
+   */
   publishRaw(
     type: string,
     body: Uint8Array | string,
-    headers?: Record<string, string>,
+    headers?: Readonly<Record<string, string>>,
+    msgId?: string,
   ): Promise<PublishReceipt>;
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle;
   readonly deadLetters: DeadLetterStore;
@@ -139,6 +170,11 @@ export interface Transport {
    * (the dashboard's backlog); undefined when the group has no consumer.
    */
   backlog?(type: string, group: string): Promise<number | undefined>;
+  /**
+   * Optional: publishes each stored event of a range again, restricted to one group (the redrive
+   * header); events stored after the replay starts are not replayed. Absent where nothing is retained.
+   */
+  replay?(request: ReplayRequest): Promise<ReplayResult>;
   /** @returns a function that removes the listener */
   onStatus(listener: (status: TransportStatus) => void): () => void;
   /**

@@ -56,7 +56,7 @@ export function receive(delivery: Delivery, group: string, schema: z.ZodType): R
 function standIn(delivery: Delivery, raw: string): CloudEvent {
   return {
     specversion: '1.0',
-    id: delivery.header('Nats-Msg-Id') ?? `undecodable-${delivery.seq ?? isoTime()}`,
+    id: delivery.msgId ?? `undecodable-${delivery.seq ?? isoTime()}`,
     source: 'unknown',
     type: delivery.type,
     time: isoTime(),

@@ -21,6 +21,7 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
     readonly id: string,
     private readonly supervisor: Supervisor,
     private readonly start: () => Subscription,
+    private readonly onStopped: (() => void) | undefined,
   ) {
     this.current = start();
     this.type = this.current.type;
@@ -59,8 +60,16 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
   readonly stop = (): Promise<void> => this.supervisor.stopChild(this);
 
   halt(): Promise<void> {
-    return (this.stopping ??= this.current.stop());
+    return (this.stopping ??= this.current.stop().then(() => this.onStopped?.()));
   }
+}
+
+/** Options of {@link superviseSubscription}. */
+export interface SupervisedSubscriptionOptions {
+  /** @default the supervisor's default policy */
+  readonly policy?: RestartPolicy | false;
+  /** Called once the subscription has stopped for good (its handlers drained). */
+  readonly onStopped?: () => void;
 }
 
 /**
@@ -73,9 +82,10 @@ export function superviseSubscription(
   supervisor: Supervisor,
   id: string,
   start: () => Subscription,
-  policy: RestartPolicy | false = {},
+  options: SupervisedSubscriptionOptions = {},
 ): Subscription {
-  const sub = new SupervisedSubscription(id, supervisor, start);
+  const { policy = {}, onStopped } = options;
+  const sub = new SupervisedSubscription(id, supervisor, start, onStopped);
   supervisor.add(sub, policy, () =>
     sub.status() === 'failed' ? { name: 'SubscriberFailed', message: `subscriber ${id} failed` } : undefined,
   );

@@ -142,6 +142,9 @@ class MemoryDelivery implements Delivery {
   get seq(): number {
     return this.msg.seq;
   }
+  get msgId(): string | undefined {
+    return this.msg.msgId ?? this.msg.event?.id;
+  }
   get headers(): Readonly<Record<string, string>> {
     return this.msg.headers;
   }

@@ -11,6 +11,8 @@ import {
   type OutboundMessage,
   type PublishReceipt,
   type ReplayFrom,
+  type ReplayRequest,
+  type ReplayResult,
   type TransportStatus,
 } from '../transport.js';
 import { MemoryConsumer, type Member } from './consumer.js';
@@ -102,9 +104,10 @@ class MemoryTransport implements QueueTransport {
   async publishRaw(
     type: string,
     body: Uint8Array | string,
-    headers?: Record<string, string>,
+    headers?: Readonly<Record<string, string>>,
+    msgId?: string,
   ): Promise<PublishReceipt> {
-    return this.store(type, headers?.['Nats-Msg-Id'] ?? uuidv7(), undefined, body, headers);
+    return this.store(type, msgId ?? uuidv7(), undefined, body, headers);
   }
 
   /** Appends a message; `msgId` undefined means the id is unique by construction and skips dedup. */
@@ -127,7 +130,7 @@ class MemoryTransport implements QueueTransport {
       this.dedup.remember(msgId, seq, now);
     }
     const log = this.logOf(type);
-    log.append({ seq, type, time: now, event, body, headers: headers ?? EMPTY_HEADERS });
+    log.append({ seq, type, time: now, msgId, event, body, headers: headers ?? EMPTY_HEADERS });
     const consumers = this.byType.get(type);
     if (consumers) for (const c of consumers) c.schedule();
     if (log.end - log.start > this.retain + (this.retain >> 2)) this.trim(log, consumers);
@@ -209,6 +212,33 @@ class MemoryTransport implements QueueTransport {
 
   private headersOf(dl: DeadLetter): Record<string, string> {
     return dl.event.traceparent ? { traceparent: dl.event.traceparent } : {};
+  }
+
+  /** Copies each retained event of the range back onto the log, for `request.group` only. */
+  async replay(request: ReplayRequest): Promise<ReplayResult> {
+    const log = this.logOf(request.type);
+    const since = request.since?.getTime();
+    const from = log.firstPosition((m) =>
+      since !== undefined ? m.time >= since : m.seq >= (request.fromSeq ?? 0),
+    );
+    const end = log.end;
+    const total = end - from;
+    let replayed = 0;
+    let firstSeq: number | undefined;
+    let lastSeq: number | undefined;
+    for (let pos = from; pos < end; pos++) {
+      const m = log.at(pos);
+      if (!m) continue; // trimmed meanwhile: retention moved past it
+      if (request.toSeq !== undefined && m.seq > request.toSeq) break;
+      if (!request.dryRun) {
+        const headers = { ...m.headers, [REDRIVE_GROUP_HEADER]: request.group };
+        this.store(m.type, `${m.msgId ?? m.event?.id ?? m.seq}:replay:${uuidv7()}`, m.event, m.body, headers);
+      }
+      firstSeq ??= m.seq;
+      lastSeq = m.seq;
+      request.onProgress?.(++replayed, total);
+    }
+    return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
   }
 
   /** Backlog of one group and type: events not yet delivered to any of its instances. */

@@ -5,6 +5,8 @@ export interface StoredMessage {
   readonly seq: number;
   readonly type: string;
   readonly time: number;
+  /** The dedup key it was stored under; undefined for events whose id is unique by construction. */
+  readonly msgId: string | undefined;
   /** The CloudEvent as published (memory keeps objects; nothing is serialised). */
   readonly event: CloudEvent | undefined;
   /** Raw bytes published with `publishRaw`; the subscriber decodes them. */

@@ -3,6 +3,7 @@ import type { CloudEvent } from '../../events/cloudevent.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery } from '../transport.js';
 import { ack, nak, term, working } from './toolkit/ack.js';
+import { WireHeader } from './toolkit/wire.js';
 
 /** What a delivery needs from the consumer that handed it out. */
 export interface DeliveryOwner {
@@ -48,6 +49,10 @@ export class NatsDelivery implements Delivery {
 
   get subject(): string {
     return this.msg.subject;
+  }
+
+  get msgId(): string | undefined {
+    return this.header(WireHeader.msgId);
   }
 
   get body(): Uint8Array {

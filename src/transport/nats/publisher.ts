@@ -56,13 +56,14 @@ export class Publisher {
     });
   }
 
+  /** Publishes bytes as they are under the dedup key `msgId` (also the receipt's id). */
   publishRaw(
-    id: string,
     subject: string,
     body: Uint8Array,
-    h: Record<string, string>,
+    msgId: string,
+    headers: Readonly<Record<string, string>>,
   ): Promise<PublishReceipt> {
-    return this.send({ id, subject, body, msgId: h[WireHeader.msgId] ?? id, headers: h });
+    return this.send({ id: msgId, subject, body, msgId, headers });
   }
 
   private send(draft: Draft): Promise<PublishReceipt> {

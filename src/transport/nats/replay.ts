@@ -1,49 +1,18 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  jetstreamManager,
   type Consumer,
   type ConsumerConfig,
   type JetStreamClient,
+  type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, nanos, nuid, type MsgHdrs } from '@nats-io/transport-node';
-import { REDRIVE_GROUP_HEADER } from '../transport.js';
-import { Names } from './toolkit/names.js';
+import { headers as natsHeaders, nanos, nuid, type MsgHdrs } from '@nats-io/transport-node';
+import { MissingStreamError } from '../../errors.js';
+import { REDRIVE_GROUP_HEADER, type ReplayRequest, type ReplayResult } from '../transport.js';
+import type { Names } from './toolkit/names.js';
+import { isNotFound } from './toolkit/provision.js';
 import { WireHeader } from './toolkit/wire.js';
-
-/** Options of {@link replayEvents}. */
-export interface ReplayOptions {
-  /** @default 'nats://127.0.0.1:4222' */
-  readonly servers?: string | readonly string[];
-  /** @default 'bulwark' */
-  readonly prefix?: string;
-  /** The JetStream domain of the streams. @default undefined (the local JetStream) */
-  readonly domain?: string;
-  /** The event type to replay. */
-  readonly type: string;
-  /** Only this group handles the replayed events; the others skip them. */
-  readonly group: string;
-  /** First stream sequence to replay (inclusive). */
-  readonly fromSeq?: number;
-  /** Last stream sequence to replay (inclusive). @default the last one stored when the replay starts */
-  readonly toSeq?: number;
-  /** Replay events stored since this time (instead of `fromSeq`). */
-  readonly since?: Date;
-  /** Count only, republish nothing. @default false */
-  readonly dryRun?: boolean;
-  /** @default 2_000 */
-  readonly timeoutMs?: number;
-  /** Called after each event, with how many are done and how many there are at most. */
-  readonly onProgress?: (done: number, total: number) => void;
-}
-
-/** What a replay did. */
-export interface ReplayResult {
-  readonly replayed: number;
-  readonly firstSeq?: number;
-  readonly lastSeq?: number;
-}
 
 const BATCH = 256;
 
@@ -60,10 +29,10 @@ function replayHeaders(original: MsgHdrs | undefined, group: string, seq: number
   return h;
 }
 
-function startAt(o: ReplayOptions): Partial<ConsumerConfig> {
-  if (o.since) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: o.since.toISOString() };
-  if (o.fromSeq !== undefined)
-    return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: o.fromSeq };
+function startAt(r: ReplayRequest): Partial<ConsumerConfig> {
+  if (r.since) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: r.since.toISOString() };
+  if (r.fromSeq !== undefined)
+    return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: r.fromSeq };
   return { deliver_policy: DeliverPolicy.All };
 }
 
@@ -73,66 +42,60 @@ async function drain(
   consumer: Consumer,
   total: number,
   upTo: number,
-  o: ReplayOptions,
+  r: ReplayRequest,
   timeout: number,
 ): Promise<ReplayResult> {
   let replayed = 0;
   let firstSeq: number | undefined;
   let lastSeq: number | undefined;
+  const result = (): ReplayResult => ({ replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) });
   for (let left = total; left > 0;) {
     const batch = await consumer.fetch({ max_messages: Math.min(left, BATCH), expires: timeout });
     let got = 0;
     for await (const m of batch as AsyncIterable<JsMsg>) {
       got++;
-      if (m.seq > upTo) return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
-      if (!o.dryRun)
-        await js.publish(m.subject, m.data, { headers: replayHeaders(m.headers, o.group, m.seq), timeout });
+      if (m.seq > upTo) return result();
+      if (!r.dryRun)
+        await js.publish(m.subject, m.data, { headers: replayHeaders(m.headers, r.group, m.seq), timeout });
       firstSeq ??= m.seq;
       lastSeq = m.seq;
-      o.onProgress?.(++replayed, total);
+      r.onProgress?.(++replayed, total);
     }
     if (got === 0) break;
     left -= got;
   }
-  return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
+  return result();
 }
 
 /**
- * Re-delivers a range of one event type's stream to one group: each stored event in the range is
- * published again to its subject with the redrive-group header, so that only `group` handles it.
- * Events stored after the replay starts (its own copies among them) are not replayed.
- * @throws {Error} when the server cannot be reached or the events stream does not exist
- * @example
- * await replayEvents({ servers: 'nats://127.0.0.1:4222', type: 'user.created', group: 'mailer', fromSeq: 100, toSeq: 200 });
+ * Re-delivers a range of one event type's stream to one group (see `Transport.replay`), reading it
+ * through a short-lived ordered consumer of its own.
+ * @throws {MissingStreamError} when the events stream does not exist
  */
-export async function replayEvents(o: ReplayOptions): Promise<ReplayResult> {
-  const names = new Names(o.prefix ?? 'bulwark');
-  const servers = o.servers ?? 'nats://127.0.0.1:4222';
-  const timeout = o.timeoutMs ?? 2_000;
-  const nc = await connect({
-    servers: typeof servers === 'string' ? servers : [...servers],
-    timeout,
-    name: 'bulwark-replay',
+export async function replayRange(
+  jsm: JetStreamManager,
+  names: Names,
+  r: ReplayRequest,
+  timeout: number,
+): Promise<ReplayResult> {
+  const info = await jsm.streams.info(names.eventsStream).catch((err: unknown) => {
+    if (isNotFound(err)) throw new MissingStreamError(names.eventsStream, names.prefix);
+    throw err;
+  });
+  const last = info.state.last_seq;
+  const ci = await jsm.consumers.add(names.eventsStream, {
+    name: `replay_${nuid.next()}`,
+    ack_policy: AckPolicy.None,
+    filter_subject: names.eventSubject(r.type),
+    inactive_threshold: nanos(30_000),
+    mem_storage: true,
+    ...startAt(r),
   });
   try {
-    const jsm = await jetstreamManager(nc, { timeout, ...(o.domain !== undefined && { domain: o.domain }) });
-    const last = (await jsm.streams.info(names.eventsStream)).state.last_seq;
-    const ci = await jsm.consumers.add(names.eventsStream, {
-      name: `replay_${nuid.next()}`,
-      ack_policy: AckPolicy.None,
-      filter_subject: names.eventSubject(o.type),
-      inactive_threshold: nanos(30_000),
-      mem_storage: true,
-      ...startAt(o),
-    });
-    try {
-      const js = jsm.jetstream();
-      const consumer = await js.consumers.get(names.eventsStream, ci.name);
-      return await drain(js, consumer, ci.num_pending, Math.min(o.toSeq ?? last, last), o, timeout);
-    } finally {
-      await jsm.consumers.delete(names.eventsStream, ci.name).catch(() => undefined);
-    }
+    const js = jsm.jetstream();
+    const consumer = await js.consumers.get(names.eventsStream, ci.name);
+    return await drain(js, consumer, ci.num_pending, Math.min(r.toSeq ?? last, last), r, timeout);
   } finally {
-    await nc.close();
+    await jsm.consumers.delete(names.eventsStream, ci.name).catch(() => undefined);
   }
 }

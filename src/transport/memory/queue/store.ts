@@ -20,14 +20,17 @@ import {
   type JobPriority,
   type JobState,
 } from '../../../queue/types.js';
-import type { MemoryDeadLetterStore } from '../dead-letters.js';
+import type { DeadLetterDraft } from '../../dead-letters.js';
 import { Deque, DueHeap } from './heap.js';
 
 /** What a memory queue needs from its transport. */
 export interface MemoryQueueHost {
   readonly clock: Clock;
   readonly timers: Set<unknown>;
-  readonly deadLetters: MemoryDeadLetterStore;
+  /** Stores a dead job's dead letter (the memory transport's store). */
+  readonly deadLetters: {
+    add(draft: DeadLetterDraft, subject: string, seq: undefined, now: number): unknown;
+  };
 }
 
 const LEVEL: Record<JobPriority, number> = { critical: 0, high: 1, normal: 2, low: 3 };

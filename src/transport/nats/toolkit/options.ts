@@ -59,6 +59,12 @@ export interface NatsTransportOptions {
    */
   readonly provision?: boolean;
   /**
+   * With `provision: false`, whether `start()` checks that the event and dead-letter streams exist.
+   * `false` connects without them, for tools that read only key-value buckets or discovery.
+   * @default true
+   */
+  readonly requireStreams?: boolean;
+  /**
    * The JetStream domain to use (a leaf node's or hub's `jetstream { domain }`): every JetStream
    * request goes to `$JS.<domain>.API`. @default undefined (the local JetStream, `$JS.API`)
    */
@@ -82,6 +88,7 @@ export interface ResolvedNatsOptions {
   readonly broadcastInactiveMs: number;
   readonly requestTimeoutMs: number;
   readonly provision: boolean;
+  readonly requireStreams: boolean;
   readonly domain: string | undefined;
   /** Where JetStream API requests go: `$JS.API`, or `$JS.<domain>.API`. */
   readonly apiPrefix: string;
@@ -115,6 +122,7 @@ export function resolveOptions(o: NatsTransportOptions): ResolvedNatsOptions {
     broadcastInactiveMs: o.broadcastInactiveMs ?? 300_000,
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
     provision: o.provision ?? true,
+    requireStreams: o.requireStreams ?? true,
     domain: o.domain,
     apiPrefix: o.domain ? `$JS.${o.domain}.API` : '$JS.API',
   };

@@ -1,0 +1,31 @@
+import type { Subscription } from '../actors/subscriber/subscriber.actor.js';
+import type { Queue } from '../queue/queue.js';
+import type { Transport } from '../transport/transport.js';
+
+/** Whether the runtime should receive traffic, and why not. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+}
+
+/** Ready: open, the transport connected, every subscriber consuming and every queue's store open (and its worker taking jobs). */
+export function readiness(
+  closing: boolean,
+  transport: Transport,
+  subs: Iterable<Subscription>,
+  queues: Iterable<Queue>,
+): Readiness {
+  if (closing) return { ready: false, reason: 'shutting down' };
+  if (!transport.status().connected) return { ready: false, reason: `transport ${transport.status().state}` };
+  for (const s of subs) {
+    const status = s.status();
+    if (status !== 'consuming' && status !== 'handling')
+      return { ready: false, reason: `subscriber ${s.group}/${s.type} is ${status}` };
+  }
+  for (const q of queues) {
+    const status = q.status();
+    if (status !== 'working' && status !== 'idle')
+      return { ready: false, reason: `queue ${q.name} is ${status}` };
+  }
+  return { ready: true };
+}
