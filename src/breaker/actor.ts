@@ -71,8 +71,8 @@ function groupsFor(clock: Clock, inspect: Inspect | undefined): ActorGroups {
 
 /**
  * Starts one breaker's actor; its only timer is the reset delay while OPEN. The actor is a member
- * of an actor group (breakers with the same clock and inspector share an actor system), which
- * makes a running actor about 2 KB lighter than a root actor of its own.
+ * of an actor group (breakers with the same clock and inspector share an actor system), so a
+ * running breaker does not carry an actor system of its own.
  */
 export function startBreakerActor(opts: BreakerActorOptions): BreakerActor {
   const group = groupsFor(opts.clock, opts.inspect).join();

@@ -22,7 +22,7 @@ import {
 } from './actor.js';
 import { Listeners } from './listeners.js';
 import { callWithTimeout, NEVER_ABORTED, refusal, type BreakerCall } from './call.js';
-import { forgetBreaker, rememberBreaker } from './lookup.js';
+import { WeakNameIndex } from './lookup.js';
 import type { BreakerState } from './options.js';
 import {
   resolveOptions,
@@ -39,6 +39,9 @@ export interface BreakerStateChange {
   readonly from: BreakerState;
   readonly to: BreakerState;
 }
+
+/** Every live breaker of the process by name: `protect(adapter, { breaker: 'name' })` resolves through it. */
+export const breakersByName = new WeakNameIndex<Breaker>();
 
 /**
  * A circuit breaker: an XState actor running the circuit-breaker machine, fronted by a gate that
@@ -89,7 +92,7 @@ export class Breaker {
     // every breaker is visible there.
     if (this.inspect) this.startActor();
     this.shared = this.opts.shared ? startSharedState(this.sharedHost(env), env) : undefined;
-    rememberBreaker(this);
+    breakersByName.remember(this);
   }
 
   /** Resolves once a shared breaker has loaded and watches the bucket's state (at once otherwise). */
@@ -162,7 +165,7 @@ export class Breaker {
     this.disposed = true;
     this.actor?.stop();
     this.shared?.stop();
-    forgetBreaker(this);
+    breakersByName.forget(this);
   }
 
   private async run<T, A extends unknown[]>(fn: BreakerCall<T, A>, args: A, epoch: number): Promise<T> {

@@ -1,22 +1,24 @@
-import type { Breaker } from './breaker.js';
+/**
+ * Things found by name, held weakly: the process-wide lookup `protect(adapter, { breaker: 'name' })`
+ * resolves through, so that a standalone breaker nobody holds can still be collected.
+ */
+export class WeakNameIndex<T extends { readonly name: string }> {
+  private readonly byName = new Map<string, WeakRef<T>>();
 
-// The process-wide lookup `protect(adapter, { breaker: 'name' })` resolves through. Weak, so that a
-// standalone breaker nobody holds can still be collected.
-const byName = new Map<string, WeakRef<Breaker>>();
+  /** Makes `item` the one its name resolves to (the most recently remembered wins). */
+  remember(item: T): void {
+    this.byName.set(item.name, new WeakRef(item));
+  }
 
-/** Makes `breaker` the one its name resolves to (the most recently created wins). */
-export function rememberBreaker(breaker: Breaker): void {
-  byName.set(breaker.name, new WeakRef(breaker));
-}
+  /** Forgets `item` if its name still resolves to it. */
+  forget(item: T): void {
+    if (this.byName.get(item.name)?.deref() === item) this.byName.delete(item.name);
+  }
 
-/** Forgets `breaker` if its name still resolves to it. */
-export function forgetBreaker(breaker: Breaker): void {
-  if (byName.get(breaker.name)?.deref() === breaker) byName.delete(breaker.name);
-}
-
-/** @returns the most recently created live breaker named `name` */
-export function findBreaker(name: string): Breaker | undefined {
-  const breaker = byName.get(name)?.deref();
-  if (!breaker) byName.delete(name);
-  return breaker;
+  /** @returns the most recently remembered live item named `name` */
+  find(name: string): T | undefined {
+    const item = this.byName.get(name)?.deref();
+    if (!item) this.byName.delete(name);
+    return item;
+  }
 }

@@ -1,8 +1,7 @@
 import { isCircuitOpenError } from '../errors.js';
 import { retry, type RetryPolicy } from '../retry/retry.js';
-import type { Breaker } from './breaker.js';
+import { breakersByName, type Breaker } from './breaker.js';
 import { createBreaker } from './create-breaker.js';
-import { findBreaker } from './lookup.js';
 
 /** Options of {@link protect}. */
 export interface ProtectOptions {
@@ -15,7 +14,7 @@ export interface ProtectOptions {
 /** @returns the breaker `ref` names or is */
 function resolveBreaker(ref: Breaker | string): Breaker {
   if (typeof ref !== 'string') return ref;
-  return findBreaker(ref) ?? createBreaker(ref);
+  return breakersByName.find(ref) ?? createBreaker(ref);
 }
 
 function adapterName(adapter: object): string {

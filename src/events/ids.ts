@@ -1,8 +1,8 @@
 import { randomFillSync } from 'node:crypto';
 
-// The `uuid` package's v7() costs ~2.2 µs here, more than the rest of a publish; this one draws
-// randomness from a pooled buffer and costs ~0.15 µs. Layout per RFC 9562: 48-bit Unix ms,
-// version 7, 12 bits of per-millisecond counter (monotonic within a process), variant, 62 random bits.
+// Randomness comes from a pooled buffer: an id is minted on every publish (BENCHMARKS.md, design
+// measurements). Layout per RFC 9562: 48-bit Unix ms, version 7, 12 bits of per-millisecond counter
+// (monotonic within a process), variant, 62 random bits.
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const POOL_SIZE = 8 * 1024;
 const pool = new Uint8Array(POOL_SIZE);
@@ -65,7 +65,7 @@ export function uuidv7(now: number = Date.now()): string {
 
 let isoMs = -1;
 let isoText = '';
-/** `new Date(ms).toISOString()`, computed once per millisecond (it costs ~0.6 µs). */
+/** `new Date(ms).toISOString()`, computed once per millisecond: every event carries one. */
 export function isoTime(ms: number = Date.now()): string {
   if (ms !== isoMs) {
     isoMs = ms;

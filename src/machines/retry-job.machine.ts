@@ -10,20 +10,10 @@ import type { Backoff } from '../retry/backoff.js';
  * stops it, which aborts the `AbortSignal` it was given. Every wait is an `after` on a named delay
  * whose length comes from input, so a simulated clock drives the whole life in tests.
  *
- * How the queue hosts it (`src/queue/job-stepper.ts`): each job this process holds has its own
- * snapshot of this machine, restored at `waiting` from what the store says (attempts so far) and
- * advanced with the machine's own `transition` under one actor scope per worker; the effects it
- * asks for (start or stop the `handler` try, arm or cancel the `timeout`, the `on*` settle actions)
- * are carried out by the host. Chosen by a micro-benchmark of one job's life (start, try,
- * complete) on this machine kind, same run, medians: a started actor per job 58 µs (its own actor
- * system, mailbox, scheduler entry and promise actor; 90-100 µs under heavy load), the exported
- * pure `initialTransition`/`transition` 130 µs (each call builds a throwaway actor), and
- * `transition` on a shared scope 26 µs, with the snapshot restored by `resolveState` and no promise
- * actor object (another run: 34-36 µs when XState builds that never-started object, 28 µs
- * without). `npm run bench` repeats the first and last. Leaner shapes (no `always`,
- * no `after` while active, even a 3-state machine) measured within noise of this one, so the
- * machine keeps every state the issue names. Backing off and delays happen on the broker, so they
- * survive the process; the `delayed` and `failed` timers here model the same rules for pure use.
+ * The queue hosts it per job while a worker holds the job (`src/queue/runner.ts`); backing off
+ * and delays happen on the broker, so they survive the process, and the `delayed` and `failed`
+ * timers here model the same rules for pure use. Why it is hosted the way it is: BENCHMARKS.md,
+ * design measurements.
  */
 
 /** Longest `setTimeout` Node accepts; the `timeout` delay when there is none. */
@@ -74,7 +64,7 @@ export interface HandlerInput {
 
 /** The context a job starts with: no try made in this life yet, no error, no result. */
 export function retryJobContext(input: RetryJobInput): RetryJobContext {
-  // Spelled out rather than spread: this runs for every job, and a spread copy costs several µs.
+  // Spelled out rather than spread: this runs for every job, and a spread copy is slower.
   return {
     id: input.id,
     attemptsMade: input.attemptsMade,

@@ -48,7 +48,7 @@ export class JobStepper {
   private effects: Effect[] = [];
 
   constructor(actions: JobActions, inspect: ActorOptions<AnyActorLogic>['inspect'] | undefined) {
-    // No `handler` logic: XState would build an actor object per try (~9 µs, a third of the stepping
+    // No `handler` logic: XState would build an actor object per try (a third of the stepping
     // cost) only for it never to start; the spawn effect reaches startTry() instead.
     this.machine = retryJobMachine.provide({ actions, actors: { handler: undefined as never } });
     const self = createActor(this.machine, {

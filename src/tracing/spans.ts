@@ -1,4 +1,3 @@
-import type { PublishOptions } from '../runtime/envelope.js';
 import { activeTrace, formatTraceparent, parseTraceparent } from './context.js';
 import { otelActive, withSpan } from './otel.js';
 
@@ -23,10 +22,10 @@ export function tracedHandler<P, M extends { readonly traceparent?: string | und
  * Runs a publish in a PRODUCER span when an OpenTelemetry SDK is registered: the event carries the
  * span's `traceparent`, so the consumer's span is its child. A plain call otherwise.
  */
-export function publishSpan<T>(
+export function publishSpan<T, O extends { readonly traceparent?: string | undefined }>(
   type: string,
-  options: PublishOptions | undefined,
-  publish: (options: PublishOptions | undefined) => Promise<T>,
+  options: O | undefined,
+  publish: (options: O | undefined) => Promise<T>,
 ): Promise<T> {
   if (!otelActive()) return publish(options);
   const parent = parseTraceparent(options?.traceparent);
@@ -36,6 +35,6 @@ export function publishSpan<T>(
     attributes: { 'messaging.destination.name': type },
   };
   return withSpan({ ...spec, ...(parent && { parent }) }, () =>
-    publish({ ...options, traceparent: formatTraceparent(activeTrace()!) }),
+    publish({ ...options, traceparent: formatTraceparent(activeTrace()!) } as O),
   );
 }

@@ -17,8 +17,8 @@ export type ActorGroupListener = (group: ActorGroup, notice: ActorGroupNotice) =
 
 /**
  * Members per group. Members share their group's scheduler, whose cancellation on a member's stop
- * scans the group's pending timers, so a group stays small; a bigger group saves little more than
- * the ~2 KB of actor system it shares.
+ * scans the group's pending timers, so a group stays small; a bigger group would save little more
+ * than the one actor system it shares.
  */
 export const GROUP_SIZE = 64;
 

@@ -31,8 +31,8 @@ const decoder = new TextDecoder();
 
 /**
  * Publishes to JetStream and resolves each message on its PubAck, many in flight over one reply
- * subscription. `js.publish` builds two error objects with stack traces per call for its timeout
- * (more than half the cost of a publish, measured); here one timer sweeps the late ones.
+ * subscription. `js.publish` builds two error objects with stack traces per call for its timeout;
+ * here one timer sweeps the late ones.
  * @example
  * const pub = new PubAckPublisher(nc, 5_000);
  * const { seq, duplicate } = await pub.publish('bulwark.events.user.created', bytes, { 'Nats-Msg-Id': id });
