@@ -7,17 +7,10 @@ import {
   type SharedValue,
 } from '../breaker/shared-format.js';
 import type { BreakerRow, DashboardSnapshot } from '../http/dashboard/snapshot.js';
-import {
-  brokerCommand,
-  CliError,
-  fetchJson,
-  httpUrl,
-  paint,
-  printJson,
-  statusColor,
-  withTransport,
-  type BrokerOptions,
-} from './context.js';
+import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
+import { fetchJson } from './http.js';
+import { CliError, paint, printJson, statusColor } from './output.js';
+import { httpUrl } from './parse.js';
 
 interface BreakerCliOptions extends BrokerOptions {
   readonly url?: string;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { transportFromEnv } from '../runtime/create-runtime.js';
-import { brokerEnv, positiveInt } from './context.js';
+import { brokerEnv } from './broker.js';
+import { positiveInt } from './parse.js';
 import { runDemo, type DemoRuntime } from './demo.js';
 
 interface DemoCliOptions {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DemoRuntime } from './demo.js';
-import { paint } from './context.js';
+import { paint } from './output.js';
 
 /** Options of {@link keepDashboard}. */
 export interface KeepOptions {

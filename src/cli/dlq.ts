@@ -1,15 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { DeadLetter, DeadLetterQuery, DeadLetterStore } from '../transport/dead-letters.js';
-import {
-  brokerCommand,
-  CliError,
-  list,
-  paint,
-  positiveInt,
-  printJson,
-  withTransport,
-  type BrokerOptions,
-} from './context.js';
+import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
+import { CliError, paint, printJson } from './output.js';
+import { list, positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
 
 interface SelectOptions extends BrokerOptions {

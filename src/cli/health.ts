@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import type { HealthReport } from '../health/types.js';
 import type { DiscoveredInstance } from '../transport/presence.js';
-import { CliError, fetchJson, httpUrl, paint, printJson, statusColor, withTransport } from './context.js';
+import { withTransport } from './broker.js';
+import { fetchJson } from './http.js';
+import { CliError, paint, printJson, statusColor } from './output.js';
+import { httpUrl } from './parse.js';
 
 interface HealthOptions {
   readonly url?: string;

@@ -5,17 +5,9 @@ import { deadLetterGroup } from '../queue/dead-letter.js';
 import { Queue } from '../queue/queue.js';
 import type { JobInfo } from '../queue/types.js';
 import type { Transport } from '../transport/transport.js';
-import {
-  brokerCommand,
-  CliError,
-  list,
-  paint,
-  positiveInt,
-  printJson,
-  statusColor,
-  withTransport,
-  type BrokerOptions,
-} from './context.js';
+import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
+import { CliError, paint, printJson, statusColor } from './output.js';
+import { list, positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
 
 interface JobsOptions extends BrokerOptions {

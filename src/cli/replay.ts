@@ -1,23 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ReplayRequest, ReplayResult, Transport } from '../transport/transport.js';
-import {
-  brokerCommand,
-  CliError,
-  positiveInt,
-  printJson,
-  withTransport,
-  type BrokerOptions,
-} from './context.js';
+import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
+import { CliError, printJson } from './output.js';
+import { positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
 
-interface ReplayCliOptions extends BrokerOptions {
-  readonly type: string;
-  readonly group: string;
-  readonly fromSeq?: number;
-  readonly toSeq?: number;
-  readonly since?: Date;
-  readonly dryRun?: boolean;
-}
+/** Commander's options: the replay request itself, plus the broker's. */
+type ReplayCliOptions = BrokerOptions & Omit<ReplayRequest, 'onProgress'>;
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -58,13 +47,9 @@ export function replayCommand(program: Command): void {
     if (o.fromSeq !== undefined && o.toSeq !== undefined && o.toSeq < o.fromSeq)
       throw new CliError('--to-seq is before --from-seq');
     let bar: ProgressBar | undefined;
+    const { prefix: _prefix, json: _json, ...wanted } = o;
     const request: ReplayRequest = {
-      type: o.type,
-      group: o.group,
-      ...(o.fromSeq !== undefined && { fromSeq: o.fromSeq }),
-      ...(o.toSeq !== undefined && { toSeq: o.toSeq }),
-      ...(o.since && { since: o.since }),
-      ...(o.dryRun && { dryRun: true }),
+      ...wanted,
       onProgress: (done, total) => (bar ??= new ProgressBar('replaying', total)).update(done),
     };
     const result = await withTransport(o, (t) => replay(t, request));

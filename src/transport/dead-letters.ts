@@ -54,3 +54,46 @@ export function matchesDeadLetter(dl: DeadLetter, q: DeadLetterQuery | undefined
   if (q.reason !== undefined && dl.reason !== q.reason) return false;
   return true;
 }
+
+/**
+ * What every dead-letter store does the same way, on top of three things each does its own way:
+ * selecting records, republishing one to the live path, and removing one.
+ */
+export abstract class DeadLetterStoreBase implements DeadLetterStore {
+  /** Matching records, oldest first, up to `limit`. */
+  protected abstract select(query: DeadLetterQuery | undefined, limit: number): Promise<DeadLetter[]>;
+  /** Puts a dead letter back on the live path, for its group only. */
+  protected abstract republish(dl: DeadLetter): Promise<void>;
+  /** Removes a record; a record already gone is not an error. */
+  protected abstract remove(dl: DeadLetter): Promise<void>;
+
+  abstract get(id: string): Promise<DeadLetter | undefined>;
+
+  list(query?: DeadLetterQuery & { readonly limit?: number }): Promise<DeadLetter[]> {
+    return this.select(query, query?.limit ?? 100);
+  }
+
+  async count(query?: DeadLetterQuery): Promise<number> {
+    return (await this.select(query, Infinity)).length;
+  }
+
+  /** Republishes each selected record, then removes it: a record is gone only once its event is back. */
+  async redrive(query?: DeadLetterQuery): Promise<{ redriven: number }> {
+    let redriven = 0;
+    for (const dl of await this.select(query, Infinity)) {
+      await this.republish(dl);
+      await this.remove(dl);
+      redriven++;
+    }
+    return { redriven };
+  }
+
+  async purge(query?: DeadLetterQuery): Promise<{ purged: number }> {
+    let purged = 0;
+    for (const dl of await this.select(query, Infinity)) {
+      await this.remove(dl);
+      purged++;
+    }
+    return { purged };
+  }
+}

@@ -2,13 +2,12 @@ import type { Clock } from '../../time/clock.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery, DeliverySink } from '../transport.js';
 import type { MemoryDeadLetterStore } from './dead-letters.js';
+import { Competition, type Competitor } from './toolkit/competition.js';
 import type { StoredMessage, TypeLog } from './stream.js';
 
 /** One subscriber instance attached to a consumer. */
-export interface Member {
+export interface Member extends Competitor {
   readonly sink: DeliverySink;
-  readonly capacity: number;
-  inFlight: number;
 }
 
 interface Redelivery {
@@ -30,12 +29,9 @@ export interface ConsumerHost {
  * shared by the instances of a group, in memory.
  */
 export class MemoryConsumer {
-  readonly members: Member[] = [];
+  private readonly competition = new Competition<Member>((member) => this.deliverNext(member));
   private readonly ready: Redelivery[] = [];
   private readyHead = 0;
-  private rr = 0;
-  private scheduled = false;
-  private readonly runPump = (): void => this.pump();
 
   constructor(
     readonly type: string,
@@ -44,36 +40,22 @@ export class MemoryConsumer {
     public position: number,
   ) {}
 
+  /** The subscriber instances attached. */
+  get members(): readonly Member[] {
+    return this.competition.members;
+  }
+
   attach(member: Member): void {
-    this.members.push(member);
-    this.schedule();
+    this.competition.join(member);
   }
 
   detach(member: Member): void {
-    const i = this.members.indexOf(member);
-    if (i >= 0) this.members.splice(i, 1);
+    this.competition.leave(member);
   }
 
   /** Coalesces wake-ups: one pump per microtask, however many publishes and acks. */
   schedule(): void {
-    if (this.scheduled || this.members.length === 0) return;
-    this.scheduled = true;
-    queueMicrotask(this.runPump);
-  }
-
-  private pump(): void {
-    this.scheduled = false;
-    const members = this.members;
-    let full = 0;
-    while (full < members.length) {
-      const member = members[this.rr++ % members.length]!;
-      if (member.inFlight >= member.capacity) {
-        full++;
-        continue;
-      }
-      full = 0;
-      if (!this.deliverNext(member)) return;
-    }
+    this.competition.schedule();
   }
 
   private deliverNext(member: Member): boolean {

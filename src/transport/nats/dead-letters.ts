@@ -3,11 +3,11 @@ import { nanos, nuid } from '@nats-io/transport-node';
 import { encodeEvent } from '../../events/cloudevent.js';
 import { isoTime } from '../../events/ids.js';
 import {
+  DeadLetterStoreBase,
   matchesDeadLetter,
   type DeadLetter,
   type DeadLetterDraft,
   type DeadLetterQuery,
-  type DeadLetterStore,
 } from '../dead-letters.js';
 import { REDRIVE_GROUP_HEADER, TRACEPARENT_HEADER } from '../transport.js';
 import type { Names } from './toolkit/names.js';
@@ -36,8 +36,10 @@ const decoder = new TextDecoder();
  * Dead letters on their own stream, `<prefix>.dlq.<group>.<type>`; a record's id is its sequence
  * there. Listing reads through a short-lived consumer filtered by group and type.
  */
-export class NatsDeadLetterStore implements DeadLetterStore {
-  constructor(private readonly host: DeadLetterHost) {}
+export class NatsDeadLetterStore extends DeadLetterStoreBase {
+  constructor(private readonly host: DeadLetterHost) {
+    super();
+  }
 
   /** Stores a dead letter and resolves once the server has it; one record per event, group and attempt chain. */
   async write(draft: DeadLetterDraft, subject: string, seq: number | undefined): Promise<void> {
@@ -53,10 +55,6 @@ export class NatsDeadLetterStore implements DeadLetterStore {
     );
   }
 
-  async list(query?: DeadLetterQuery & { readonly limit?: number }): Promise<DeadLetter[]> {
-    return this.scan(query, query?.limit ?? 100);
-  }
-
   async get(id: string): Promise<DeadLetter | undefined> {
     const seq = Number(id);
     if (!Number.isSafeInteger(seq) || seq <= 0) return undefined;
@@ -70,31 +68,8 @@ export class NatsDeadLetterStore implements DeadLetterStore {
     return deadLetterFromWire(JSON.parse(decoder.decode(stored.data)) as DeadLetterWire, stored.seq);
   }
 
-  async count(query?: DeadLetterQuery): Promise<number> {
-    return (await this.scan(query, Infinity)).length;
-  }
-
-  async redrive(query?: DeadLetterQuery): Promise<{ redriven: number }> {
-    let redriven = 0;
-    for (const dl of await this.scan(query, Infinity)) {
-      await this.republish(dl);
-      await this.remove(dl);
-      redriven++;
-    }
-    return { redriven };
-  }
-
-  async purge(query?: DeadLetterQuery): Promise<{ purged: number }> {
-    let purged = 0;
-    for (const dl of await this.scan(query, Infinity)) {
-      await this.remove(dl);
-      purged++;
-    }
-    return { purged };
-  }
-
   /** Back to the original subject, for the original group only, under a fresh dedup key. */
-  private async republish(dl: DeadLetter): Promise<void> {
+  protected async republish(dl: DeadLetter): Promise<void> {
     const headers: Record<string, string> = { [REDRIVE_GROUP_HEADER]: dl.group };
     if (dl.event.traceparent) headers[TRACEPARENT_HEADER] = dl.event.traceparent;
     const msgId = `${dl.event.id}:redrive:${dl.id}:${nuid.next()}`;
@@ -102,7 +77,7 @@ export class NatsDeadLetterStore implements DeadLetterStore {
     await this.host.republish(dl.subject, body, msgId, headers);
   }
 
-  private async remove(dl: DeadLetter): Promise<void> {
+  protected async remove(dl: DeadLetter): Promise<void> {
     await this.host.jsm.streams
       .deleteMessage(this.host.names.dlqStream, Number(dl.id), false)
       .catch((err: unknown) => {
@@ -111,7 +86,7 @@ export class NatsDeadLetterStore implements DeadLetterStore {
   }
 
   /** Reads matching records oldest first, up to `limit`. */
-  private async scan(query: DeadLetterQuery | undefined, limit: number): Promise<DeadLetter[]> {
+  protected async select(query: DeadLetterQuery | undefined, limit: number): Promise<DeadLetter[]> {
     const { jsm, js, names } = this.host;
     const ci = await jsm.consumers.add(names.dlqStream, {
       name: `scan_${nuid.next()}`,

@@ -21,6 +21,7 @@ import {
   type JobState,
 } from '../../../queue/types.js';
 import type { DeadLetterDraft } from '../../dead-letters.js';
+import { Competition, type Competitor } from '../toolkit/competition.js';
 import { Deque, DueHeap } from './heap.js';
 
 /** What a memory queue needs from its transport. */
@@ -46,10 +47,8 @@ class Rec {
   constructor(readonly job: NewJob) {}
 }
 
-interface Worker {
+interface Worker extends Competitor {
   readonly sink: JobSink;
-  readonly capacity: number;
-  inFlight: number;
 }
 
 /**
@@ -63,13 +62,10 @@ export class MemoryQueueStore implements QueueStore {
   private readonly due = new DueHeap<Rec>();
   /** Ids of finished jobs, oldest first, per outcome: beyond `keepFinished` the oldest is forgotten. */
   private readonly finished = { completed: new Deque<string>(), dead: new Deque<string>() };
-  private readonly workers: Worker[] = [];
+  private readonly workers = new Competition<Worker>((worker) => this.serve(worker));
   private readonly n: JobCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0 };
   private timer: unknown = undefined;
   private timerAt = 0;
-  private rr = 0;
-  private scheduled = false;
-  private readonly runPump = (): void => this.pump();
   private readonly fire = (): void => this.onTimer();
 
   constructor(
@@ -129,15 +125,8 @@ export class MemoryQueueStore implements QueueStore {
 
   work(spec: WorkerSpec, sink: JobSink): QueueWorker {
     const worker: Worker = { sink, capacity: Math.max(1, spec.concurrency), inFlight: 0 };
-    this.workers.push(worker);
-    this.schedule();
-    return {
-      ready: Promise.resolve(),
-      stop: async () => {
-        const i = this.workers.indexOf(worker);
-        if (i >= 0) this.workers.splice(i, 1);
-      },
-    };
+    this.workers.join(worker);
+    return { ready: Promise.resolve(), stop: async () => this.workers.leave(worker) };
   }
 
   async close(): Promise<void> {
@@ -146,28 +135,17 @@ export class MemoryQueueStore implements QueueStore {
 
   /** Coalesces wake-ups: one pump per microtask. */
   private schedule(): void {
-    if (this.scheduled || this.workers.length === 0) return;
-    this.scheduled = true;
-    queueMicrotask(this.runPump);
+    this.workers.schedule();
   }
 
-  private pump(): void {
-    this.scheduled = false;
-    const workers = this.workers;
-    let full = 0;
-    while (full < workers.length) {
-      const worker = workers[this.rr++ % workers.length]!;
-      if (worker.inFlight >= worker.capacity) {
-        full++;
-        continue;
-      }
-      full = 0;
-      const rec = this.next();
-      if (!rec) return;
-      this.move(rec, 'active');
-      worker.inFlight++;
-      worker.sink.take(new MemoryLease(this, worker, rec));
-    }
+  /** Hands `worker` the next job; false when none is waiting. */
+  private serve(worker: Worker): boolean {
+    const rec = this.next();
+    if (!rec) return false;
+    this.move(rec, 'active');
+    worker.inFlight++;
+    worker.sink.take(new MemoryLease(this, worker, rec));
+    return true;
   }
 
   private next(): Rec | undefined {
