@@ -1,8 +1,6 @@
-import type { Inspect } from '../env.js';
+import type { Env } from '../env.js';
 import { z } from 'zod';
-import type { Clock } from '../time/clock.js';
 import { ValidationError } from '../errors.js';
-import type { Logger } from '../logging.js';
 import type { KeyValueStore } from '../transport/key-value.js';
 import { ConsecutiveStrategy, type BreakerStrategy } from './strategy.js';
 import { CountWindowStrategy } from './count-window.js';
@@ -182,13 +180,11 @@ function strategyFactory(
 }
 
 /** What a breaker runs in: the runtime's clock, logger and inspector, and its KV bucket for `shared`. */
-export interface BreakerEnvironment {
-  /** @default systemClock */
-  clock?: Clock;
-  /** @default silentLogger */
-  logger?: Logger;
-  /** When given, the breaker's actor starts at once so the inspector sees it. */
-  inspect?: Inspect;
+export interface BreakerEnvironment extends Partial<Env> {
+  /**
+   * `clock` defaults to the system clock and `logger` to a silent one; with `inspect`, the
+   * breaker's actor starts at once so the inspector sees it.
+   */
   /** The bucket of shared breakers; without it `shared: true` degrades to local state with a warning. */
   keyValue?: () => Promise<KeyValueStore>;
   /** The breaker's key in that bucket. @default the breaker's name */

@@ -1,6 +1,5 @@
+import type { Env } from '../env.js';
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../time/clock.js';
-import type { Logger } from '../logging.js';
 import type { CircuitBreakerEvent, CircuitBreakerStateName } from '../machines/circuit-breaker.machine.js';
 import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../transport/key-value.js';
 import type { BreakerEnvironment, SharedMode } from './options.js';
@@ -36,11 +35,9 @@ export function peerEvent(
 }
 
 /** What a breaker lets its shared state see and do. */
-export interface SharedHost {
+export interface SharedHost extends Pick<Env, 'clock' | 'logger'> {
   readonly name: string;
   readonly resetTimeoutMs: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
   /** The local machine's state. */
   state(): CircuitBreakerStateName;
   /** Sends a peer's event to the local machine without writing it back; `openedAt` is the peer's. */

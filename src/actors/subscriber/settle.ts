@@ -1,20 +1,17 @@
-import type { Clock } from '../../time/clock.js';
+import type { Env } from '../../env.js';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { describeError } from '../../errors.js';
-import type { Logger } from '../../logging.js';
 import type { Backoff } from '../../retry/backoff.js';
 import type { DeadLetterReason } from '../../transport/dead-letters.js';
 import type { Delivery } from '../../transport/transport.js';
 import type { SubscriberObserver, SubscriberStats } from './stats.js';
 
 /** What settling needs to know about its subscription. */
-export interface SettleContext {
+export interface SettleContext extends Pick<Env, 'clock' | 'logger'> {
   readonly type: string;
   readonly group: string;
   readonly maxAttempts: number;
   readonly backoff: Backoff;
-  readonly logger: Logger;
-  readonly clock: Clock;
   readonly stats: SubscriberStats;
   readonly observer: SubscriberObserver | undefined;
 }
