@@ -35,7 +35,7 @@ export class TimeWindowStrategy implements BreakerStrategy {
 
   record(failed: boolean, slow: boolean, now: number): boolean {
     this.advance(now);
-    const at = (this.current % this.buckets) * FIELDS;
+    const at = this.slot(this.current);
     const counts = this.counts;
     counts[at]!++;
     this.calls++;
@@ -71,6 +71,12 @@ export class TimeWindowStrategy implements BreakerStrategy {
     return { kind: 'time', ms: this.ms, calls: this.calls, failures: this.failures, slow: this.slow };
   }
 
+  /** Where a bucket's counters start; buckets before time 0 (a clock that starts there) wrap too. */
+  private slot(bucket: number): number {
+    const n = this.buckets;
+    return (((bucket % n) + n) % n) * FIELDS;
+  }
+
   /** Moves the window to `now`'s bucket, emptying the buckets it passes. A clock going back is ignored. */
   private advance(now: number): void {
     const id = Math.floor(now / this.bucketMs);
@@ -78,7 +84,7 @@ export class TimeWindowStrategy implements BreakerStrategy {
     const steps = Math.min(id - this.current, this.buckets);
     const counts = this.counts;
     for (let bucket = id - steps + 1; bucket <= id; bucket++) {
-      const at = (bucket % this.buckets) * FIELDS;
+      const at = this.slot(bucket);
       this.calls -= counts[at]!;
       this.failures -= counts[at + 1]!;
       this.slow -= counts[at + 2]!;

@@ -12,13 +12,14 @@ import {
   isValidationError,
   TimeoutError,
 } from '../../src/errors.js';
-import { deferred, TestClock } from './test-clock.js';
+import { PAST_EPOCH, TestClock } from '../support/clock.js';
+import { deferred } from '../support/wait.js';
 
 const boom = () => Promise.reject(new Error('boom'));
 const ok = () => Promise.resolve('ok');
 
 function setup(options: BreakerOptions = {}) {
-  const clock = new TestClock();
+  const clock = new TestClock(PAST_EPOCH);
   const breaker = createBreaker('svc', { failureThreshold: 2, resetTimeoutMs: 1_000, ...options }, { clock });
   const changes: string[] = [];
   breaker.on('stateChange', ({ from, to }) => changes.push(`${from}->${to}`));
@@ -50,7 +51,7 @@ describe('Breaker: CLOSED', () => {
   });
 
   it('costs the actor nothing while calls do not cross the threshold', async () => {
-    const clock = new TestClock();
+    const clock = new TestClock(PAST_EPOCH);
     const events: unknown[] = [];
     const breaker = createBreaker(
       'quiet',

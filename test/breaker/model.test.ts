@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createBreaker, type BreakerOptions } from '../../src/breaker/index.js';
 import { isCircuitOpenError, isTimeoutError } from '../../src/errors.js';
 import { ReferenceBreaker, type Outcome, type Result } from './reference-model.js';
-import { deferred, TestClock } from './test-clock.js';
+import { PAST_EPOCH, TestClock } from '../support/clock.js';
+import { deferred } from '../support/wait.js';
 
 type Command =
   | { kind: 'call'; outcome: Exclude<Outcome, 'timeout'>; ms: number }
@@ -98,7 +99,7 @@ describe('breaker against a reference model', () => {
   it('agrees on every result and every stat over random calls, timeouts, clock moves and manual calls', async () => {
     await fc.assert(
       fc.asyncProperty(optionsArb, fc.array(commandArb, { maxLength: 60 }), async (opts, commands) => {
-        const clock = new TestClock();
+        const clock = new TestClock(PAST_EPOCH);
         const options: BreakerOptions = { ...opts, isFailure: (err) => err !== ignored };
         const breaker = createBreaker('model', options, { clock });
         const model = new ReferenceBreaker(opts, clock.now());

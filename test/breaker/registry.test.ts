@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { BreakerRegistry, createBreaker, protect, type Breaker } from '../../src/breaker/index.js';
 import { isCircuitOpenError, isClosedError } from '../../src/errors.js';
 import { fixed } from '../../src/retry/backoff.js';
-import { TestClock } from './test-clock.js';
+import { PAST_EPOCH, TestClock } from '../support/clock.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -33,7 +33,7 @@ describe('BreakerRegistry', () => {
   });
 
   it('close() stops every timer, is idempotent, and refuses new breakers', async () => {
-    const clock = new TestClock();
+    const clock = new TestClock(PAST_EPOCH);
     const breakers = new BreakerRegistry({ service: 'svc', logger, clock });
     const a = breakers.get('a', { failureThreshold: 1 });
     await a.execute(() => Promise.reject(new Error('x'))).catch(() => undefined);

@@ -14,8 +14,8 @@ import { isCircuitOpenError } from '../../src/errors.js';
 import type { KeyValueStore } from '../../src/transport/key-value.js';
 import { MemoryKeyValue } from '../../src/transport/memory/key-value.js';
 import { openNatsKeyValue } from '../../src/transport/nats/key-value.js';
-import { until } from '../support/wait.js';
-import { deferred, TestClock } from './test-clock.js';
+import { deferred, until } from '../support/wait.js';
+import { PAST_EPOCH, TestClock } from '../support/clock.js';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const boom = () => Promise.reject(new Error('boom'));
@@ -192,7 +192,7 @@ describe('shared breakers when the bucket fails', () => {
 describe('a shared breaker whose bucket cannot be opened at first', () => {
   it('works on local state, opens the bucket again with backoff, then follows its peers', async () => {
     const kv = new MemoryKeyValue('bulwark_breakers');
-    const clock = new TestClock();
+    const clock = new TestClock(PAST_EPOCH);
     let opens = 0;
     const late = new BreakerRegistry({
       service: 'billing',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixed } from '../../src/retry/backoff.js';
 import { useRuntimes } from '../support/runtime.js';
 import { poll, until } from '../support/wait.js';
-import { transportCases } from './transports.js';
+import { transportCases } from '../support/transports.js';
 
 const slot = (i: number) => ({ staffId: `s${i}`, day: '2026-11-23' });
 

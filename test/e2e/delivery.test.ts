@@ -3,8 +3,8 @@ import { isValidationError } from '../../src/errors.js';
 import type { EventMeta } from '../../src/actors/subscriber/meta.js';
 import { useRuntimes } from '../support/runtime.js';
 import { user } from '../support/events.js';
-import { deferred, until } from '../support/wait.js';
-import { transportCases } from './transports.js';
+import { deferred, Gate, releaseInRounds, until } from '../support/wait.js';
+import { transportCases } from '../support/transports.js';
 
 describe.each(transportCases)('delivery on $name', (c) => {
   const { runtime } = useRuntimes(c);
@@ -89,11 +89,12 @@ describe.each(transportCases)('delivery on $name', (c) => {
     let active = 0;
     let peak = 0;
     let done = 0;
+    const gate = new Gate();
     await rt.subscribe(
       'user.created',
       async () => {
         peak = Math.max(peak, ++active);
-        await new Promise((r) => setTimeout(r, 20));
+        await gate.pass();
         active--;
         done++;
       },
@@ -102,6 +103,7 @@ describe.each(transportCases)('delivery on $name', (c) => {
     await rt.publishMany(
       Array.from({ length: 20 }, (_, i) => ({ type: 'user.created' as const, payload: user(String(i)) })),
     );
+    await releaseInRounds(gate, 20, 4);
     await until(() => done === 20, '20 handled');
     expect(peak).toBe(4);
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { user } from '../support/events.js';
 import { useRuntimes } from '../support/runtime.js';
-import { until } from '../support/wait.js';
-import { transportCases } from './transports.js';
+import { deferred, until } from '../support/wait.js';
+import { transportCases } from '../support/transports.js';
 
 describe.each(transportCases)('groups and broadcast on $name', (c) => {
   const { runtime } = useRuntimes(c);
@@ -11,17 +11,25 @@ describe.each(transportCases)('groups and broadcast on $name', (c) => {
     const [a, b] = [await runtime('mailer'), await runtime('mailer')];
     const byA: string[] = [];
     const byB: string[] = [];
-    const slow = (into: string[]) => async (p: { id: string }) => {
+    // Each instance's first events wait until the other has one too: a busy instance leaves the rest to its peer.
+    const bothWorking = deferred();
+    const busy = (into: string[]) => async (p: { id: string }) => {
       into.push(p.id);
-      await new Promise((r) => setTimeout(r, 2));
+      if (byA.length > 0 && byB.length > 0) bothWorking.resolve();
+      await bothWorking.promise;
     };
-    await a.subscribe('user.created', slow(byA), { concurrency: 2 }).ready;
-    await b.subscribe('user.created', slow(byB), { concurrency: 2 }).ready;
+    const subs = [
+      a.subscribe('user.created', busy(byA), { concurrency: 2 }),
+      b.subscribe('user.created', busy(byB), { concurrency: 2 }),
+    ];
+    await Promise.all(subs.map((s) => s.ready));
     await a.publishMany(
       Array.from({ length: 60 }, (_, i) => ({ type: 'user.created' as const, payload: user(String(i)) })),
     );
-    await until(() => byA.length + byB.length === 60, 'all 60 handled');
-    await new Promise((r) => setTimeout(r, 50));
+    // Every delivery acked: the broker has nothing left to deliver again.
+    const sum = (key: 'handled' | 'received') => subs.reduce((n, s) => n + s.stats()[key], 0);
+    await until(() => sum('handled') === 60, 'all 60 handled and acked');
+    expect(sum('received')).toBe(60);
     const all = [...byA, ...byB].sort((x, y) => Number(x) - Number(y));
     expect(all).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
     expect(byA.length).toBeGreaterThan(0);

@@ -3,7 +3,7 @@ import { fixed, linear } from '../../src/retry/backoff.js';
 import { user } from '../support/events.js';
 import { useRuntimes } from '../support/runtime.js';
 import { poll, until } from '../support/wait.js';
-import { transportCases } from './transports.js';
+import { transportCases } from '../support/transports.js';
 
 describe.each(transportCases)('retries and dead letters on $name', (c) => {
   const { runtime } = useRuntimes(c);

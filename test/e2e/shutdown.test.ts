@@ -3,8 +3,8 @@ import { systemClock, type Clock } from '../../src/time/clock.js';
 import { isClosedError } from '../../src/errors.js';
 import { user } from '../support/events.js';
 import { useRuntimes } from '../support/runtime.js';
-import { until } from '../support/wait.js';
-import { transportCases } from './transports.js';
+import { deferred, quiet, until } from '../support/wait.js';
+import { transportCases } from '../support/transports.js';
 
 /** Counts of live handles that would keep a process running (timers, sockets, immediates). */
 function resources(): Record<string, number> {
@@ -47,11 +47,12 @@ describe.each(transportCases)('shutdown on $name', (c) => {
     const first = await runtime('worker');
     const started: string[] = [];
     const finished: string[] = [];
+    const release = deferred();
     const sub = first.subscribe(
       'user.created',
       async (p) => {
         started.push(p.id);
-        await new Promise((r) => setTimeout(r, 150));
+        await release.promise; // in flight until the subscriber drains
         finished.push(p.id);
       },
       { concurrency: 2 },
@@ -64,7 +65,11 @@ describe.each(transportCases)('shutdown on $name', (c) => {
     const a = first.shutdown();
     const b = first.shutdown();
     expect(b).toBe(a);
+    const finishedAtShutdown = a.then(() => [...finished]);
+    await until(() => sub.status() === 'draining', 'shutdown to drain the subscriber');
+    release.resolve();
     await a;
+    expect((await finishedAtShutdown).sort()).toEqual(started.sort());
     expect(finished.sort()).toEqual(started.sort());
     expect(sub.status()).toBe('stopped');
     expect(isClosedError(await first.publish('user.created', user('x')).catch((e: unknown) => e))).toBe(true);
@@ -111,7 +116,9 @@ describe.each(transportCases)('shutdown on $name', (c) => {
     await until(() => seen.length === 1, 'first');
     await Promise.all([sub.stop(), sub.stop()]);
     await rt.publish('user.created', user('2'));
-    await new Promise((r) => setTimeout(r, 100));
+    // Nothing to wait for: a live subscriber gets a stored event within a few ms on either
+    // transport (the first one above did), so 100 ms without it means none is listening.
+    await quiet(100);
     expect(seen).toEqual(['1']);
     expect(rt.listSubscriptions()).toEqual([]);
   });

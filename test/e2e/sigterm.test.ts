@@ -1,22 +1,22 @@
 import { spawn } from 'node:child_process';
-import { describe, expect, inject, it } from 'vitest';
-import { natsTransport } from '../../src/transport/nats/nats-transport.js';
+import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
-import { dropStreams, uniquePrefix } from '../transport/nats/helpers.js';
+import { eventsBacklog } from '../transport/nats/helpers.js';
 import { testEvents, testLogger, user } from '../support/events.js';
-import { until } from '../support/wait.js';
+import { transportCase } from '../support/transports.js';
+import { until, waitFor } from '../support/wait.js';
 
 const ids = (out: string, what: string) =>
   [...out.matchAll(new RegExp(`^${what} (\\S+)$`, 'gm'))].map((m) => m[1]!);
 
 describe('SIGTERM with work in flight', () => {
   it('finishes in-flight handlers, acks them, exits 0, and leaves the rest on the durable stream', async () => {
-    const servers = inject('natsUrl');
-    const prefix = uniquePrefix();
+    const bus = transportCase('nats').bus();
+    const { url: servers, prefix } = bus;
     const rt = await createRuntime({
       service: 'graceful',
       events: testEvents,
-      transport: natsTransport({ servers, prefix }),
+      transport: bus.transport(),
       logger: testLogger,
       handleSignals: false,
     });
@@ -46,11 +46,13 @@ describe('SIGTERM with work in flight', () => {
       const rest: string[] = [];
       await rt.subscribe('user.created', (p) => void rest.push(p.id)).ready;
       await until(() => handled.length + rest.length >= all.length, 'the rest from the stream', 15_000);
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(async () => (await eventsBacklog(servers, prefix)) === 0, {
+        what: 'every event acked on the server (nothing left to deliver again)',
+      });
       expect([...handled, ...rest].sort()).toEqual([...all].sort());
     } finally {
       await rt.shutdown();
-      await dropStreams(servers, prefix);
+      await bus.dispose();
     }
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SimulatedClock } from 'xstate';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
 import { systemClock, type Clock } from '../../src/time/clock.js';
 import { HealthMonitor } from '../../src/health/health.js';
 import type { BreakerLike, HealthStatus } from '../../src/health/types.js';
 import { memoryTransport } from '../../src/transport/memory/memory-transport.js';
 import { testLogger } from '../support/events.js';
+import { TestClock } from '../support/clock.js';
 
 type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
@@ -107,7 +107,7 @@ describe('health aggregation', () => {
   });
 
   it('a check past its timeout, or one that throws, is UNHEALTHY with the reason', async () => {
-    const clock = new SimulatedClock();
+    const clock = new TestClock();
     const health = monitor(clock);
     health.register({
       name: 'slow',
@@ -118,7 +118,7 @@ describe('health aggregation', () => {
     health.register({ name: 'broken', check: () => Promise.reject(new Error('no route')) });
     const pending = health.report();
     await Promise.resolve();
-    clock.increment(500);
+    clock.advance(500);
     const report = await pending;
     expect(report.checks['slow']).toMatchObject({ status: 'UNHEALTHY', responseTime: 500 });
     expect(report.checks['slow']?.message).toMatch(/timed out after 500 ms/);

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor } from 'xstate';
 import {
   circuitBreakerMachine,
   type CircuitBreakerEvent,
 } from '../../src/machines/circuit-breaker.machine.js';
+import { TestClock } from '../support/clock.js';
 
 function setupBreaker(opts: { resetTimeoutMs?: number; halfOpenMaxCalls?: number; successes?: number } = {}) {
-  const clock = new SimulatedClock();
+  const clock = new TestClock();
   const window = { tripped: true, resets: 0, isTripped: () => window.tripped };
   const machine = circuitBreakerMachine.provide({ actions: { resetWindow: () => void window.resets++ } });
   const actor = createActor(machine, {
@@ -51,9 +52,9 @@ describe('circuit breaker machine', () => {
   it('OPEN -> HALF_OPEN once resetTimeoutMs has passed on the clock, not before', () => {
     const { send, state, clock } = setupBreaker({ resetTimeoutMs: 5_000 });
     send('window.tripped');
-    clock.increment(4_999);
+    clock.advance(4_999);
     expect(state()).toBe('OPEN');
-    clock.increment(1);
+    clock.advance(1);
     expect(state()).toBe('HALF_OPEN');
   });
 
@@ -66,7 +67,7 @@ describe('circuit breaker machine', () => {
   it('HALF_OPEN admits at most halfOpenMaxCalls trials at once', () => {
     const { send, clock, ctx } = setupBreaker({ halfOpenMaxCalls: 2, successes: 3 });
     send('window.tripped');
-    clock.increment(1_000);
+    clock.advance(1_000);
     send('trial.started', 'trial.started', 'trial.started');
     expect(ctx().trialsInFlight).toBe(2);
     send('trial.succeeded', 'trial.started');
@@ -76,7 +77,7 @@ describe('circuit breaker machine', () => {
   it('HALF_OPEN -> CLOSED after halfOpenSuccessThreshold successes, emptying the window', () => {
     const { send, state, clock, window } = setupBreaker({ successes: 2 });
     send('window.tripped');
-    clock.increment(1_000);
+    clock.advance(1_000);
     send('trial.started', 'trial.succeeded');
     expect(state()).toBe('HALF_OPEN');
     send('trial.started', 'trial.succeeded');
@@ -87,21 +88,21 @@ describe('circuit breaker machine', () => {
   it('HALF_OPEN -> OPEN on any trial failure, for a full resetTimeoutMs again', () => {
     const { send, state, clock } = setupBreaker({ successes: 2 });
     send('window.tripped');
-    clock.increment(1_000);
+    clock.advance(1_000);
     send('trial.started', 'trial.succeeded', 'trial.started', 'trial.failed');
     expect(state()).toBe('OPEN');
-    clock.increment(999);
+    clock.advance(999);
     expect(state()).toBe('OPEN');
-    clock.increment(1);
+    clock.advance(1);
     expect(state()).toBe('HALF_OPEN');
   });
 
   it('a new HALF_OPEN period starts with no trials counted', () => {
     const { send, clock, ctx } = setupBreaker({ successes: 2, halfOpenMaxCalls: 2 });
     send('window.tripped');
-    clock.increment(1_000);
+    clock.advance(1_000);
     send('trial.started', 'trial.started', 'trial.succeeded', 'trial.failed');
-    clock.increment(1_000);
+    clock.advance(1_000);
     expect(ctx()).toMatchObject({ trialsInFlight: 0, trialSuccesses: 0 });
   });
 
@@ -109,9 +110,9 @@ describe('circuit breaker machine', () => {
     const { actor, state, clock } = setupBreaker({ resetTimeoutMs: 10_000 });
     actor.send({ type: 'peer.opened', remainingMs: 3_000 });
     expect(state()).toBe('OPEN');
-    clock.increment(2_999);
+    clock.advance(2_999);
     expect(state()).toBe('OPEN');
-    clock.increment(1);
+    clock.advance(1);
     expect(state()).toBe('HALF_OPEN');
   });
 
@@ -121,10 +122,10 @@ describe('circuit breaker machine', () => {
     send('peer.closed');
     expect(state()).toBe('CLOSED');
     send('window.tripped');
-    clock.increment(1_000);
+    clock.advance(1_000);
     actor.send({ type: 'peer.opened', remainingMs: 500 });
     expect(state()).toBe('OPEN');
-    clock.increment(500);
+    clock.advance(500);
     send('peer.closed');
     expect(state()).toBe('CLOSED');
     expect(window.resets).toBe(2);
@@ -133,7 +134,7 @@ describe('circuit breaker machine', () => {
   it('manual.open -> FORCED_OPEN, which holds past any delay and ignores every automatic event', () => {
     const { actor, send, state, clock } = setupBreaker();
     send('manual.open');
-    clock.increment(1_000_000);
+    clock.advance(1_000_000);
     send('window.tripped', 'trial.started', 'trial.succeeded', 'peer.closed');
     actor.send({ type: 'peer.opened', remainingMs: 0 });
     expect(state()).toBe('FORCED_OPEN');
@@ -166,7 +167,7 @@ describe('circuit breaker machine', () => {
   it('manual.open cancels a pending reset timer (no timer survives OPEN)', () => {
     const { send, state, clock } = setupBreaker();
     send('window.tripped', 'manual.open', 'manual.reset');
-    clock.increment(1_000);
+    clock.advance(1_000);
     expect(state()).toBe('CLOSED');
   });
 

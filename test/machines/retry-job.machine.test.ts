@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
 import { retryJobMachine, type RetryJobInput } from '../../src/machines/retry-job.machine.js';
 import { fixed, linear } from '../../src/retry/backoff.js';
 import { deferred } from '../support/wait.js';
-
-const flush = () => new Promise((r) => setTimeout(r, 0));
+import { TestClock } from '../support/clock.js';
 
 /** A job actor whose handler is driven by the test: each try gets its own deferred outcome. */
 function start(input: Partial<RetryJobInput> = {}) {
-  const clock = new SimulatedClock();
+  const clock = new TestClock();
   const tries: { outcome: ReturnType<typeof deferred<unknown>>; signal: AbortSignal; attempt: number }[] = [];
   const machine = retryJobMachine.provide({
     actors: {
@@ -33,18 +32,29 @@ function start(input: Partial<RetryJobInput> = {}) {
     },
   });
   actor.start();
-  const fail = async (n: number, message = 'boom') => {
-    tries[n]!.outcome.promise.catch(() => undefined);
-    // A rejection with a fresh error object: the handler threw.
-    (tries[n]!.outcome as unknown as { resolve: (v: unknown) => void }).resolve(
-      Promise.reject(new Error(message)),
+  /**
+   * Resolves once the actor has heard how try `n` ended: the promise actor's own reaction to the
+   * handler's promise was registered first, so it has run (and sent its event) by then.
+   */
+  const settled = (n: number) =>
+    tries[n]!.outcome.promise.then(
+      () => undefined,
+      () => undefined,
     );
-    await flush();
+  const succeed = (n: number, result: unknown) => {
+    tries[n]!.outcome.resolve(result);
+    return settled(n);
+  };
+  /** The handler of try `n` throws. */
+  const fail = (n: number, message = 'boom') => {
+    tries[n]!.outcome.reject(new Error(message));
+    return settled(n);
   };
   return {
     actor,
     clock,
     tries,
+    succeed,
     fail,
     state: () => actor.getSnapshot().value,
     ctx: () => actor.getSnapshot().context,
@@ -63,9 +73,9 @@ describe('retry-job machine', () => {
   it('starts delayed and becomes waiting after exactly delayMs', () => {
     const t = start({ delayMs: 500 });
     expect(t.state()).toBe('delayed');
-    t.clock.increment(499);
+    t.clock.advance(499);
     expect(t.state()).toBe('delayed');
-    t.clock.increment(1);
+    t.clock.advance(1);
     expect(t.state()).toBe('waiting');
     expect(t.ctx().delayMs).toBe(0);
   });
@@ -73,8 +83,7 @@ describe('retry-job machine', () => {
   it('completes with the handler result', async () => {
     const t = start();
     t.actor.send({ type: 'job.start' });
-    t.tries[0]!.outcome.resolve({ sent: true });
-    await flush();
+    await t.succeed(0, { sent: true });
     expect(t.state()).toBe('completed');
     expect(t.ctx()).toMatchObject({ attempt: 1, result: { sent: true }, error: undefined });
     expect(t.actor.getSnapshot().status).toBe('done');
@@ -90,15 +99,15 @@ describe('retry-job machine', () => {
       reason: 'handler',
       error: { name: 'Error', message: 'smtp down' },
     });
-    t.clock.increment(99);
+    t.clock.advance(99);
     expect(t.state()).toBe('failed');
-    t.clock.increment(1);
+    t.clock.advance(1);
     expect(t.state()).toBe('waiting');
     t.actor.send({ type: 'job.start' });
     await t.fail(1);
-    t.clock.increment(199);
+    t.clock.advance(199);
     expect(t.state()).toBe('failed');
-    t.clock.increment(1);
+    t.clock.advance(1);
     expect(t.state()).toBe('waiting');
   });
 
@@ -115,9 +124,9 @@ describe('retry-job machine', () => {
   it('times out: the try fails with a TimeoutError and its signal aborts', () => {
     const t = start({ timeoutMs: 1_000 });
     t.actor.send({ type: 'job.start' });
-    t.clock.increment(999);
+    t.clock.advance(999);
     expect(t.state()).toBe('active');
-    t.clock.increment(1);
+    t.clock.advance(1);
     expect(t.state()).toBe('failed');
     expect(t.ctx()).toMatchObject({ reason: 'timeout', error: { name: 'TimeoutError' } });
     expect(t.tries[0]!.signal.aborted).toBe(true);
@@ -126,7 +135,7 @@ describe('retry-job machine', () => {
   it('is dead when the last try times out', () => {
     const t = start({ timeoutMs: 50, maxAttempts: 1 });
     t.actor.send({ type: 'job.start' });
-    t.clock.increment(50);
+    t.clock.advance(50);
     expect(t.state()).toBe('dead');
     expect(t.ctx().reason).toBe('timeout');
   });
@@ -150,9 +159,8 @@ describe('retry-job machine', () => {
   it('ignores a late handler result after a timeout', async () => {
     const t = start({ timeoutMs: 10 });
     t.actor.send({ type: 'job.start' });
-    t.clock.increment(10);
-    t.tries[0]!.outcome.resolve('late');
-    await flush();
+    t.clock.advance(10);
+    await t.succeed(0, 'late');
     expect(t.state()).toBe('failed');
     expect(t.ctx().result).toBeUndefined();
   });

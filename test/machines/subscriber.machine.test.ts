@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import { createActor, fromCallback } from 'xstate';
 import {
   subscriberMachine,
   type ConsumerActorInput,
   type ConsumerCommand,
 } from '../../src/machines/subscriber.machine.js';
 import { fixed } from '../../src/retry/backoff.js';
+import { TestClock } from '../support/clock.js';
 
 function setupSubscriber(maxRestarts = 2, delayMs = 1_000) {
-  const clock = new SimulatedClock();
+  const clock = new TestClock();
   const probe = { starts: 0, stops: 0, commands: [] as ConsumerCommand[] };
   const machine = subscriberMachine.provide({
     actors: {
@@ -82,9 +83,9 @@ describe('subscriber machine', () => {
     expect(state()).toBe('backingOff');
     expect(probe.stops).toBe(1);
     expect(actor.getSnapshot().context).toMatchObject({ failures: 1, lastError: failure.error });
-    clock.increment(999);
+    clock.advance(999);
     expect(state()).toBe('backingOff');
-    clock.increment(1);
+    clock.advance(1);
     expect(state()).toEqual({ running: 'starting' });
     expect(probe.starts).toBe(2);
   });
@@ -92,7 +93,7 @@ describe('subscriber machine', () => {
   it('becoming ready again resets the failure count', () => {
     const { actor, clock } = setupSubscriber(2, 10);
     actor.send(failure);
-    clock.increment(10);
+    clock.advance(10);
     actor.send({ type: 'consumer.ready' });
     expect(actor.getSnapshot().context.failures).toBe(0);
   });
@@ -100,9 +101,9 @@ describe('subscriber machine', () => {
   it('more than maxRestarts consecutive failures -> failed; stop from failed -> stopped', () => {
     const { actor, clock, state } = setupSubscriber(2, 10);
     actor.send(failure);
-    clock.increment(10);
+    clock.advance(10);
     actor.send(failure);
-    clock.increment(10);
+    clock.advance(10);
     expect(state()).toEqual({ running: 'starting' });
     actor.send(failure);
     expect(state()).toBe('failed');
@@ -116,7 +117,7 @@ describe('subscriber machine', () => {
     actor.send(failure);
     actor.send({ type: 'stop' });
     expect(state()).toBe('stopped');
-    clock.increment(1_000);
+    clock.advance(1_000);
     expect(probe.starts).toBe(1);
   });
 

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { until } from '../support/wait.js';
-import { queueCases, useQueueRuntimes } from './cases.js';
+import { useRuntimes } from '../support/runtime.js';
+import { transportCase } from '../support/transports.js';
 
-const nats = queueCases.find((c) => c.name === 'nats')!;
+const nats = transportCase('nats');
 
 // Only JetStream spans processes; the memory queue lives and dies with its process.
 describe('job queue on nats: a worker killed mid-job', () => {
-  const { runtime, bus } = useQueueRuntimes(nats);
+  const { runtime, bus } = useRuntimes(nats);
 
   it('has its jobs finished by another worker after the ack wait', async () => {
     const rt = await runtime('survivor');

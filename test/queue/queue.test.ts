@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { fixed, linear } from '../../src/retry/backoff.js';
 import type { Job } from '../../src/queue/types.js';
 import { deadLetterGroup } from '../../src/queue/dead-letter.js';
-import { deferred, poll, until } from '../support/wait.js';
-import { queueCases, useQueueRuntimes } from './cases.js';
+import { deferred, Gate, poll, releaseInRounds, until } from '../support/wait.js';
+import { useRuntimes } from '../support/runtime.js';
+import { transportCases } from '../support/transports.js';
 
-describe.each(queueCases)('job queue on $name', (c) => {
-  const { runtime } = useQueueRuntimes(c);
+describe.each(transportCases)('job queue on $name', (c) => {
+  const { runtime } = useRuntimes(c);
 
   it('takes every waiting higher-priority job before a lower one', async () => {
     const rt = await runtime();
@@ -172,17 +173,15 @@ describe.each(queueCases)('job queue on $name', (c) => {
     const seen: unknown[] = [];
     q.process((job) => void seen.push(job.data));
     await until(() => seen.length === 1, 'the job');
-    await new Promise((r) => setTimeout(r, 100));
+    // Once the store holds nothing waiting, delayed or active, no second copy is left to run.
+    const counts = await poll(
+      () => q.counts(),
+      (n) => n.completed >= 1 && n.waiting + n.delayed + n.active === 0,
+      'every job settled',
+    );
     expect(seen).toEqual([1]);
-    expect(
-      (
-        await poll(
-          () => q.counts(),
-          (n) => n.completed === 1,
-          'counts',
-        )
-      ).waiting,
-    ).toBe(0);
+    expect(counts.completed).toBe(1);
+    expect(counts.waiting).toBe(0);
   });
 
   it('never runs more than `concurrency` jobs at once', async () => {
@@ -191,13 +190,15 @@ describe.each(queueCases)('job queue on $name', (c) => {
     let running = 0;
     let peak = 0;
     let done = 0;
+    const gate = new Gate();
     q.process(async () => {
       peak = Math.max(peak, ++running);
-      await new Promise((r) => setTimeout(r, 5));
+      await gate.pass();
       running--;
       done++;
     });
     await q.addBulk(Array.from({ length: 60 }, (_, i) => ({ name: 'j', data: i })));
+    await releaseInRounds(gate, 60, 4);
     await until(() => done === 60, 'sixty jobs');
     expect(peak).toBe(4);
   });
@@ -206,10 +207,13 @@ describe.each(queueCases)('job queue on $name', (c) => {
     const [a, b] = [await runtime('a'), await runtime('b')];
     const counts = new Map<number, number>();
     const by = { a: 0, b: 0 };
+    // Each worker's first jobs wait until the other has one too: a busy worker leaves the rest to its peer.
+    const bothWorking = deferred();
     const handler = (who: 'a' | 'b') => async (job: Job<number>) => {
       by[who]++;
       counts.set(job.data, (counts.get(job.data) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, 2));
+      if (by.a > 0 && by.b > 0) bothWorking.resolve();
+      await bothWorking.promise;
     };
     const qa = a.queue<number>('shared', { concurrency: 3 });
     const qb = b.queue<number>('shared', { concurrency: 3 });
@@ -218,17 +222,17 @@ describe.each(queueCases)('job queue on $name', (c) => {
     await Promise.all([qa.ready(), qb.ready()]);
     await qa.addBulk(Array.from({ length: 200 }, (_, i) => ({ name: 'j', data: i })));
     await until(() => counts.size === 200, 'all jobs', 20_000);
-    await new Promise((r) => setTimeout(r, 200));
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
-    expect(by.a).toBeGreaterThan(0);
-    expect(by.b).toBeGreaterThan(0);
+    // Once every job is completed and none is active, no second copy is left to run.
     expect(
       await poll(
         () => qb.counts(),
-        (n) => n.completed === 200,
+        (n) => n.completed === 200 && n.active === 0,
         'counts',
       ),
     ).toMatchObject({ waiting: 0, active: 0 });
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(by.a).toBeGreaterThan(0);
+    expect(by.b).toBeGreaterThan(0);
   });
 
   it('close() waits for active jobs, hands the rest back, and another worker finishes them', async () => {
@@ -236,9 +240,10 @@ describe.each(queueCases)('job queue on $name', (c) => {
     const qa = a.queue<number>('closing', { concurrency: 2, closeTimeoutMs: 300 });
     const started: number[] = [];
     const aborted: number[] = [];
+    const closeCalled = deferred();
     qa.process(async (job) => {
       started.push(job.data);
-      if (job.data === 0) return new Promise((r) => setTimeout(r, 100)); // finishes within the timeout
+      if (job.data === 0) return closeCalled.promise; // still running when close() starts; finishes within its timeout
       await new Promise<void>((r) => job.signal.addEventListener('abort', () => r())); // never on its own
       aborted.push(job.data);
       throw new Error('aborted');
@@ -247,6 +252,7 @@ describe.each(queueCases)('job queue on $name', (c) => {
     await until(() => started.length === 2, 'two active jobs');
     const closing = qa.close();
     expect(qa.close()).toBe(closing);
+    closeCalled.resolve();
     await closing;
     expect(aborted).toEqual([1]);
     const done = new Set<number>();

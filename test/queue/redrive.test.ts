@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { deadLetterGroup } from '../../src/queue/dead-letter.js';
 import { fixed } from '../../src/retry/backoff.js';
 import { deferred, poll } from '../support/wait.js';
-import { queueCases, useQueueRuntimes } from './cases.js';
+import { useRuntimes } from '../support/runtime.js';
+import { transportCases } from '../support/transports.js';
 
-describe.each(queueCases)('job queue on $name: redriving a dead job', (c) => {
-  const { runtime } = useQueueRuntimes(c);
+describe.each(transportCases)('job queue on $name: redriving a dead job', (c) => {
+  const { runtime } = useRuntimes(c);
 
   it('puts it back into its queue as the same job, with fresh attempts', async () => {
     const rt = await runtime();

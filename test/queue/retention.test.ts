@@ -4,10 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { QueueNames } from '../../src/transport/nats/toolkit/names.js';
 import type { QueueStore, QueueTransport } from '../../src/queue/store.js';
 import { poll } from '../support/wait.js';
-import { queueCases, useQueueRuntimes } from './cases.js';
+import { useRuntimes } from '../support/runtime.js';
+import { transportCases } from '../support/transports.js';
 
-describe.each(queueCases)('finished jobs on $name', (c) => {
-  const { runtime, bus } = useQueueRuntimes(c);
+describe.each(transportCases)('finished jobs on $name', (c) => {
+  const { runtime, bus } = useRuntimes(c);
 
   it('keeps the newest keepFinished of each outcome and removes the older ones', async () => {
     const rt = await runtime();

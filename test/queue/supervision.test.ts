@@ -1,15 +1,14 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
-import { natsTransport } from '../../src/transport/nats/nats-transport.js';
 import { testEvents, testLogger } from '../support/events.js';
+import { useRuntimes } from '../support/runtime.js';
+import { transportCase, transportCases } from '../support/transports.js';
 import { poll, until } from '../support/wait.js';
-import { uniquePrefix } from '../transport/nats/helpers.js';
-import { dropPrefix, queueCases, useQueueRuntimes } from './cases.js';
 
-describe.each(queueCases)('queues under supervision on $name', (c) => {
-  const { runtime } = useQueueRuntimes(c);
+describe.each(transportCases)('queues under supervision on $name', (c) => {
+  const { runtime } = useRuntimes(c);
 
   it('reports each queue as a supervised actor, and readiness waits for its worker', async () => {
     const rt = await runtime();
@@ -36,13 +35,13 @@ describe.each(queueCases)('queues under supervision on $name', (c) => {
 
 describe('a queue whose store cannot be opened (JetStream)', () => {
   it('is reopened with backoff: DEGRADED and not ready meanwhile, working once the store opens', async () => {
-    const url = inject('natsUrl');
-    const prefix = uniquePrefix();
+    const bus = transportCase('nats').bus();
+    const { url, prefix } = bus;
     const nc = await connect({ servers: url });
     const rt = await createRuntime({
       service: 'blocked',
       events: testEvents,
-      transport: natsTransport({ servers: url, prefix }),
+      transport: bus.transport(),
       logger: testLogger,
       handleSignals: false,
     });
@@ -78,7 +77,7 @@ describe('a queue whose store cannot be opened (JetStream)', () => {
     } finally {
       await rt.shutdown();
       await nc.close();
-      await dropPrefix(url, prefix);
+      await bus.dispose();
     }
   }, 30_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCircuitOpenError } from '../../src/errors.js';
-import { transportCases } from '../e2e/transports.js';
+import { transportCases } from '../support/transports.js';
 import { useRuntimes } from '../support/runtime.js';
 import { until } from '../support/wait.js';
 

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor } from 'xstate';
 import { supervisorMachine, type SupervisorEmitted } from '../../src/machines/supervisor.machine.js';
 import { exponential, fixed } from '../../src/retry/backoff.js';
+import { TestClock } from '../support/clock.js';
 
 const error = { name: 'Error', message: 'boom' };
 
 function setupPolicy(maxRestarts = 2, withinMs = 10_000, backoff = fixed({ delayMs: 1_000 })) {
-  const clock = new SimulatedClock();
+  const clock = new TestClock();
   const actor = createActor(supervisorMachine, {
     clock,
     input: { childId: 'worker', maxRestarts, withinMs, backoff },
@@ -23,9 +24,9 @@ describe('supervisor machine', () => {
     const { clock, emitted, fail, state } = setupPolicy();
     fail();
     expect(state()).toBe('backingOff');
-    clock.increment(999);
+    clock.advance(999);
     expect(emitted).toEqual([]);
-    clock.increment(1);
+    clock.advance(1);
     expect(state()).toBe('running');
     expect(emitted).toEqual([{ type: 'supervisor.restart', childId: 'worker', restarts: 1 }]);
   });
@@ -42,7 +43,7 @@ describe('supervisor machine', () => {
       const before = emitted.length;
       let waited = 0;
       while (emitted.length === before) {
-        clock.increment(10);
+        clock.advance(10);
         waited += 10;
       }
       delays.push(waited);
@@ -54,14 +55,14 @@ describe('supervisor machine', () => {
     const { clock, emitted, fail, state, actor } = setupPolicy(2, 10_000);
     for (let i = 0; i < 2; i++) {
       fail();
-      clock.increment(1_000);
+      clock.advance(1_000);
     }
     expect(state()).toBe('running');
     fail();
     expect(state()).toBe('failed');
     expect(emitted.at(-1)).toEqual({ type: 'supervisor.gaveUp', childId: 'worker', failures: 3, error });
     expect(actor.getSnapshot().context.restarts).toBe(2);
-    clock.increment(60_000);
+    clock.advance(60_000);
     expect(state()).toBe('failed');
   });
 
@@ -69,7 +70,7 @@ describe('supervisor machine', () => {
     const { clock, fail, state } = setupPolicy(2, 10_000);
     for (let i = 0; i < 10; i++) {
       fail();
-      clock.increment(6_000);
+      clock.advance(6_000);
       expect(state()).toBe('running');
     }
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assign, fromCallback, setup, SimulatedClock } from 'xstate';
+import { assign, fromCallback, setup } from 'xstate';
 import { GROUP_SIZE } from '../../src/actors/groups/actor-group.js';
 import { spawnSupervised } from '../../src/actors/supervisor/hosted-actor.js';
 import { Supervisor } from '../../src/actors/supervisor/supervisor.js';
@@ -7,6 +7,7 @@ import type { SupervisorNotice } from '../../src/actors/supervisor/types.js';
 import { isValidationError } from '../../src/errors.js';
 import { fixed } from '../../src/retry/backoff.js';
 import { testLogger } from '../support/events.js';
+import { TestClock } from '../support/clock.js';
 
 /** A worker that counts pings, throws on `boom`, and finishes on `finish`. */
 const worker = setup({
@@ -44,7 +45,7 @@ const sleeper = setup({
 });
 
 function setupSupervisor() {
-  const clock = new SimulatedClock();
+  const clock = new TestClock();
   const supervisor = new Supervisor({ clock, logger: testLogger });
   const notices: SupervisorNotice[] = [];
   supervisor.onNotice((n) => notices.push(n));
@@ -64,9 +65,9 @@ describe('supervisor host', () => {
     child.send({ type: 'boom' });
     expect(child.status()).toBe('restarting');
     expect(supervisor.report()['w1']).toMatchObject({ status: 'restarting', restarts: 0 });
-    clock.increment(499);
+    clock.advance(499);
     expect(child.ref).toBe(first);
-    clock.increment(1);
+    clock.advance(1);
     expect(child.ref).not.toBe(first);
     expect(child.status()).toBe('running');
     expect(child.getSnapshot().context).toEqual({ pings: 0, name: 'ada' });
@@ -83,12 +84,12 @@ describe('supervisor host', () => {
     });
     for (let i = 0; i < 2; i++) {
       child.send({ type: 'boom' });
-      clock.increment(100);
+      clock.advance(100);
     }
     expect(child.restarts).toBe(2);
     child.send({ type: 'boom' });
     expect(child.status()).toBe('failed');
-    clock.increment(60_000);
+    clock.advance(60_000);
     expect(child.restarts).toBe(2);
     expect(supervisor.report()['w2']).toMatchObject({
       status: 'failed',
@@ -104,7 +105,7 @@ describe('supervisor host', () => {
     const { clock, supervisor } = setupSupervisor();
     const child = spawnSupervised(supervisor, worker, { id: 'w3', input: { name: 'x' }, restart: false });
     child.send({ type: 'boom' });
-    clock.increment(60_000);
+    clock.advance(60_000);
     expect(child.status()).toBe('failed');
     expect(child.restarts).toBe(0);
   });
@@ -144,7 +145,7 @@ describe('supervisor host', () => {
     const first = child.ref;
     child.send({ type: 'boom' });
     await child.stop();
-    clock.increment(1_000);
+    clock.advance(1_000);
     expect(child.ref).toBe(first);
     expect(child.status()).toBe('stopped');
   });
@@ -160,7 +161,7 @@ describe('supervisor host', () => {
     expect(actors.filter((a) => a.ref._parent === actors[0]!.ref._parent)).toHaveLength(GROUP_SIZE);
     // Stopping a member cancels its own delayed transition, not its neighbours'.
     await actors[1]!.stop();
-    clock.increment(1_000 + n);
+    clock.advance(1_000 + n);
     expect(actors[0]!.getSnapshot().value).toBe('awake');
     expect(actors[1]!.getSnapshot().status).toBe('stopped');
     expect(actors[2]!.getSnapshot().value).toBe('awake');
@@ -193,9 +194,9 @@ describe('supervisor host', () => {
       restart: { backoff: fixed({ delayMs: 10 }) },
     });
     expect(child.status()).toBe('restarting');
-    clock.increment(10);
+    clock.advance(10);
     expect(child.status()).toBe('restarting');
-    clock.increment(10);
+    clock.advance(10);
     expect(child.status()).toBe('running');
     expect(child.getSnapshot().value).toBe('up');
     expect(notices.map((n) => n.type)).toEqual(['restarted', 'restarted']);
@@ -213,9 +214,9 @@ describe('supervisor host', () => {
       restart: { maxRestarts: 1, backoff: fixed({ delayMs: 10 }) },
     });
     child.send({ type: 'boom' });
-    clock.increment(10);
+    clock.advance(10);
     child.send({ type: 'ping' });
-    clock.increment(60_000);
+    clock.advance(60_000);
     expect(child.status()).toBe('running');
     expect(child.getSnapshot().context.pings).toBe(1);
   });
@@ -253,7 +254,7 @@ describe('supervisor host', () => {
     const first = child.ref;
     child.send({ type: 'boom' });
     expect(child.status()).toBe('restarting');
-    clock.increment(10);
+    clock.advance(10);
     expect(child.ref).not.toBe(first);
     expect(child.status()).toBe('running');
     child.send({ type: 'finish' });
@@ -277,12 +278,12 @@ describe('supervisor host', () => {
     const sub = child.subscribe((snapshot) => pings.push(snapshot.context.pings));
     child.send({ type: 'ping' });
     child.send({ type: 'boom' }); // fails: the supervisor's, not the listener's (nothing unhandled)
-    clock.increment(10);
+    clock.advance(10);
     child.send({ type: 'ping' });
     expect(pings).toEqual([1, 0, 1]);
     sub.unsubscribe();
     child.send({ type: 'ping' });
-    clock.increment(10);
+    clock.advance(10);
     expect(pings).toEqual([1, 0, 1]);
     expect(child.getSnapshot().context.pings).toBe(2);
   });

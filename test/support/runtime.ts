@@ -1,7 +1,7 @@
 import { afterEach } from 'vitest';
 import { createRuntime, type RuntimeOptions } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
-import type { TestBus, TransportCase } from '../e2e/transports.js';
+import type { TestBus, TransportCase } from './transports.js';
 import { testEvents, testLogger } from './events.js';
 
 type TestRuntime = Runtime<typeof testEvents.schemas>;

@@ -4,6 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBreaker } from '../../../src/breaker/create-breaker.js';
 import { DashboardFeed } from '../../../src/http/dashboard/feed.js';
 import type { DashboardSnapshot } from '../../../src/http/dashboard/snapshot.js';
+import { quiet } from '../../support/wait.js';
+
+/** How long the feed gathers changes before it reads a snapshot. */
+const COALESCE_MS = 25;
 
 /** Reads server-sent `snapshot` events from a stream, one at a time. */
 async function* frames(url: string, signal: AbortSignal): AsyncGenerator<DashboardSnapshot> {
@@ -39,6 +43,7 @@ describe('dashboard feed', () => {
         Promise.resolve({ status: breaker.stats().state, reads: ++reads } as unknown as DashboardSnapshot),
       breakers: () => [breaker],
       refreshMs: 60_000,
+      coalesceMs: COALESCE_MS,
       watch: (c) => {
         changed = c;
         return () => (unwatched = true);
@@ -63,7 +68,9 @@ describe('dashboard feed', () => {
     await expect.poll(() => unwatched).toBe(true);
     const before = reads;
     breaker.close();
-    await new Promise((r) => setTimeout(r, 60));
+    // A change is read one coalescing interval after it happens; two of them without a read mean
+    // the feed no longer listens (and the feed takes no clock to move instead).
+    await quiet(2 * COALESCE_MS);
     expect(reads).toBe(before);
     feed.close();
     breaker.dispose();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readSnapshot, StatusSince } from '../../../src/http/dashboard/snapshot.js';
-import { transportCases } from '../../e2e/transports.js';
+import { transportCases } from '../../support/transports.js';
 import { useRuntimes } from '../../support/runtime.js';
 import { user } from '../../support/events.js';
 import { deferred, poll } from '../../support/wait.js';

@@ -5,7 +5,7 @@ import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { freePort, startNatsServer } from '../../setup/nats-server.js';
 import { testEvents, testLogger, user } from '../../support/events.js';
-import { until } from '../../support/wait.js';
+import { until, waitFor } from '../../support/wait.js';
 import { uniquePrefix } from './helpers.js';
 
 describe('a JetStream domain', () => {
@@ -30,17 +30,16 @@ describe('a JetStream domain', () => {
     // The leaf connection is up once the hub's JetStream answers through it.
     const probe = await connect({ servers: leaf.url });
     cleanup.push(() => probe.close());
-    let hubReady = false;
-    for (let i = 0; i < 100 && !hubReady; i++) {
-      hubReady = await jetstreamManager(probe, { domain: 'hub', timeout: 200 })
-        .then((jsm) => jsm.getAccountInfo())
-        .then(
-          () => true,
-          () => false,
-        );
-      if (!hubReady) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(hubReady).toBe(true);
+    await waitFor(
+      () =>
+        jetstreamManager(probe, { domain: 'hub', timeout: 200 })
+          .then((jsm) => jsm.getAccountInfo())
+          .then(
+            () => true,
+            () => false,
+          ),
+      { what: "the hub's JetStream to answer through the leaf node", timeoutMs: 20_000 },
+    );
     return { hub, leaf, probe };
   }
 

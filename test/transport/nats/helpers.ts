@@ -18,13 +18,33 @@ export function uniquePrefix(): string {
 
 export const ctx: TransportContext = { service: 'test', logger: silentLogger };
 
-/** Deletes the streams of `prefix`. */
+/** Deletes every stream of `prefix` (`<PREFIX>_*`: events, dead letters and job queues). */
 export async function dropStreams(url: string, prefix: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    const upper = prefix.toUpperCase();
-    for (const name of [`${upper}_EVENTS`, `${upper}_DLQ`]) await jsm.streams.delete(name).catch(() => false);
+    const head = `${prefix.toUpperCase()}_`;
+    for await (const s of jsm.streams.list()) {
+      if (s.config.name.startsWith(head)) await jsm.streams.delete(s.config.name).catch(() => false);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Events the consumers of `prefix`'s event stream have yet to deliver or to hear acked: 0 once every
+ * group is done and the broker has nothing left to deliver again.
+ */
+export async function eventsBacklog(url: string, prefix: string): Promise<number> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let backlog = 0;
+    for await (const c of jsm.consumers.list(`${prefix.toUpperCase()}_EVENTS`)) {
+      backlog += c.num_pending + c.num_ack_pending;
+    }
+    return backlog;
   } finally {
     await nc.close();
   }
@@ -88,13 +108,4 @@ export class Collector implements DeliverySink {
 export function idOf(d: Delivery): string {
   const text = typeof d.body === 'string' ? d.body : new TextDecoder().decode(d.body);
   return (JSON.parse(text) as { id: string }).id;
-}
-
-/** Polls `check` until it is true; for state that has no event to wait on (server-side counts). */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { REDRIVE_GROUP_HEADER, type ConsumerSpec, type Transport } from '../../../src/transport/transport.js';
+import { quiet, waitFor } from '../../support/wait.js';
 import { Collector, ctx, dropStreams, idOf, outbound, uniquePrefix } from './helpers.js';
 
 const url = inject('natsUrl');
@@ -93,7 +94,9 @@ describe('natsTransport', () => {
     const sink = new Collector();
     const h = t.consume(spec({ maxInFlight: 3 }), sink);
     await sink.waitFor(3);
-    await new Promise((r) => setTimeout(r, 200));
+    // Nothing to wait for: a fourth delivery would be handed out as soon as it arrived, one
+    // round trip to a local server (well under a ms); 200 ms without one means none is coming.
+    await quiet(200);
     expect(sink.deliveries).toHaveLength(3);
     sink.deliveries[0]!.ack();
     await sink.waitFor(4);
@@ -152,10 +155,18 @@ describe('natsTransport', () => {
     const { connect } = await import('@nats-io/transport-node');
     const nc = await connect({ servers: url });
     const jsm = await jetstreamManager(nc);
-    const [ci] = await jsm.consumers.list(`${prefix.toUpperCase()}_EVENTS`).next();
-    await jsm.consumers.delete(`${prefix.toUpperCase()}_EVENTS`, ci!.name);
+    const stream = `${prefix.toUpperCase()}_EVENTS`;
+    const [ci] = await jsm.consumers.list(stream).next();
+    await jsm.consumers.delete(stream, ci!.name);
+    await waitFor(
+      () =>
+        jsm.consumers.info(stream, ci!.name).then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the transport to provision the deleted consumer again', timeoutMs: 20_000 },
+    );
     await nc.close();
-    await new Promise((r) => setTimeout(r, 500));
     await t.publish(outbound('user.created', { after: true }));
     await sink.waitFor(1, 20_000);
     expect(sink.failures).toEqual([]);

@@ -8,7 +8,8 @@ import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import { natsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { testEvents, testLogger, user } from '../../support/events.js';
-import { cloudEvent, dropStreams, eventually, uniquePrefix } from './helpers.js';
+import { waitFor } from '../../support/wait.js';
+import { cloudEvent, dropStreams, uniquePrefix } from './helpers.js';
 
 const url = inject('natsUrl');
 
@@ -63,7 +64,10 @@ describe('runtime on NATS', () => {
     for (let i = 0; i < 50; i++) {
       await transport.publishRaw('user.created', JSON.stringify(cloudEvent('user.created', { id: i })));
     }
-    await eventually(async () => handled.size + (await rt.deadLetters.count()) >= total, 30_000);
+    await waitFor(async () => handled.size + (await rt.deadLetters.count()) >= total, {
+      timeoutMs: 30_000,
+      what: 'every event handled or dead-lettered',
+    });
     const dead = await rt.deadLetters.list({ limit: 1_000 });
     const reasons = dead.reduce<Record<string, number>>(
       (acc, d) => ({ ...acc, [d.reason]: (acc[d.reason] ?? 0) + 1 }),
@@ -124,7 +128,7 @@ describe('runtime on NATS', () => {
     } finally {
       await nc.close();
     }
-    await eventually(() => got.length === 1);
+    await waitFor(() => got.length === 1, { what: "the plain client's event" });
     expect(got).toEqual([{ p: user('7'), id: 'plain-1', source: 'legacy-app' }]);
   });
 });
