@@ -9,6 +9,8 @@ export const ErrorCode = {
   closed: 'BULWARK_CLOSED',
   decode: 'BULWARK_DECODE',
   transport: 'BULWARK_TRANSPORT',
+  publishTimeout: 'BULWARK_PUBLISH_TIMEOUT',
+  tooLarge: 'BULWARK_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -99,6 +101,36 @@ export class TransportError extends BulwarkError {
 }
 
 /**
+ * A publish was not confirmed within `publishTimeoutMs`. `maybeStored` says whether the event may
+ * still have been stored (it reached the broker, or still waits in the outbox to be sent): retry
+ * with the same event id, which the broker's dedup makes safe. When false, nothing was stored.
+ */
+export class PublishTimeoutError extends BulwarkError {
+  constructor(
+    readonly eventId: string,
+    readonly timeoutMs: number,
+    readonly maybeStored: boolean,
+  ) {
+    super(
+      ErrorCode.publishTimeout,
+      `event ${eventId} was not confirmed as stored within ${timeoutMs} ms` +
+        (maybeStored ? ' (it may still be stored: retry with the same id)' : ' (it was not stored)'),
+    );
+  }
+}
+
+/** A message is larger than the broker accepts (`max_payload` on NATS); nothing was published. */
+export class PayloadTooLargeError extends BulwarkError {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    what = 'event',
+  ) {
+    super(ErrorCode.tooLarge, `${what} of ${size} bytes is larger than the broker accepts (${limit} bytes)`);
+  }
+}
+
+/**
  * A stream the transport was told not to create (`provision: false`, as the CLI runs) does not
  * exist: usually a mistyped prefix or queue name.
  */
@@ -126,6 +158,12 @@ export const isCircuitOpenError = (e: unknown): e is CircuitOpenError => hasCode
 export const isTimeoutError = (e: unknown): e is TimeoutError => hasCode(e, ErrorCode.timeout);
 /** @returns true when `e` is a {@link BackpressureError}. */
 export const isBackpressureError = (e: unknown): e is BackpressureError => hasCode(e, ErrorCode.backpressure);
+/** @returns true when `e` is a {@link PublishTimeoutError}. */
+export const isPublishTimeoutError = (e: unknown): e is PublishTimeoutError =>
+  hasCode(e, ErrorCode.publishTimeout);
+/** @returns true when `e` is a {@link PayloadTooLargeError}. */
+export const isPayloadTooLargeError = (e: unknown): e is PayloadTooLargeError =>
+  hasCode(e, ErrorCode.tooLarge);
 /** @returns true when `e` is a {@link ClosedError}. */
 export const isClosedError = (e: unknown): e is ClosedError => hasCode(e, ErrorCode.closed);
 

@@ -60,6 +60,9 @@ export {
   ClosedError,
   DecodeError,
   TransportError,
+  MissingStreamError,
+  PublishTimeoutError,
+  PayloadTooLargeError,
   ErrorCode,
   isBulwarkError,
   isValidationError,
@@ -67,6 +70,8 @@ export {
   isTimeoutError,
   isBackpressureError,
   isClosedError,
+  isPublishTimeoutError,
+  isPayloadTooLargeError,
 } from './errors.js';
 
 export { memoryTransport, type MemoryTransportOptions } from './transport/memory/memory-transport.js';

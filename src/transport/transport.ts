@@ -130,6 +130,18 @@ export interface TransportStatus {
   readonly server?: string;
   /** Publishes waiting in the outbox for the broker to come back. */
   readonly outboxSize?: number;
+  /**
+   * Whether publishes are being stored now, as users feel it: false while the broker does not
+   * answer, refuses to store (no stream leader, no space), or the transport refuses publishes for
+   * backpressure. A connected socket is not enough.
+   */
+  readonly storing: boolean;
+  /** Since when publishes have not been stored (epoch ms); undefined while they are. */
+  readonly notStoringSince?: number;
+  /** Why publishes are not being stored, for people. */
+  readonly reason?: string;
+  /** Things an operator should know that do not stop publishing (a group that missed retained events). */
+  readonly notices?: readonly string[];
 }
 
 /** What the runtime hands a transport when it starts. */

@@ -39,7 +39,12 @@ export interface MemoryTransportOptions {
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-const CONNECTED: TransportStatus = Object.freeze({ kind: 'memory', connected: true, state: 'connected' });
+const CONNECTED: TransportStatus = Object.freeze({
+  kind: 'memory',
+  connected: true,
+  state: 'connected',
+  storing: true,
+});
 
 /**
  * The embedded transport: JetStream's semantics (at-least-once per group, competing consumers,

@@ -34,6 +34,7 @@ export class ConnectionStatus {
       kind: 'nats',
       connected: this.connected,
       state: this.state,
+      storing: this.connected,
       ...(server !== undefined && { server }),
       outboxSize: this.outboxSize(),
     };
