@@ -5,6 +5,9 @@ import { encodeWire, JobKind, settledWire, type JobWire } from './wire.js';
 import type { QueueContext } from './context.js';
 import { HANDBACK_DELAY_MS, type QueueMsg } from './msg.js';
 
+/** Waits between tries of a write the broker did not confirm (a leader election, a lost answer). */
+const STORE_TRIES_MS = [100, 250, 500, 1_000, 2_000, 4_000] as const;
+
 /** The worker a lease belongs to. */
 export interface LeaseOwner {
   readonly ctx: QueueContext;
@@ -15,11 +18,10 @@ export interface LeaseOwner {
 }
 
 /**
- * One job held by one worker. Completing publishes the `done` record without waiting for the
- * server (it is the job's only extra write on the hot path) and acks, both at the end of the
- * event-loop turn with every other completion of it, so that they reach the socket in one write; a
- * retry and a death are stored (awaiting the server) before the ack, so a crash in between repeats
- * the step, deduplicated.
+ * One job held by one worker. Every step that settles it (completed, retried, dead) is stored and
+ * confirmed by the broker before the job message is acked, so a crash or a leader election in
+ * between repeats the step, deduplicated, instead of losing it. Completions start at the end of the
+ * event-loop turn with every other completion of it, so that their writes share socket writes.
  */
 export class NatsJobLease implements JobLease {
   readonly job: StoredJob;
@@ -49,14 +51,13 @@ export class NatsJobLease implements JobLease {
     this.worker.finishLater(this);
   }
 
-  /** Writes the `done` record and acks; the worker batches these per event-loop turn. */
+  /** Stores the `done` record, then acks; the worker starts these at the end of the event-loop turn. */
   finish(): void {
-    const { nc, names } = this.worker.ctx;
-    nc.publish(
-      names.subject(this.wire.id, JobKind.done),
-      settledWire(this.wire, this.msg.seq, this.wire.a + 1, this.result),
-    );
-    this.msg.ack();
+    const w = this.wire;
+    const body = settledWire(w, this.msg.seq, w.a + 1, this.result);
+    // No dedup key: a repeated write lands on the job's own `done` subject, which keeps one message,
+    // and a key per completion would fill the stream's dedup window (a day) with every job.
+    void this.store(JobKind.done, body, undefined, 1_000);
   }
 
   retry(delayMs: number, error: JobError): void {
@@ -64,20 +65,19 @@ export class NatsJobLease implements JobLease {
     const w = this.wire;
     const next: JobWire = { ...w, a: w.a + 1, e: error, ...(delayMs > 0 && { due: Date.now() + delayMs }) };
     const kind = delayMs > 0 ? JobKind.retry : w.p;
-    void this.store(kind, encodeWire(next), `retry:${w.id}:${next.a}`, delayMs);
+    void this.store(kind, encodeWire(next), this.msgId(JobKind.retry), delayMs);
   }
 
   dead(error: JobError, reason: JobDeathReason, attempts: number): void {
     if (!this.settle()) return;
     const ctx = this.worker.ctx;
     const draft = jobDeadLetter(ctx.queue, this.job, error, reason, attempts, Date.now());
-    void ctx
-      .writeDeadLetter(draft, this.msg.subject, this.msg.seq)
+    void this.durably(() => ctx.writeDeadLetter(draft, this.msg.subject, this.msg.seq))
       .then(() =>
         this.store(
           JobKind.dead,
           settledWire(this.wire, this.msg.seq, attempts, undefined, error),
-          `dead:${this.wire.id}`,
+          this.msgId(JobKind.dead),
           1_000,
         ),
       )
@@ -95,15 +95,48 @@ export class NatsJobLease implements JobLease {
     if (!this.done) this.msg.working();
   }
 
-  /** Stores the job's next record, then acks; on failure the job comes back after `retryMs`. */
-  private async store(kind: JobKind, body: Uint8Array, msgId: string, retryMs: number): Promise<void> {
+  /**
+   * The dedup key of the record that settles this delivery. The job message's stream sequence makes
+   * it unique per step and per life of the job (a redriven job is a new message), while a
+   * redelivery of the same message (its worker died before the ack) repeats the same key.
+   */
+  private msgId(kind: JobKind): string {
+    return `${kind}:${this.wire.id}:${this.msg.seq}`;
+  }
+
+  /** Stores the job's next record, then acks: the step is durable before the message goes. */
+  private async store(
+    kind: JobKind,
+    body: Uint8Array,
+    msgId: string | undefined,
+    retryMs: number,
+  ): Promise<void> {
     const ctx = this.worker.ctx;
     try {
-      await ctx.store(ctx.names.subject(this.wire.id, kind), body, msgId);
+      await this.durably(() => ctx.store(ctx.names.subject(this.wire.id, kind), body, msgId));
       this.msg.ack();
     } catch (err) {
       ctx.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
       this.msg.nak(retryMs);
+    }
+  }
+
+  /**
+   * Runs a write until the broker confirms it (a leader election takes a few seconds), keeping the
+   * job message's lease alive meanwhile; the write's dedup key makes each try safe to repeat.
+   * @throws the last error once {@link STORE_TRIES_MS} are spent
+   */
+  private async durably(write: () => Promise<unknown>): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await write();
+        return;
+      } catch (err) {
+        const wait = STORE_TRIES_MS[i];
+        if (wait === undefined) throw err;
+        this.msg.working();
+        await new Promise((r) => setTimeout(r, wait).unref());
+      }
     }
   }
 
