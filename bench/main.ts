@@ -9,6 +9,7 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   queue: async () => (await import('./queue.bench.js')).runQueueBench(),
   breaker: async () => (await import('./breaker.bench.js')).runBreakerBench(),
   nats: async () => (await import('./nats.bench.js')).runNatsBench(),
+  cluster: async () => (await import('./cluster.bench.js')).runClusterBench(),
   supervisor: async () => (await import('./supervisor.bench.js')).runSupervisorBench(),
 };
 

@@ -74,7 +74,12 @@ export {
   isPayloadTooLargeError,
 } from './errors.js';
 
-export { memoryTransport, type MemoryTransportOptions } from './transport/memory/memory-transport.js';
+export {
+  memoryTransport,
+  type MemoryTransport,
+  type MemoryTransportOptions,
+  type MemoryUsage,
+} from './transport/memory/memory-transport.js';
 export { natsTransport } from './transport/nats/nats-transport.js';
 export type { NatsTransportOptions, NatsOutboxOptions } from './transport/nats/toolkit/options.js';
 export type {

@@ -32,6 +32,7 @@ function toolTransport(o: NatsToolOptions, name: string, requireStreams: boolean
     // A tool binds to what a service created; a mistyped prefix must say so, not create streams.
     provision: false,
     requireStreams,
+    startWithoutBroker: false,
   });
 }
 

@@ -60,6 +60,7 @@ export async function withTransport<T>(
     // A mistyped --prefix must say so, not leave empty streams behind.
     provision: false,
     requireStreams: needs.streams ?? true,
+    startWithoutBroker: false,
   });
   try {
     await transport.start({ service: 'bulwark-cli', logger: silentLogger });

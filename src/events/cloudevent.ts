@@ -67,8 +67,23 @@ export function checkEnvelope(value: unknown): CloudEvent {
 }
 
 /** Text for dead-letter records of bytes that could not be decoded. */
-export function bodyText(body: Uint8Array | string | undefined): string {
-  if (body === undefined) return '';
-  if (typeof body === 'string') return body;
-  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+/** Bytes kept as text: UTF-8 when they are, base64 (said so) when they are not. */
+export interface RawBytes {
+  readonly raw: string;
+  readonly rawEncoding?: 'base64';
+}
+
+/** Bytes kept as text, so that none is changed on the way back: see {@link RawBytes}. */
+export function rawText(body: Uint8Array | string | undefined): RawBytes {
+  if (body === undefined) return { raw: '' };
+  if (typeof body === 'string') return { raw: body };
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return isUtf8(body)
+    ? { raw: buf.toString('utf8') }
+    : { raw: buf.toString('base64'), rawEncoding: 'base64' };
+}
+
+/** The bytes a dead letter's `raw` stands for. */
+export function rawBytes(raw: string, rawEncoding: 'base64' | undefined): Uint8Array | string {
+  return rawEncoding === 'base64' ? new Uint8Array(Buffer.from(raw, 'base64')) : raw;
 }

@@ -29,6 +29,11 @@ export type PayloadInput<S extends EventSchemas, T extends keyof S> = z.input<S[
 export type PayloadOf<S extends EventSchemas, T extends keyof S> = z.output<S[T]>;
 
 const TYPE_PATTERN = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/i;
+/**
+ * The longest event type: it is part of every subject the type travels on, and a subject must fit
+ * NATS's 4 KiB control line with the reply inbox and the prefix.
+ */
+export const MAX_EVENT_TYPE_LENGTH = 255;
 
 /**
  * Defines the event schema registry: every type a runtime may publish or subscribe to.
@@ -41,6 +46,11 @@ const TYPE_PATTERN = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$/i;
 export function defineEvents<const S extends EventSchemas>(schemas: S): EventRegistry<S> {
   const table = new Map<string, z.ZodType>();
   for (const [type, schema] of Object.entries(schemas)) {
+    if (type.length > MAX_EVENT_TYPE_LENGTH) {
+      throw new ValidationError(
+        `event type "${type.slice(0, 40)}…" is ${type.length} characters long; the limit is ${MAX_EVENT_TYPE_LENGTH}`,
+      );
+    }
     if (!TYPE_PATTERN.test(type)) {
       throw new ValidationError(
         `event type "${type}" must be dot-separated tokens of letters, digits, '-' or '_'`,

@@ -35,13 +35,14 @@ export function breakerImpact(stats: BreakerStatsLike, critical: boolean): Healt
 }
 
 /**
- * A supervised actor's contribution: given up on (`failed`) is UNHEALTHY; restarting, or a
- * subscriber backing off after consumer failures, is DEGRADED.
+ * A supervised actor's contribution: given up on (`failed`) is UNHEALTHY; restarting, a subscriber
+ * backing off after consumer failures or holding hung handlers, or a stalled queue, is DEGRADED.
  */
 export function actorImpact(actor: ActorReport): HealthStatus {
   if (actor.status === 'failed') return 'UNHEALTHY';
   // Failed but about to be restarted by the supervisor: degraded, not down.
-  if (actor.status === 'restarting' || actor.state === 'backingOff') return 'DEGRADED';
+  if (actor.status === 'restarting') return 'DEGRADED';
+  if (actor.state === 'backingOff' || actor.state === 'hung' || actor.state === 'stalled') return 'DEGRADED';
   if (actor.state === 'failed') return 'UNHEALTHY';
   return 'HEALTHY';
 }

@@ -41,8 +41,23 @@ export async function runCheck(check: HealthCheck, clock: Clock): Promise<CheckR
   };
 }
 
-/** The transport's connection: critical, UNHEALTHY while disconnected. */
-export function transportCheck(transport: Transport): HealthCheck {
+/** Options of {@link transportCheck}. */
+export interface TransportCheckOptions {
+  /** Publishes not stored for longer than this make the check UNHEALTHY (DEGRADED before). @default 30_000 */
+  readonly unhealthyAfterMs?: number;
+}
+
+/**
+ * Whether publishes are being stored, as users feel it (not whether a socket is open): critical;
+ * DEGRADED as soon as the broker stops storing them (unreachable, frozen, no stream leader, the
+ * outbox waiting), UNHEALTHY once that lasts `unhealthyAfterMs`.
+ */
+export function transportCheck(
+  transport: Transport,
+  clock: Clock,
+  opts: TransportCheckOptions = {},
+): HealthCheck {
+  const unhealthyAfterMs = opts.unhealthyAfterMs ?? 30_000;
   return {
     name: 'transport',
     critical: true,
@@ -50,7 +65,16 @@ export function transportCheck(transport: Transport): HealthCheck {
       const s = transport.status();
       const where = s.server ? ` to ${s.server}` : '';
       const outbox = s.outboxSize ? `, ${s.outboxSize} in outbox` : '';
-      return { healthy: s.connected, message: `${s.kind} ${s.state}${where}${outbox}` };
+      const notices = s.notices?.length ? `; ${s.notices.join('; ')}` : '';
+      if (s.storing) return { healthy: true, message: `${s.kind} ${s.state}${where}${outbox}${notices}` };
+      const forMs = Math.max(0, clock.now() - (s.notStoringSince ?? clock.now()));
+      const status = forMs >= unhealthyAfterMs ? 'UNHEALTHY' : 'DEGRADED';
+      const why = s.reason ?? s.state;
+      return {
+        healthy: false,
+        status,
+        message: `${s.kind}: events not stored for ${Math.round(forMs / 1_000)} s (${why})${outbox}${notices}`,
+      };
     },
   };
 }

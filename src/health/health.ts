@@ -27,6 +27,8 @@ export interface HealthEnvironment extends Env {
   readonly onReport?: (report: HealthReport) => void;
   /** Registers the transport, event-loop and memory checks. @default true */
   readonly builtinChecks?: boolean;
+  /** How long publishes may go unstored before the transport check is UNHEALTHY. @default 30_000 */
+  readonly transportUnhealthyAfterMs?: number;
 }
 
 interface CheckEntry {
@@ -63,7 +65,16 @@ export class HealthMonitor {
     this.startedAt = env.clock.now();
     this.alerts = new AlertThrottle(env.clock, env.logger);
     if (env.builtinChecks !== false)
-      for (const c of [transportCheck(env.transport), this.loop, memoryCheck()]) this.register(c);
+      for (const c of [
+        transportCheck(env.transport, env.clock, {
+          ...(env.transportUnhealthyAfterMs !== undefined && {
+            unhealthyAfterMs: env.transportUnhealthyAfterMs,
+          }),
+        }),
+        this.loop,
+        memoryCheck(),
+      ])
+        this.register(c);
     env.supervisor.onNotice(() => this.changed());
   }
 

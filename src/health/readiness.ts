@@ -16,7 +16,8 @@ export function readiness(
   queues: Iterable<Queue>,
 ): Readiness {
   if (closing) return { ready: false, reason: 'shutting down' };
-  if (!transport.status().connected) return { ready: false, reason: `transport ${transport.status().state}` };
+  const t = transport.status();
+  if (!t.storing) return { ready: false, reason: `transport is not storing events (${t.reason ?? t.state})` };
   for (const s of subs) {
     const status = s.status();
     if (status !== 'consuming' && status !== 'handling')
@@ -24,7 +25,7 @@ export function readiness(
   }
   for (const q of queues) {
     const status = q.status();
-    if (status !== 'working' && status !== 'idle')
+    if (status !== 'working' && status !== 'idle' && status !== 'stalled')
       return { ready: false, reason: `queue ${q.name} is ${status}` };
   }
   return { ready: true };

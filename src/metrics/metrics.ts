@@ -1,3 +1,4 @@
+import { ErrorCode } from '../errors.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SubscriberObserver } from '../actors/subscriber/stats.js';
 import type { SupervisorNotice } from '../actors/supervisor/types.js';
@@ -30,7 +31,8 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   /** Plug into the subscriber host: received, handled, failed, dead-lettered and handler durations. */
   readonly subscriberObserver: SubscriberObserver;
   /** Per event type: [stored, failed], plain numbers read at scrape time. */
-  private readonly publishes = new Map<string, [number, number]>();
+  private readonly publishes = new Map<string, number>();
+  private readonly publishErrors = new Map<string, number>();
   private readonly subscribeErrors: Counter<'type' | 'group'>;
   private readonly restarts: Counter<'kind'>;
   private readonly actorsFailed: Counter<'kind'>;
@@ -47,8 +49,8 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
     this.registry.setDefaultLabels({ service: sources.service });
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Counter<L>({ name, help, labelNames, registers });
-    this.publishCounter('bulwark_events_published_total', 'Events stored by the transport', 0);
-    this.publishCounter('bulwark_publish_errors_total', 'Publishes that failed', 1);
+    this.publishCounter();
+    this.publishErrorCounter();
     this.subscribeErrors = counter('bulwark_subscribe_errors_total', 'Subscribers that could not start', [
       'type',
       'group',
@@ -90,16 +92,24 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   }
 
   private transportGauge(status: () => TransportStatus): void {
-    new Gauge({
-      name: 'bulwark_transport_connected',
-      help: '1 while the transport is connected',
-      labelNames: ['transport'],
-      registers: [this.registry],
-      collect() {
-        const s = status();
-        this.set({ transport: s.kind }, s.connected ? 1 : 0);
-      },
-    });
+    const gauge = (name: string, help: string, value: (s: TransportStatus) => number): void =>
+      void new Gauge({
+        name,
+        help,
+        labelNames: ['transport'],
+        registers: [this.registry],
+        collect() {
+          const s = status();
+          this.set({ transport: s.kind }, value(s));
+        },
+      });
+    gauge('bulwark_transport_connected', '1 while the transport is connected', (s) => (s.connected ? 1 : 0));
+    gauge('bulwark_transport_storing', '1 while publishes are being stored', (s) => (s.storing ? 1 : 0));
+    gauge(
+      'bulwark_outbox_events',
+      'Publishes waiting in the outbox for the broker',
+      (s) => s.outboxSize ?? 0,
+    );
   }
 
   private breakerStateGauge(): void {
@@ -117,28 +127,43 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
 
   /** Counts a stored publish. */
   onPublished(type: string): void {
-    const n = this.publishes.get(type);
-    if (n) n[0]++;
-    else this.publishes.set(type, [1, 0]);
+    this.publishes.set(type, (this.publishes.get(type) ?? 0) + 1);
   }
 
-  /** Counts a failed publish. */
-  onPublishError(type: string): void {
-    const n = this.publishes.get(type);
-    if (n) n[1]++;
-    else this.publishes.set(type, [0, 1]);
+  /** Counts a failed publish, by why it failed. */
+  onPublishError(type: string, err: unknown): void {
+    const key = `${type}\u0000${publishErrorReason(err)}`;
+    this.publishErrors.set(key, (this.publishErrors.get(key) ?? 0) + 1);
   }
 
-  private publishCounter(name: string, help: string, index: 0 | 1): void {
+  // Counted in plain maps on the publish path, read into the series when scraped.
+  private publishCounter(): void {
     const publishes = this.publishes;
     new Counter({
-      name,
-      help,
+      name: 'bulwark_events_published_total',
+      help: 'Events stored by the transport',
       labelNames: ['type'],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [type, n] of publishes) this.inc({ type }, n[index]);
+        for (const [type, n] of publishes) this.inc({ type }, n);
+      },
+    });
+  }
+
+  private publishErrorCounter(): void {
+    const errors = this.publishErrors;
+    new Counter({
+      name: 'bulwark_publish_errors_total',
+      help: 'Publishes that failed, by reason: validation, too_large, backpressure, timeout, closed, transport',
+      labelNames: ['type', 'reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [key, n] of errors) {
+          const [type, reason] = key.split('\u0000') as [string, string];
+          this.inc({ type, reason }, n);
+        }
       },
     });
   }
@@ -191,5 +216,25 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   /** The Prometheus text exposition of every metric. */
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+/** Why a publish failed, as the `reason` label says it. */
+function publishErrorReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case ErrorCode.validation:
+      return 'validation';
+    case ErrorCode.tooLarge:
+      return 'too_large';
+    case ErrorCode.backpressure:
+      return 'backpressure';
+    case ErrorCode.publishTimeout:
+    case ErrorCode.timeout:
+      return 'timeout';
+    case ErrorCode.closed:
+      return 'closed';
+    default:
+      return 'transport';
   }
 }

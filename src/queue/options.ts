@@ -23,6 +23,11 @@ export interface QueueOptions {
   ackWaitMs?: number;
   /** How long `close()` waits for active jobs before handing them back. @default 10_000 */
   closeTimeoutMs?: number;
+  /**
+   * A worker whose active jobs run this long while none settles and none is taken is `stalled`
+   * (hung handlers, often with no `timeoutMs`): health reports it DEGRADED. @default 300_000
+   */
+  stalledAfterMs?: number;
   /** JetStream: how long a caller-supplied `jobId` deduplicates. @default 86_400_000 (a day) */
   dedupWindowMs?: number;
   /**
@@ -52,6 +57,7 @@ const optionsSchema = z.object({
   timeoutMs: ms.optional(),
   ackWaitMs: z.number().int().min(100).optional(),
   closeTimeoutMs: ms.optional(),
+  stalledAfterMs: ms.optional(),
   dedupWindowMs: ms.optional(),
   keepFinished: z.number().int().min(0).optional(),
 });
@@ -80,6 +86,7 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     timeoutMs: o.timeoutMs ?? 0,
     ackWaitMs: o.ackWaitMs ?? 30_000,
     closeTimeoutMs: o.closeTimeoutMs ?? 10_000,
+    stalledAfterMs: o.stalledAfterMs ?? 300_000,
     dedupWindowMs: o.dedupWindowMs ?? 86_400_000,
     keepFinished: o.keepFinished ?? DEFAULT_KEEP_FINISHED,
     observer: o.observer,

@@ -17,10 +17,12 @@ type Listeners = { [K in keyof QueueEvents]: Set<QueueEvents[K]> };
 
 /**
  * A queue object's life: `opening` its store, then `idle` (open, not processing) or `starting` and
- * `working` once `process` was called; `failed` when the store or the worker could not be opened
+ * `working` once `process` was called (`stalled` while its active jobs run on and none settles
+ * for `stalledAfterMs`); `failed` when the store or the worker could not be opened
  * (the runtime's supervisor opens it again with backoff); `closing`, `closed`.
  */
-export type QueueStatus = 'opening' | 'idle' | 'starting' | 'working' | 'failed' | 'closing' | 'closed';
+export type QueueStatus =
+  'opening' | 'idle' | 'starting' | 'working' | 'stalled' | 'failed' | 'closing' | 'closed';
 
 /**
  * A named job queue on the runtime's transport. Any number of queue objects (in any number of
@@ -84,7 +86,8 @@ export class Queue<D = unknown> {
     if (this.failure) return 'failed';
     if (!this.opened) return 'opening';
     if (!this.runner) return 'idle';
-    return this.workerReady ? 'working' : 'starting';
+    if (!this.workerReady) return 'starting';
+    return this.runner.stalled(this.options.stalledAfterMs) ? 'stalled' : 'working';
   }
 
   /** Why the queue is `failed`, while it is. */

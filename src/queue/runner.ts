@@ -30,11 +30,14 @@ function resolvedBackoff(delays: readonly number[]): Backoff {
  */
 export class JobRunner implements JobSink {
   readonly active = new Set<Running>();
+  /** When a job was last taken or settled (the clock's ms): a worker that does neither for long is stalled. */
+  lastProgress: number;
   readonly clock: JobClock;
   private readonly stepper: JobStepper;
   private idle: (() => void)[] = [];
 
   constructor(readonly options: RunnerOptions) {
+    this.lastProgress = options.clock.now();
     this.clock = new JobClock(options.clock, options.timeoutMs);
     this.stepper = new JobStepper(
       {
@@ -51,6 +54,7 @@ export class JobRunner implements JobSink {
   /** Starts the job's machine; called by the store. */
   take(lease: JobLease): void {
     const o = this.options;
+    this.lastProgress = o.clock.now();
     const r = new Running(this, lease);
     const j = lease.job;
     const maxAttempts = j.maxAttempts ?? o.maxAttempts;
@@ -119,6 +123,7 @@ export class JobRunner implements JobSink {
   private forget(r: Running): void {
     r.leave();
     this.active.delete(r);
+    this.lastProgress = this.options.clock.now();
   }
 
   private notifyIdle(): void {
@@ -127,6 +132,11 @@ export class JobRunner implements JobSink {
       this.idle = [];
       for (const w of waiters) w();
     }
+  }
+
+  /** @returns true when jobs are active but none was taken or settled for `afterMs` */
+  stalled(afterMs: number): boolean {
+    return this.active.size > 0 && this.options.clock.now() - this.lastProgress >= afterMs;
   }
 
   /** Resolves once no job is active. */

@@ -63,6 +63,11 @@ export interface RuntimeOptions<S extends EventSchemas> {
   handleSignals?: boolean;
   /** After this long, shutdown gives up on what is left and logs what it abandoned. @default 30_000 */
   shutdownTimeoutMs?: number;
+  /**
+   * Events not stored for this long make health UNHEALTHY (DEGRADED from the first moment they are
+   * not). @default 30_000
+   */
+  transportUnhealthyAfterMs?: number;
 }
 
 /**
@@ -92,5 +97,8 @@ export async function createRuntime<const S extends EventSchemas>(
     inspect: options.inspect,
     ...(options.handleSignals !== undefined && { handleSignals: options.handleSignals }),
     ...(options.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: options.shutdownTimeoutMs }),
+    ...(options.transportUnhealthyAfterMs !== undefined && {
+      transportUnhealthyAfterMs: options.transportUnhealthyAfterMs,
+    }),
   });
 }

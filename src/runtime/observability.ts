@@ -10,6 +10,7 @@ export interface ObservabilityParts extends Env {
   readonly version: string;
   readonly instanceId: string;
   readonly transport: Transport;
+  readonly transportUnhealthyAfterMs?: number;
 }
 
 /** A runtime's supervisor, health monitor and metrics, wired to each other. */

@@ -44,7 +44,7 @@ export class EventPublisher {
       this.metrics.onPublished(type);
       return receipt;
     } catch (err) {
-      this.metrics.onPublishError(type);
+      this.metrics.onPublishError(type, err);
       throw err;
     }
   }
@@ -53,7 +53,7 @@ export class EventPublisher {
     const stored = publishSpan(type, options, (o) => this.transport.publish(this.outbound(type, payload, o)));
     stored.then(
       () => this.metrics.onPublished(type),
-      () => this.metrics.onPublishError(type),
+      (err: unknown) => this.metrics.onPublishError(type, err),
     );
     return stored;
   }
@@ -66,7 +66,7 @@ export class EventPublisher {
     return this.transport.publishMany(messages).then(
       (receipts) => (messages.forEach((m) => this.metrics.onPublished(m.type)), receipts),
       (err: unknown) => (
-        messages.forEach((m) => this.metrics.onPublishError(m.type)),
+        messages.forEach((m) => this.metrics.onPublishError(m.type, err)),
         Promise.reject(err as Error)
       ),
     );

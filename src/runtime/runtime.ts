@@ -59,6 +59,8 @@ export interface RuntimeParts<S extends EventSchemas> extends Env {
   readonly shutdownTimeoutMs?: number;
   /** Shut down gracefully on SIGTERM / SIGINT, then exit. @default true */
   readonly handleSignals?: boolean;
+  /** Events not stored for this long make health UNHEALTHY. @default 30_000 */
+  readonly transportUnhealthyAfterMs?: number;
 }
 
 /**

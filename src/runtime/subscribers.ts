@@ -4,10 +4,14 @@ import type {
   Subscription,
 } from '../actors/subscriber/subscriber.actor.js';
 import { startSubscriber } from '../actors/subscriber/subscriber.actor.js';
+import { ValidationError } from '../errors.js';
 import { superviseSubscription } from '../actors/supervisor/supervised-subscription.js';
 import { tracedHandler } from '../tracing/spans.js';
 import type { Observability } from './observability.js';
 import type { ShutdownStep } from './shutdown.js';
+
+/** The longest group name: groups are part of dead-letter subjects and consumer names. */
+export const MAX_GROUP_LENGTH = 255;
 
 /**
  * A runtime's subscriptions: starts each as a supervised subscriber actor (a unique id each,
@@ -26,9 +30,14 @@ export class RuntimeSubscribers {
     private readonly service: string,
   ) {}
 
-  /** Starts a subscriber for `def` in `def.options.group` (the service by default). */
+  /**
+   * Starts a subscriber for `def` in `def.options.group` (the service by default).
+   * @throws {ValidationError} for a group name that is empty or longer than {@link MAX_GROUP_LENGTH}
+   */
   start(def: SubscriberDefinition): Subscription {
     const group = def.options.group ?? this.service;
+    if (group.length === 0 || group.length > MAX_GROUP_LENGTH)
+      throw new ValidationError(`a group name must be 1 to ${MAX_GROUP_LENGTH} characters long`);
     // Field by field, not `{ ...def, handler }`: a spread followed by a property gets a map of its own.
     const resolved: SubscriberDefinition =
       def.kind === 'single'

@@ -64,6 +64,11 @@ export interface Delivery {
   working(): void;
   /** Stores a dead letter durably, then removes the message from the live path. */
   deadLetter(draft: DeadLetterDraft): Promise<void>;
+  /**
+   * Keeps this delivery's concurrency slot taken after it settles, until the returned function is
+   * called: a handler that timed out but still runs must not make room for another.
+   */
+  hold(): () => void;
 }
 
 /** Receives deliveries and consumer failures; called synchronously by the transport. */

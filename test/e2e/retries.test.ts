@@ -66,9 +66,13 @@ describe.each(transportCases)('retries and dead letters on $name', (c) => {
     const signals: AbortSignal[] = [];
     await rt.subscribe(
       'user.created',
+      // Runs until its signal aborts, as a well-behaved handler does (one that ignores it keeps its
+      // slot until it returns: test/faults/handlers.test.ts).
       (_p, meta) => {
         signals.push(meta.signal);
-        return new Promise(() => undefined);
+        return new Promise((_, reject) =>
+          meta.signal.addEventListener('abort', () => reject(meta.signal.reason)),
+        );
       },
       { maxAttempts: 2, timeoutMs: 100, backoff: fixed({ delayMs: 10 }) },
     ).ready;

@@ -15,6 +15,10 @@ export interface NatsServerHandle {
   start(): Promise<void>;
   /** Stops it and removes the store. */
   dispose(): Promise<void>;
+  /** SIGSTOP: the process holds its sockets but answers nothing, as a frozen broker does. */
+  freeze(): void;
+  /** SIGCONT after {@link freeze}. */
+  thaw(): void;
 }
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
@@ -100,6 +104,7 @@ export async function startNatsServer(
     const child = proc;
     proc = undefined;
     if (!child || child.exitCode !== null) return;
+    child.kill('SIGCONT'); // a frozen process would not act on the signal
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
@@ -114,6 +119,8 @@ export async function startNatsServer(
     storeDir,
     stop,
     start,
+    freeze: () => void proc?.kill('SIGSTOP'),
+    thaw: () => void proc?.kill('SIGCONT'),
     dispose: async () => {
       await stop();
       rmSync(storeDir, { recursive: true, force: true });

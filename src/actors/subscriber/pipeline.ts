@@ -35,6 +35,8 @@ class Attempt implements Expirable {
   linked = false;
   readonly started: number;
   readonly deadline: number;
+  /** Set once the attempt timed out: frees the slot its still-running handler holds. */
+  release: (() => void) | undefined = undefined;
 
   constructor(
     readonly pipeline: DeliveryPipeline,
@@ -102,13 +104,13 @@ export class DeliveryPipeline {
       if (parent) await runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta));
       else if (activeTrace() === undefined) await o.handler(payload, attempt.meta);
       else await runWithoutTrace(() => o.handler(payload, attempt.meta));
-      if (!this.finish(attempt)) return;
+      if (!this.finish(attempt)) return this.returnedLate(attempt);
       o.stats.handled++;
       o.observer?.onHandled?.(o.type, o.group, o.clock.now() - attempt.started);
       attempt.delivery.ack();
       this.end();
     } catch (err) {
-      if (!this.finish(attempt)) return;
+      if (!this.finish(attempt)) return this.returnedLate(attempt);
       await settleFailure(o, attempt.delivery, attempt.event, err, 'handler');
       this.end();
     }
@@ -124,7 +126,19 @@ export class DeliveryPipeline {
     );
     attempt.meta.abort(err);
     this.options.stats.timeouts++;
+    // Until the handler returns (it may ignore the signal) its slot stays taken: no more handlers
+    // run at once than `concurrency` allows.
+    attempt.release = attempt.delivery.hold();
+    this.options.stats.hung++;
     void settleFailure(this.options, attempt.delivery, attempt.event, err, 'timeout').then(() => this.end());
+  }
+
+  /** A timed-out handler returned at last: its slot is free. */
+  private returnedLate(attempt: Attempt): void {
+    if (!attempt.release) return;
+    attempt.release();
+    attempt.release = undefined;
+    this.options.stats.hung--;
   }
 
   private finish(attempt: Attempt): boolean {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { bodyText, decodeEvent, type CloudEvent } from '../../events/cloudevent.js';
+import { decodeEvent, rawText, type CloudEvent, type RawBytes } from '../../events/cloudevent.js';
 import { isoTime } from '../../events/ids.js';
 import { describeError, ValidationError } from '../../errors.js';
 import type { DeadLetterReason } from '../../transport/dead-letters.js';
@@ -15,7 +15,7 @@ export type Received =
       readonly event: CloudEvent;
       readonly reason: DeadLetterReason;
       readonly error: { name: string; message: string };
-      readonly raw?: string;
+      readonly raw?: RawBytes;
     };
 
 const SKIP: Received = { ok: false, skip: true };
@@ -32,16 +32,22 @@ export function receive(delivery: Delivery, group: string, schema: z.ZodType): R
     try {
       event = decodeEvent(delivery.body ?? '');
     } catch (err) {
-      const raw = bodyText(delivery.body);
       return {
         ok: false,
         skip: false,
-        event: standIn(delivery, raw),
+        event: standIn(delivery),
         reason: 'decode',
         error: describeError(err),
-        raw,
+        raw: rawText(delivery.body),
       };
     }
+  }
+  // Another writer on the subject could claim any type: the schema that applies is the subject's.
+  if (event.type !== delivery.type) {
+    const error = new ValidationError(
+      `event type "${event.type}" does not match its subject's type "${delivery.type}"`,
+    );
+    return { ok: false, skip: false, event, reason: 'validation', error: describeError(error) };
   }
   const result = schema.safeParse(event.data);
   if (result.success) return { ok: true, event, payload: result.data };
@@ -53,14 +59,14 @@ export function receive(delivery: Delivery, group: string, schema: z.ZodType): R
 }
 
 /** A CloudEvent that stands in for bytes that could not be decoded, so the dead letter has one. */
-function standIn(delivery: Delivery, raw: string): CloudEvent {
+function standIn(delivery: Delivery): CloudEvent {
   return {
     specversion: '1.0',
     id: delivery.msgId ?? `undecodable-${delivery.seq ?? isoTime()}`,
     source: 'unknown',
     type: delivery.type,
     time: isoTime(),
-    datacontenttype: 'text/plain',
-    data: raw,
+    datacontenttype: 'application/octet-stream',
+    data: null,
   };
 }

@@ -1,5 +1,5 @@
 import type { Env } from '../../env.js';
-import type { CloudEvent } from '../../events/cloudevent.js';
+import type { CloudEvent, RawBytes } from '../../events/cloudevent.js';
 import { describeError } from '../../errors.js';
 import type { Backoff } from '../../retry/backoff.js';
 import type { DeadLetterReason } from '../../transport/dead-letters.js';
@@ -48,7 +48,7 @@ export async function deadLetter(
   event: CloudEvent,
   reason: DeadLetterReason,
   error: { name: string; message: string },
-  raw: string | undefined,
+  raw: RawBytes | undefined,
 ): Promise<void> {
   const draft = {
     event,
@@ -56,7 +56,7 @@ export async function deadLetter(
     error,
     attempts: delivery.attempt,
     group: ctx.group,
-    ...(raw !== undefined && { raw }),
+    ...raw,
   };
   try {
     await delivery.deadLetter(draft);

@@ -13,6 +13,11 @@ export interface SubscriberStats {
   skipped: number;
   timeouts: number;
   inFlight: number;
+  /**
+   * Handlers that timed out but have not returned (they ignore their `signal`): each still holds its
+   * concurrency slot, and health reports the subscriber as hung while any does.
+   */
+  hung: number;
 }
 
 /** @returns zeroed counters */
@@ -26,6 +31,7 @@ export function emptyStats(): SubscriberStats {
     skipped: 0,
     timeouts: 0,
     inFlight: 0,
+    hung: 0,
   };
 }
 

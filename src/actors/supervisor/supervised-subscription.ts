@@ -35,15 +35,16 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
     return this.current.status();
   }
 
+  /** The subscriber's status, or `hung` while a timed-out handler has not returned. */
   state(): string {
-    return this.current.status();
+    return this.current.stats().hung > 0 ? 'hung' : this.current.status();
   }
 
   stats(): Readonly<SubscriberStats> {
     const now = this.current.stats();
     const out = { ...now };
     for (const k of Object.keys(out) as (keyof SubscriberStats)[])
-      if (k !== 'inFlight') out[k] += this.carried[k];
+      if (k !== 'inFlight' && k !== 'hung') out[k] += this.carried[k];
     return out;
   }
 

@@ -3,7 +3,8 @@ import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery, DeliverySink } from '../transport.js';
 import type { MemoryDeadLetterStore } from './dead-letters.js';
 import { Competition, type Competitor } from './toolkit/competition.js';
-import type { StoredMessage, TypeLog } from './stream.js';
+import type { StoredMessage, TypeLog } from './type-log.js';
+import type { Cursor, TypeStream } from './type-stream.js';
 
 /** One subscriber instance attached to a consumer. */
 export interface Member extends Competitor {
@@ -26,19 +27,51 @@ export interface ConsumerHost {
 /**
  * A group's (or a broadcast instance's) cursor over one type's log, with its redeliveries.
  * Members compete for messages round-robin, each up to its capacity: JetStream's pull consumer
- * shared by the instances of a group, in memory.
+ * shared by the instances of a group, in memory. The stream hears of every move, so that what
+ * every reader has passed is released at once.
  */
-export class MemoryConsumer {
+export class MemoryConsumer implements Cursor {
   private readonly competition = new Competition<Member>((member) => this.deliverNext(member));
   private readonly ready: Redelivery[] = [];
   private readyHead = 0;
+  private readonly log: TypeLog;
+  private pos: number;
 
+  /**
+   * @param label - who reads, for people (`group "mailer"`)
+   * @param position - the first position to deliver
+   */
   constructor(
-    readonly type: string,
-    private readonly log: TypeLog,
+    private readonly stream: TypeStream,
     readonly host: ConsumerHost,
-    public position: number,
-  ) {}
+    readonly label: string,
+    position: number,
+  ) {
+    this.log = stream.log;
+    this.pos = position;
+    stream.addCursor(this);
+  }
+
+  get type(): string {
+    return this.stream.type;
+  }
+
+  /** The next position to deliver. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Starts delivering from `position` (a group that resubscribes with a start point). */
+  moveTo(position: number): void {
+    const from = this.pos;
+    this.pos = position;
+    this.stream.moved(from, position);
+  }
+
+  /** Stops reading: the stream no longer waits for this consumer. */
+  close(): void {
+    this.stream.removeCursor(this);
+  }
 
   /** The subscriber instances attached. */
   get members(): readonly Member[] {
@@ -68,14 +101,10 @@ export class MemoryConsumer {
       msg = r.msg;
       attempt = r.attempt;
     } else {
-      msg = this.log.at(this.position);
-      if (!msg) {
-        if (this.position < this.log.start) this.position = this.log.start;
-        else return false;
-        msg = this.log.at(this.position);
-        if (!msg) return false;
-      }
-      this.position++;
+      msg = this.log.at(this.pos);
+      if (!msg) return false;
+      const from = this.pos++;
+      this.stream.moved(from, this.pos);
     }
     member.inFlight++;
     member.sink.deliver(new MemoryDelivery(this, member, msg, attempt));
@@ -100,13 +129,14 @@ export class MemoryConsumer {
 
   /** Messages not yet delivered to anyone (backlog), for health and the dashboard. */
   get backlog(): number {
-    return Math.max(0, this.log.end - this.position) + (this.ready.length - this.readyHead);
+    return Math.max(0, this.log.end - this.pos) + (this.ready.length - this.readyHead);
   }
 }
 
 /** One delivery; settling it twice is a no-op. */
 class MemoryDelivery implements Delivery {
   private settled = false;
+  private holds = 0;
 
   constructor(
     private readonly consumer: MemoryConsumer,
@@ -160,11 +190,26 @@ class MemoryDelivery implements Delivery {
     this.settle();
   }
 
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds === 0 && this.settled) this.free();
+    };
+  }
+
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
+    if (this.holds === 0) this.free();
+    return true;
+  }
+
+  /** Gives the member its slot back. */
+  private free(): void {
     this.member.inFlight--;
     this.consumer.schedule();
-    return true;
   }
 }

@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from '../../time/clock.js';
 import { uuidv7 } from '../../events/ids.js';
+import { BackpressureError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logging.js';
 import type { DeadLetter } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
 import type { QueueStore, QueueStoreOptions, QueueTransport } from '../../queue/store.js';
@@ -10,75 +12,76 @@ import {
   type DeliverySink,
   type OutboundMessage,
   type PublishReceipt,
-  type ReplayFrom,
   type ReplayRequest,
   type ReplayResult,
+  type TransportContext,
   type TransportStatus,
 } from '../transport.js';
 import { MemoryConsumer, type Member } from './consumer.js';
 import { MemoryDeadLetterStore } from './dead-letters.js';
 import type { MemoryQueueStore } from './queue/store.js';
 import { queueOfGroup } from '../../queue/dead-letter.js';
-import { DedupWindow, TypeLog, type StoredMessage } from './stream.js';
+import { DedupWindow } from './dedup-window.js';
+import { memoryLimits, type MemoryLimits, type MemoryTransportOptions } from './options.js';
+import { Retention } from './retention.js';
+import { rawSize } from './size-estimate.js';
+import { replayRange } from './replay.js';
+import { StatusBoard } from './status-board.js';
+import { StoredMessage } from './type-log.js';
+import { TypeStream } from './type-stream.js';
+import { streamUsage, totalUsage, type MemoryUsage } from './usage.js';
 
-/** Options of {@link memoryTransport}. */
-export interface MemoryTransportOptions {
-  /** Subject prefix, as on NATS: subjects read `<prefix>.events.<type>`. @default 'bulwark' */
-  prefix?: string;
-  /** Re-publishes of an event id within this window are reported as duplicates. @default 120_000 */
-  duplicateWindowMs?: number;
-  /** The most event ids remembered for dedup; older ones are forgotten first. @default 100_000 */
-  duplicateWindowMaxIds?: number;
-  /**
-   * Messages kept per type once every consumer has moved past them, for replay and for groups that
-   * subscribe later. A message some consumer has yet to see is always kept. @default 1_000
-   */
-  retainPerType?: number;
-  /** @default the system clock */
-  clock?: Clock;
+export type { MemoryTransportOptions } from './options.js';
+export type { MemoryUsage } from './usage.js';
+
+/** The memory transport: the contract, plus what it holds, for tests and operators. */
+export interface MemoryTransport extends QueueTransport {
+  /** @returns what is held for one type, or for all types together */
+  usage(type?: string): MemoryUsage;
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-const CONNECTED: TransportStatus = Object.freeze({
-  kind: 'memory',
-  connected: true,
-  state: 'connected',
-  storing: true,
-});
 
 /**
  * The embedded transport: JetStream's semantics (at-least-once per group, competing consumers,
- * broadcast, redelivery with delay, dedup window, dead letters, replay) inside one process.
- * Runtimes given the same instance behave like services connected to one broker.
+ * broadcast, redelivery with delay, dedup window, dead letters, replay) inside one process, in
+ * bounded memory (`maxBacklog`, `retainBytes`, `retainPerType`). Runtimes given the same
+ * instance behave like services connected to one broker.
  * @example
  * const bus = memoryTransport();
  * const a = await createRuntime({ service: 'a', events, transport: bus });
  * const b = await createRuntime({ service: 'b', events, transport: bus });
  */
-export function memoryTransport(options: MemoryTransportOptions = {}): QueueTransport {
-  return new MemoryTransport(options);
+export function memoryTransport(options: MemoryTransportOptions = {}): MemoryTransport {
+  return new InMemoryTransport(options);
 }
 
-class MemoryTransport implements QueueTransport {
+class InMemoryTransport implements MemoryTransport {
   readonly kind = 'memory';
   readonly clock: Clock;
   readonly timers = new Set<unknown>();
   readonly deadLetters: MemoryDeadLetterStore;
   private readonly prefix: string;
-  private readonly retain: number;
+  private readonly limits: MemoryLimits;
+  private readonly retention: Retention;
+  private readonly board: StatusBoard;
   private readonly dedup: DedupWindow;
-  private readonly logs = new Map<string, TypeLog>();
+  private readonly streams = new Map<string, TypeStream>();
   private readonly consumers = new Map<string, MemoryConsumer>();
   private readonly byType = new Map<string, MemoryConsumer[]>();
   private readonly buckets = new Map<string, Promise<KeyValueStore>>();
   private readonly queues = new Map<string, Promise<QueueStore>>();
+  private readonly resume = (stream: TypeStream): void => this.resumed(stream);
+  private logger: Logger = silentLogger;
   private seq = 0;
   private users = 0;
 
   constructor(options: MemoryTransportOptions) {
     this.prefix = options.prefix ?? 'bulwark';
-    this.retain = options.retainPerType ?? 1_000;
     this.clock = options.clock ?? systemClock;
+    this.limits = memoryLimits(options);
+    this.retention = new Retention(this.limits.retainBytes, this.limits.retainPerType);
+    this.board = new StatusBoard(this.clock, () => this.logger);
     this.dedup = new DedupWindow(
       options.duplicateWindowMs ?? 120_000,
       options.duplicateWindowMaxIds ?? 100_000,
@@ -90,16 +93,23 @@ class MemoryTransport implements QueueTransport {
     return `${this.prefix}.events.${type}`;
   }
 
-  async start(): Promise<void> {
-    this.users++;
+  /** Counts a user; the first runtime's logger is the one the transport warns on. */
+  async start(ctx?: TransportContext): Promise<void> {
+    if (this.users++ === 0 && ctx?.logger) this.logger = ctx.logger.child({ transport: 'memory' });
   }
 
+  /** @throws {BackpressureError} when a consumer of the type is `maxBacklog` events behind */
   publish(msg: OutboundMessage): Promise<PublishReceipt> {
-    return Promise.resolve(
-      this.store(msg.type, msg.uniqueId ? undefined : msg.msgId, msg.event, undefined, msg.headers),
-    );
+    try {
+      return Promise.resolve(
+        this.store(msg.type, msg.uniqueId ? undefined : msg.msgId, msg.event, undefined, msg.headers),
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
+  /** Stores in order; on a refusal, those before it stay stored and the promise rejects. */
   async publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]> {
     return msgs.map((m) =>
       this.store(m.type, m.uniqueId ? undefined : m.msgId, m.event, undefined, m.headers),
@@ -115,7 +125,10 @@ class MemoryTransport implements QueueTransport {
     return this.store(type, msgId ?? uuidv7(), undefined, body, headers);
   }
 
-  /** Appends a message; `msgId` undefined means the id is unique by construction and skips dedup. */
+  /**
+   * Appends a message; `msgId` undefined means the id is unique by construction and skips dedup.
+   * @throws {BackpressureError} when a consumer of the type is at `maxBacklog` (nothing is stored)
+   */
   private store(
     type: string,
     msgId: string | undefined,
@@ -125,49 +138,62 @@ class MemoryTransport implements QueueTransport {
   ): PublishReceipt {
     const now = this.clock.now();
     const id = event?.id ?? msgId ?? '';
-    const seq = ++this.seq;
     if (msgId !== undefined) {
       const existing = this.dedup.check(msgId, now);
-      if (existing !== undefined) {
-        this.seq--;
-        return { id, seq: existing, duplicate: true };
-      }
-      this.dedup.remember(msgId, seq, now);
+      if (existing !== undefined) return { id, seq: existing, duplicate: true };
     }
-    const log = this.logOf(type);
-    log.append({ seq, type, time: now, msgId, event, body, headers: headers ?? EMPTY_HEADERS });
+    const stream = this.streamOf(type);
+    if (!stream.accepts()) throw this.refuse(stream);
+    const seq = ++this.seq;
+    if (msgId !== undefined) this.dedup.remember(msgId, seq, now);
+    const h = headers ?? EMPTY_HEADERS;
+    stream.append(
+      event !== undefined
+        ? // A shallow copy: kept past delivery, the publisher's own objects would nearly all survive
+          // a scavenge, and V8 would then allocate every event in old space (bench/core.bench.ts).
+          new StoredMessage(seq, type, now, msgId, { ...event }, undefined, h, stream.sizes.ofEvent(event, h))
+        : new StoredMessage(seq, type, now, msgId, undefined, body, h, rawSize(body ?? '', h)),
+    );
     const consumers = this.byType.get(type);
     if (consumers) for (const c of consumers) c.schedule();
-    if (log.end - log.start > this.retain + (this.retain >> 2)) this.trim(log, consumers);
     return { id, seq };
   }
 
-  /** Drops old messages beyond the retention, but never one a consumer has yet to see. */
-  private trim(log: TypeLog, consumers: MemoryConsumer[] | undefined): void {
-    let min = log.end;
-    for (const c of consumers ?? []) min = Math.min(min, c.position);
-    log.trim(min, this.retain);
+  private refuse(stream: TypeStream): BackpressureError {
+    stream.refusing = true;
+    return new BackpressureError(this.board.refused(stream, this.limits), this.limits.maxBacklog);
   }
 
-  private logOf(type: string): TypeLog {
-    let log = this.logs.get(type);
-    if (!log) this.logs.set(type, (log = new TypeLog()));
-    return log;
+  private resumed(stream: TypeStream): void {
+    stream.refusing = false;
+    this.board.accepted(stream.type);
+  }
+
+  private streamOf(type: string): TypeStream {
+    let stream = this.streams.get(type);
+    if (!stream) {
+      stream = new TypeStream(type, this.retention, this.limits, this.resume);
+      this.streams.set(type, stream);
+    }
+    return stream;
   }
 
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle {
     const broadcast = spec.mode === 'broadcast';
     const key = broadcast ? `broadcast:${spec.instanceId}:${spec.type}` : `group:${spec.group}:${spec.type}`;
-    const log = this.logOf(spec.type);
+    const stream = this.streamOf(spec.type);
     let consumer = this.consumers.get(key);
     if (!consumer) {
-      consumer = new MemoryConsumer(spec.type, log, this, this.startPosition(log, spec.from, broadcast));
+      const label = broadcast
+        ? `broadcast instance "${spec.instanceId}" of group "${spec.group}"`
+        : `group "${spec.group}"`;
+      consumer = new MemoryConsumer(stream, this, label, this.startAt(stream, spec, label));
       this.consumers.set(key, consumer);
       const list = this.byType.get(spec.type) ?? [];
       list.push(consumer);
       this.byType.set(spec.type, list);
     } else if (spec.from !== undefined && consumer.members.length === 0) {
-      consumer.position = this.startPosition(log, spec.from, broadcast);
+      consumer.moveTo(this.startAt(stream, spec, consumer.label));
     }
     const member: Member = { sink, capacity: Math.max(1, spec.maxInFlight), inFlight: 0 };
     consumer.attach(member);
@@ -184,19 +210,18 @@ class MemoryTransport implements QueueTransport {
     };
   }
 
+  /** Where a consumer starts; tells once when retention had dropped events it asked for. */
+  private startAt(stream: TypeStream, spec: ConsumerSpec, label: string): number {
+    const start = stream.startAt(spec.from ?? (spec.mode === 'broadcast' ? 'new' : 'all'));
+    if (start.missed.count > 0) this.board.missed(stream.type, spec.group, label, start.missed);
+    return start.position;
+  }
+
   private dropConsumer(key: string, consumer: MemoryConsumer): void {
     this.consumers.delete(key);
     const list = this.byType.get(consumer.type);
     if (list) list.splice(list.indexOf(consumer), 1);
-  }
-
-  private startPosition(log: TypeLog, from: ReplayFrom | undefined, broadcast: boolean): number {
-    const mode = from ?? (broadcast ? 'new' : 'all');
-    if (mode === 'all') return log.start;
-    if (mode === 'new') return log.end;
-    if ('seq' in mode) return log.firstPosition((m) => m.seq >= mode.seq);
-    const t = new Date(mode.time).getTime();
-    return log.firstPosition((m) => m.time >= t);
+    consumer.close();
   }
 
   private async redrive(dl: DeadLetter): Promise<void> {
@@ -219,36 +244,23 @@ class MemoryTransport implements QueueTransport {
     return dl.event.traceparent ? { traceparent: dl.event.traceparent } : {};
   }
 
-  /** Copies each retained event of the range back onto the log, for `request.group` only. */
+  /**
+   * Copies each retained event of the range back onto the log, for `request.group` only.
+   * @throws {BackpressureError} when a consumer of the type reaches `maxBacklog` meanwhile
+   */
   async replay(request: ReplayRequest): Promise<ReplayResult> {
-    const log = this.logOf(request.type);
-    const since = request.since?.getTime();
-    const from = log.firstPosition((m) =>
-      since !== undefined ? m.time >= since : m.seq >= (request.fromSeq ?? 0),
-    );
-    const end = log.end;
-    const total = end - from;
-    let replayed = 0;
-    let firstSeq: number | undefined;
-    let lastSeq: number | undefined;
-    for (let pos = from; pos < end; pos++) {
-      const m = log.at(pos);
-      if (!m) continue; // trimmed meanwhile: retention moved past it
-      if (request.toSeq !== undefined && m.seq > request.toSeq) break;
-      if (!request.dryRun) {
-        const headers = { ...m.headers, [REDRIVE_GROUP_HEADER]: request.group };
-        this.store(m.type, `${m.msgId ?? m.event?.id ?? m.seq}:replay:${uuidv7()}`, m.event, m.body, headers);
-      }
-      firstSeq ??= m.seq;
-      lastSeq = m.seq;
-      request.onProgress?.(++replayed, total);
-    }
-    return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
+    return replayRange(this.streamOf(request.type).log, request, (m, headers) => {
+      this.store(m.type, `${m.msgId ?? m.event?.id ?? m.seq}:replay:${uuidv7()}`, m.event, m.body, headers);
+    });
   }
 
   /** Backlog of one group and type: events not yet delivered to any of its instances. */
   backlog(type: string, group: string): Promise<number | undefined> {
     return Promise.resolve(this.consumers.get(`group:${group}:${type}`)?.backlog);
+  }
+
+  usage(type?: string): MemoryUsage {
+    return type === undefined ? totalUsage(this.streams.values()) : streamUsage(this.streams.get(type));
   }
 
   async keyValue(bucket: string): Promise<KeyValueStore> {
@@ -273,11 +285,11 @@ class MemoryTransport implements QueueTransport {
   }
 
   status(): TransportStatus {
-    return CONNECTED;
+    return this.board.snapshot();
   }
 
-  onStatus(): () => void {
-    return () => undefined;
+  onStatus(listener: (status: TransportStatus) => void): () => void {
+    return this.board.on(listener);
   }
 
   async close(): Promise<void> {

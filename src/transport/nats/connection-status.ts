@@ -13,11 +13,17 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
 /**
- * Follows the connection's status iterator and tells listeners about every change of state
- * (not about every change of the outbox size, which `status()` reads when asked).
+ * Follows the connection's status iterator and whether publishes are being stored, and tells
+ * listeners about every change of either (not about every change of the outbox size, which
+ * `status()` reads when asked).
  */
 export class ConnectionStatus {
   state: ConnectionState = ConnectionState.connecting;
+  /** When the broker last confirmed a write or answered a probe (epoch ms). */
+  lastStoredAt = 0;
+  private storing = false;
+  private notStoringSince: number | undefined = Date.now();
+  private reason: string | undefined = 'not connected yet';
   private readonly listeners = new Set<(s: TransportStatus) => void>();
 
   constructor(
@@ -30,14 +36,29 @@ export class ConnectionStatus {
   }
 
   snapshot(server?: string): TransportStatus {
+    const storing = this.storing && this.connected;
     return {
       kind: 'nats',
       connected: this.connected,
       state: this.state,
-      storing: this.connected,
+      storing,
+      ...(!storing && {
+        notStoringSince: this.notStoringSince ?? Date.now(),
+        reason: this.connected ? (this.reason ?? 'the broker did not confirm a write') : this.state,
+      }),
       ...(server !== undefined && { server }),
       outboxSize: this.outboxSize(),
     };
+  }
+
+  /** Whether the broker stored (or, probed, could store) the last write; `reason` when not. */
+  stored(ok: boolean, reason?: string): void {
+    if (ok) this.lastStoredAt = Date.now();
+    if (ok === this.storing) return;
+    this.storing = ok;
+    this.notStoringSince = ok ? undefined : Date.now();
+    this.reason = ok ? undefined : reason;
+    this.emit();
   }
 
   on(listener: (s: TransportStatus) => void): () => void {
@@ -48,6 +69,13 @@ export class ConnectionStatus {
   set(state: ConnectionState, server?: string): void {
     if (state === this.state) return;
     this.state = state;
+    // A lost connection stores nothing; a new one is trusted until a write or a probe says otherwise.
+    if (state === ConnectionState.connected) this.stored(true);
+    else if (this.storing) this.stored(false, state);
+    this.emit(server);
+  }
+
+  private emit(server?: string): void {
     const snap = this.snapshot(server);
     for (const l of this.listeners) {
       try {

@@ -18,13 +18,25 @@ import { NatsDeadLetterStore } from './dead-letters.js';
 import { natsPresence } from './discovery.js';
 import { openNatsKeyValue } from './key-value.js';
 import type { Outbox } from './outbox.js';
-import { Publisher } from './publisher.js';
+import type { Publisher } from './publisher.js';
 import { replayRange } from './replay.js';
-import type { Names } from './toolkit/names.js';
+import { safeToken, type Names } from './toolkit/names.js';
 import type { NatsTransportOptions, ResolvedNatsOptions } from './toolkit/options.js';
 import { ensureStreams } from './toolkit/provision.js';
 import { PubAckPublisher } from './toolkit/pub-ack.js';
 import { serverFeatures, type ServerFeatures } from './toolkit/server-features.js';
+import { WireHeader } from './toolkit/wire.js';
+
+/** NATS's default `max_payload`, when the server does not say. */
+const DEFAULT_MAX_PAYLOAD = 1_048_576;
+/** How long a redrive's claim on a dead letter is kept at most. */
+const LEASE_BUCKET_TTL_MS = 86_400_000;
+
+/** How often the link checks that JetStream still answers, when no write was confirmed meanwhile. */
+const PROBE_MS = 1_000;
+const PROBE_TIMEOUT_MS = 1_500;
+/** JetStream's error code for a stream that does not exist. */
+const STREAM_NOT_FOUND = 10059;
 
 /** What a connection is opened with: the transport's settings and the parts that outlive it. */
 export interface ConnectionSetup {
@@ -32,6 +44,8 @@ export interface ConnectionSetup {
   readonly o: ResolvedNatsOptions;
   readonly names: Names;
   readonly outbox: Outbox;
+  /** The transport's publisher: it outlives connections, and the link lends it its PubAcks. */
+  readonly publisher: Publisher;
   readonly status: ConnectionStatus;
   readonly logger: Logger;
   readonly service: string;
@@ -77,45 +91,80 @@ async function dial(s: ConnectionSetup): Promise<NatsConnection> {
       timeout: s.o.requestTimeoutMs,
     });
   } catch (err) {
-    throw new TransportError(`cannot connect to NATS at ${s.o.servers.join(', ')}`, { cause: err });
+    throw new UnreachableError(`cannot connect to NATS at ${s.o.servers.join(', ')}`, { cause: err });
   }
 }
 
+/** No server answered the connection (as opposed to one that answered but could not serve). */
+export class UnreachableError extends TransportError {}
+
 /** One live connection and what hangs off it; the NATS transport delegates to it once started. */
 export class NatsLink {
-  readonly publisher: Publisher;
   readonly dlq: NatsDeadLetterStore;
   readonly features: ServerFeatures;
-  private readonly pubAck: PubAckPublisher;
+  /** PubAcks for many publishes in flight over one reply subscription. */
+  readonly pubAck: PubAckPublisher;
+  /** The largest message the server takes. */
+  readonly maxPayload: number;
   private readonly consumers = new Set<NatsConsumer>();
+  private readonly probe: NodeJS.Timeout;
+  private probing = false;
   private presenceOf: ServicePresence | undefined;
+  private redriveLeases: Promise<KeyValueStore> | undefined;
 
   constructor(
     private readonly s: ConnectionSetup,
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
   ) {
-    const timeoutMs = s.o.requestTimeoutMs;
-    this.pubAck = new PubAckPublisher(nc, timeoutMs);
-    this.publisher = new Publisher({
-      pubAck: this.pubAck,
-      names: s.names,
-      outbox: s.outbox,
-      logger: s.logger,
-      timeoutMs,
-      outboxChanged: () => undefined,
-    });
+    this.pubAck = new PubAckPublisher(nc, s.o.requestTimeoutMs);
+    this.maxPayload = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
     this.dlq = new NatsDeadLetterStore({
-      js: jsm.jetstream(),
       jsm,
       names: s.names,
-      timeoutMs,
+      logger: s.logger,
+      maxPayload: this.maxPayload,
+      store: async (subject, body, msgId) => {
+        await this.pubAck.publish(subject, body, { [WireHeader.msgId]: msgId });
+      },
       republish: async (subject, body, msgId, headers) => {
         const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-        await this.publisher.publishRaw(subject, bytes, msgId, headers);
+        await s.publisher.publishRaw(subject, bytes, msgId, headers);
       },
+      provision: () => ensureStreams(jsm, s.names, s.o),
+      leases: () => (this.redriveLeases ??= this.openLeases()),
+      leaseMs: s.o.redriveLeaseMs,
     });
     this.features = serverFeatures(nc.info?.version);
+    this.probe = setInterval(() => void this.probeStore(), PROBE_MS);
+    this.probe.unref();
+  }
+
+  /**
+   * Asks JetStream about the events stream when no write was confirmed lately: a frozen broker or a
+   * stream without a leader answers nothing (or an error), and health must say so even when nobody
+   * publishes. A confirmed write or an answered probe counts as "storing".
+   */
+  private async probeStore(): Promise<void> {
+    const { status, o, names } = this.s;
+    if (this.probing || !status.connected || Date.now() - status.lastStoredAt < PROBE_MS) return;
+    this.probing = true;
+    try {
+      const reply = await this.nc.request(`${o.apiPrefix}.STREAM.INFO.${names.eventsStream}`, undefined, {
+        timeout: PROBE_TIMEOUT_MS,
+      });
+      const error = (reply.json<{ error?: { description?: string; err_code?: number } }>() ?? {}).error;
+      status.stored(!error, error && `JetStream: ${error.description ?? 'error'}`);
+      // Deleted under a service that only publishes: nothing else would create it again.
+      if (error?.err_code === STREAM_NOT_FOUND && o.provision) {
+        this.s.logger.warn({ stream: names.eventsStream }, 'events stream was missing; creating it again');
+        await ensureStreams(this.jsm, names, o);
+      }
+    } catch (err) {
+      status.stored(false, `JetStream did not answer (${(err as Error).message})`);
+    } finally {
+      this.probing = false;
+    }
   }
 
   /** The server this connection is on. */
@@ -144,18 +193,29 @@ export class NatsLink {
 
   /** The connection is back: pull requests made on the old one are gone; the outbox goes out. */
   resumed(connected: boolean): void {
-    this.publisher.connected = connected;
+    this.s.publisher.connected = connected;
     if (!connected) return;
     for (const c of this.consumers) c.reconnected();
-    void this.publisher.flush();
+    void this.s.publisher.flush();
   }
 
   presence(): ServicePresence {
     return (this.presenceOf ??= natsPresence(this.nc, this.s.o.prefix));
   }
 
+  /** The bucket redrives claim dead letters in; a claim left by a crashed redrive expires with it. */
+  private openLeases(): Promise<KeyValueStore> {
+    const bucket = `${safeToken(this.s.o.prefix)}_redrive`;
+    const opened = openNatsKeyValue(this.jsm.jetstream(), bucket, {
+      replicas: this.s.o.replicas,
+      ttlMs: LEASE_BUCKET_TTL_MS,
+    });
+    opened.catch(() => (this.redriveLeases = undefined));
+    return opened;
+  }
+
   keyValue(bucket: string): Promise<KeyValueStore> {
-    return openNatsKeyValue(this.jsm.jetstream(), bucket);
+    return openNatsKeyValue(this.jsm.jetstream(), bucket, { replicas: this.s.o.replicas });
   }
 
   /** A job queue's store on this connection; its code is loaded on first use. */
@@ -196,12 +256,13 @@ export class NatsLink {
 
   /** Stops pulling, gives the outbox a last chance, then drains the connection. */
   async close(): Promise<void> {
+    clearInterval(this.probe);
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    const { outbox, o } = this.s;
-    if (this.publisher.connected && outbox.size > 0) {
-      await Promise.race([this.publisher.flush(), sleep(o.requestTimeoutMs)]);
+    const { outbox, o, publisher } = this.s;
+    if (publisher.connected && outbox.size > 0) {
+      await Promise.race([publisher.flush(), sleep(o.requestTimeoutMs)]);
     }
-    this.publisher.close();
+    publisher.close();
     this.pubAck.close();
     outbox.close();
     await this.nc.drain().catch(() => this.nc.close());

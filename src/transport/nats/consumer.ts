@@ -52,6 +52,10 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   private stopping: Promise<void> | undefined;
   private checking = false;
   private name = '';
+  /** Handed out, not yet settled: sent `working()` while their handlers run past half the ack wait. */
+  private readonly unsettled = new Set<NatsDelivery>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly ackWaitMs: number;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -60,6 +64,9 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   ) {
     this.max = Math.max(1, spec.maxInFlight);
     this.termWithReason = host.termWithReason;
+    this.ackWaitMs = spec.ackWaitMs ?? host.options.ackWaitMs;
+    this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(this.ackWaitMs / 4)));
+    this.heartbeat.unref();
     this.ready = this.open();
   }
 
@@ -105,14 +112,30 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
 
   private hand(a: Arrival): void {
     this.inFlight++;
-    this.sink.deliver(new NatsDelivery(this, a.msg, this.spec.type, a.attempt, a.seq));
+    const d = new NatsDelivery(this, a.msg, this.spec.type, a.attempt, a.seq);
+    this.unsettled.add(d);
+    this.sink.deliver(d);
   }
 
-  settled(): void {
+  acked(delivery: NatsDelivery): void {
+    this.unsettled.delete(delivery);
+  }
+
+  settled(delivery: NatsDelivery): void {
+    this.unsettled.delete(delivery);
     this.inFlight--;
     const next = this.overflow.shift();
     if (next) this.hand(next);
     else this.loop?.pull();
+  }
+
+  /** Deliveries whose handlers run past half the ack wait keep their lease: the broker must not redeliver them. */
+  private beat(): void {
+    const due = Date.now() - this.ackWaitMs / 2;
+    for (const d of this.unsettled) {
+      if (d.since > due) break; // handed out in order: the rest are younger
+      d.working();
+    }
   }
 
   writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void> {
@@ -176,6 +199,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
 
   private async shutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.heartbeat);
     await this.ready.catch(() => undefined);
     await this.loop?.stop();
     for (const a of this.overflow.splice(0)) nak(a.msg);

@@ -12,7 +12,10 @@ export interface DeliveryOwner {
   writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void>;
   /** Servers before 2.10 treat `term(reason)` as no term at all. */
   readonly termWithReason: boolean;
-  settled(): void;
+  /** The delivery settled and its slot is free. */
+  settled(delivery: NatsDelivery): void;
+  /** The delivery settled on the wire, but a hold keeps its slot taken. */
+  acked(delivery: NatsDelivery): void;
 }
 
 /**
@@ -21,7 +24,10 @@ export interface DeliveryOwner {
  */
 export class NatsDelivery implements Delivery {
   readonly event: CloudEvent | undefined = undefined;
+  /** When it was handed out (epoch ms), for the consumer's heartbeat. */
+  readonly since = Date.now();
   private done = false;
+  private holds = 0;
   private hdrs: Readonly<Record<string, string>> | undefined;
 
   constructor(
@@ -72,10 +78,21 @@ export class NatsDelivery implements Delivery {
     term(this.msg, this.owner.termWithReason ? `bulwark: ${draft.reason}` : undefined);
   }
 
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds === 0 && this.done) this.owner.settled(this);
+    };
+  }
+
   private settle(): boolean {
     if (this.done) return false;
     this.done = true;
-    this.owner.settled();
+    if (this.holds === 0) this.owner.settled(this);
+    else this.owner.acked(this);
     return true;
   }
 }

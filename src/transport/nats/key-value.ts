@@ -7,6 +7,10 @@ import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from 
 export interface NatsKeyValueOptions {
   /** Values kept per key. @default 1 */
   history?: number;
+  /** Copies of the bucket in a cluster, when it is created. @default 1 */
+  replicas?: number;
+  /** Entries older than this are removed, when the bucket is created. @default none */
+  ttlMs?: number;
 }
 
 function toEntry(e: NatsKvEntry): KvEntry {
@@ -103,6 +107,10 @@ export async function openNatsKeyValue(
   bucket: string,
   opts: NatsKeyValueOptions = {},
 ): Promise<KeyValueStore> {
-  const kv = await new Kvm(nc).create(bucket, { history: opts.history ?? 1 });
+  const kv = await new Kvm(nc).create(bucket, {
+    history: opts.history ?? 1,
+    replicas: opts.replicas ?? 1,
+    ...(opts.ttlMs !== undefined && { ttl: opts.ttlMs }),
+  });
   return new NatsKeyValue(bucket, kv);
 }

@@ -1,5 +1,5 @@
 import { uuidv7 } from '../../events/ids.js';
-import { ClosedError } from '../../errors.js';
+import { ClosedError, TransportError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
 import type { QueueStore, QueueStoreOptions, QueueTransport } from '../../queue/store.js';
 import type { DeadLetterStore } from '../dead-letters.js';
@@ -19,6 +19,7 @@ import type {
 import type { NatsLink } from './connection.js';
 import { ConnectionState, ConnectionStatus } from './connection-status.js';
 import { Outbox } from './outbox.js';
+import { Publisher } from './publisher.js';
 import { Names } from './toolkit/names.js';
 import { resolveOptions, type NatsTransportOptions, type ResolvedNatsOptions } from './toolkit/options.js';
 import { WireHeader } from './toolkit/wire.js';
@@ -49,9 +50,15 @@ class NatsTransport implements QueueTransport {
   private readonly names: Names;
   private readonly outbox: Outbox;
   private readonly connStatus: ConnectionStatus;
+  private readonly publisher: Publisher;
   private logger: Logger = silentLogger;
   private link: NatsLink | undefined;
-  private starting: Promise<NatsLink> | undefined;
+  private starting: Promise<void> | undefined;
+  /** Started without the broker: connecting in the background, publishes wait in the outbox. */
+  private reconnecting: Promise<void> | undefined;
+  /** Consumers asked for before the first connection; started once it is up. */
+  private readonly waitingConsumers = new Set<WaitingConsumer>();
+  private readonly presenceWaiters = new Set<(presence: ServicePresence) => void>();
   private closing: Promise<void> | undefined;
   private closed = false;
   private users = 0;
@@ -61,6 +68,18 @@ class NatsTransport implements QueueTransport {
     this.names = new Names(this.o.prefix);
     this.outbox = new Outbox(this.o.outboxMax, this.o.outboxFile);
     this.connStatus = new ConnectionStatus(() => this.outbox.size, silentLogger);
+    const logger = (): Logger => this.logger;
+    this.publisher = new Publisher({
+      names: this.names,
+      outbox: this.outbox,
+      get logger() {
+        return logger();
+      },
+      publishTimeoutMs: this.o.publishTimeoutMs,
+      maxPayload: () => this.link?.maxPayload ?? Number.POSITIVE_INFINITY,
+      pubAck: () => this.link?.pubAck,
+      stored: (ok, reason) => this.connStatus.stored(ok, reason),
+    });
     this.deadLetters = lazyDeadLetters(() => this.required().dlq);
   }
 
@@ -76,24 +95,64 @@ class NatsTransport implements QueueTransport {
     }
   }
 
-  private async open(ctx: TransportContext): Promise<NatsLink> {
+  private async open(ctx: TransportContext): Promise<void> {
     this.logger = ctx.logger.child({ transport: 'nats' });
+    this.publisher.reopen();
+    const { UnreachableError } = await import('./connection.js');
+    try {
+      this.attach(await this.connect(ctx));
+    } catch (err) {
+      // Only an absent broker is waited for: one that answers but cannot serve is misconfigured.
+      if (!this.o.startWithoutBroker || !(err instanceof UnreachableError)) throw err;
+      this.logger.warn(
+        { err, servers: this.o.servers },
+        'NATS is not reachable; starting without it: publishes wait in the outbox, consumers start once it is',
+      );
+      this.reconnecting = this.connectLater(ctx);
+    }
+  }
+
+  private async connect(ctx: TransportContext): Promise<NatsLink> {
     const { openConnection } = await import('./connection.js');
-    const link = await openConnection({
+    return openConnection({
       options: this.options,
       o: this.o,
       names: this.names,
       outbox: this.outbox,
+      publisher: this.publisher,
       status: this.connStatus,
       logger: this.logger,
       service: ctx.service,
       onState: (state) => this.onConnection(state),
     });
+  }
+
+  /** Tries again with backoff until the broker answers or the transport closes. */
+  private async connectLater(ctx: TransportContext): Promise<void> {
+    for (let i = 0; !this.closed && !this.closing; i++) {
+      await sleep(RECONNECT_MS[Math.min(i, RECONNECT_MS.length - 1)]!);
+      if (this.closed || this.closing) return;
+      try {
+        const link = await this.connect(ctx);
+        if (this.closed || this.closing) return void (await link.close());
+        return this.attach(link);
+      } catch (err) {
+        this.logger.debug({ err }, 'NATS still not reachable');
+      }
+    }
+  }
+
+  private attach(link: NatsLink): void {
     this.link = link;
+    this.reconnecting = undefined;
+    this.publisher.connected = true;
     this.connStatus.set(ConnectionState.connected, link.server());
-    if (this.outbox.size > 0) void link.publisher.flush();
+    if (this.outbox.size > 0) void this.publisher.flush();
+    for (const c of this.waitingConsumers) c.attach(link);
+    this.waitingConsumers.clear();
+    for (const w of this.presenceWaiters) w(link.presence());
+    this.presenceWaiters.clear();
     this.logger.info({ server: link.server(), version: link.features.version }, 'NATS transport started');
-    return link;
   }
 
   private onConnection(state: ConnectionState): void {
@@ -107,20 +166,26 @@ class NatsTransport implements QueueTransport {
   }
 
   private notUsable(): Error {
+    if (this.reconnecting)
+      return new TransportError(`NATS at ${this.o.servers.join(', ')} is not reachable yet`);
     return new ClosedError(
       this.closed || this.closing ? 'the NATS transport is closed' : 'the NATS transport is not started',
     );
   }
 
+  /** Publishes are taken once started, connected or not: without a connection they wait in the outbox. */
+  private get accepting(): boolean {
+    return this.link !== undefined || this.reconnecting !== undefined;
+  }
+
   publish(msg: OutboundMessage): Promise<PublishReceipt> {
-    if (!this.link) return Promise.reject(this.notUsable());
-    return this.link.publisher.publish(msg);
+    if (!this.accepting) return Promise.reject(this.notUsable());
+    return this.publisher.publish(msg);
   }
 
   publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]> {
-    const link = this.link;
-    if (!link) return Promise.reject(this.notUsable());
-    return Promise.all(msgs.map((m) => link.publisher.publish(m)));
+    if (!this.accepting) return Promise.reject(this.notUsable());
+    return Promise.all(msgs.map((m) => this.publisher.publish(m)));
   }
 
   publishRaw(
@@ -129,22 +194,46 @@ class NatsTransport implements QueueTransport {
     headers: Readonly<Record<string, string>> = {},
     msgId?: string,
   ): Promise<PublishReceipt> {
-    if (!this.link) return Promise.reject(this.notUsable());
+    if (!this.accepting) return Promise.reject(this.notUsable());
     const id = msgId ?? headers[WireHeader.msgId] ?? uuidv7();
     const bytes = typeof body === 'string' ? encoder.encode(body) : body;
-    return this.link.publisher.publishRaw(this.names.eventSubject(type), bytes, id, headers);
+    return this.publisher.publishRaw(this.names.eventSubject(type), bytes, id, headers);
   }
 
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle {
     if (this.link) return this.link.consume(spec, sink);
+    if (this.reconnecting) {
+      const waiting: WaitingConsumer = new WaitingConsumer(spec, sink, () =>
+        this.waitingConsumers.delete(waiting),
+      );
+      this.waitingConsumers.add(waiting);
+      return waiting;
+    }
     const ready = Promise.reject(this.notUsable());
     ready.catch(() => undefined);
     return { ready, stop: async () => undefined };
   }
 
-  /** Health notices on `<prefix>.health.<service>` and `$SRV` discovery over this connection. */
+  /**
+   * Health notices on `<prefix>.health.<service>` and `$SRV` discovery over this connection; while
+   * the transport waits for the broker, what is asked of it is done once it is connected.
+   */
   presence(): ServicePresence {
-    return this.required().presence();
+    if (this.link || !this.reconnecting) return this.required().presence();
+    const later = (): Promise<ServicePresence> =>
+      this.link
+        ? Promise.resolve(this.link.presence())
+        : new Promise((resolve) => this.presenceWaiters.add(resolve));
+    return {
+      publishStatus: async (service, body) => (await later()).publishStatus(service, body),
+      advertise: async (advert) => {
+        const ad = later().then((p) => p.advertise(advert));
+        ad.catch((err: unknown) => this.logger.warn({ err }, 'could not advertise the service'));
+        return { stop: async () => (this.link ? (await ad).stop() : undefined) };
+      },
+      discover: async (service, timeoutMs) =>
+        this.link ? this.link.presence().discover(service, timeoutMs) : [],
+    };
   }
 
   async keyValue(bucket: string): Promise<KeyValueStore> {
@@ -179,13 +268,64 @@ class NatsTransport implements QueueTransport {
   }
 
   private async shutdown(): Promise<void> {
-    const link = await this.starting?.catch(() => undefined);
-    await link?.close();
+    await this.starting?.catch(() => undefined);
+    for (const c of this.waitingConsumers) c.closed();
+    this.waitingConsumers.clear();
+    this.presenceWaiters.clear();
+    const link = this.link;
+    if (link) await link.close();
+    else this.publisher.close();
     this.link = undefined;
     this.starting = undefined;
     this.closing = undefined;
     this.closed = true;
     this.connStatus.set(ConnectionState.closed);
+  }
+}
+
+/** Waits between connection attempts of a transport that started without its broker. */
+const RECONNECT_MS = [250, 500, 1_000, 2_000, 5_000] as const;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** A consumer asked for before the broker was reachable: it starts once the first connection is up. */
+class WaitingConsumer implements ConsumerHandle {
+  readonly ready: Promise<void>;
+  private handle: ConsumerHandle | undefined;
+  private stopped = false;
+  private resolve!: () => void;
+  private reject!: (err: Error) => void;
+
+  constructor(
+    private readonly spec: ConsumerSpec,
+    private readonly sink: DeliverySink,
+    private readonly forget: () => void,
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  attach(link: NatsLink): void {
+    if (this.stopped) return;
+    this.handle = link.consume(this.spec, this.sink);
+    this.handle.ready.then(this.resolve, this.reject);
+  }
+
+  /** The transport closed before the broker was reached. */
+  closed(): void {
+    this.reject(new ClosedError('the NATS transport closed before the broker was reachable'));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.forget();
+    this.reject(new ClosedError('the consumer stopped before the broker was reachable'));
+    await this.handle?.stop();
   }
 }
 

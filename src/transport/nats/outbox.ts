@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { BackpressureError, ClosedError } from '../../errors.js';
+import { ClosedError } from '../../errors.js';
 import type { PublishReceipt } from '../transport.js';
 import type { OutboxLineWire } from './toolkit/wire.js';
 
@@ -14,6 +14,8 @@ export interface OutboxEntry {
   readonly headers: Readonly<Record<string, string>>;
   /** Absent for entries restored from the file: their publisher is gone. */
   readonly settle?: { resolve(r: PublishReceipt): void; reject(e: Error): void };
+  /** Sent to the broker at least once (it may be stored though no answer came). */
+  sent?: boolean;
 }
 
 /**
@@ -37,23 +39,23 @@ export class Outbox {
   }
 
   /**
-   * Accepts a publish; its promise settles once the broker stored it.
-   * @throws {BackpressureError} when the outbox holds `max` entries
+   * Accepts a publish; `settle` hears once the broker stored or refused it. The caller decides
+   * whether there is room (`max`): a publish that was already sent goes in regardless.
    */
-  add(e: Omit<OutboxEntry, 'n' | 'settle'>): Promise<PublishReceipt> {
-    if (this.entries.length >= this.max) {
-      return Promise.reject(
-        new BackpressureError(
-          `the broker is unreachable and the outbox is full (${this.max} events)`,
-          this.max,
-        ),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const entry: OutboxEntry = { ...e, n: this.next++, settle: { resolve, reject } };
-      this.journal({ a: entry.n, i: e.id, s: e.subject, m: e.msgId, h: e.headers, b: b64(e.body) });
-      this.entries.push(entry);
-    });
+  add(e: Omit<OutboxEntry, 'n' | 'settle'>, settle: NonNullable<OutboxEntry['settle']>): OutboxEntry {
+    const entry: OutboxEntry = { ...e, n: this.next++, settle };
+    this.journal({ a: entry.n, i: e.id, s: e.subject, m: e.msgId, h: e.headers, b: b64(e.body) });
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** Takes back an entry that waits here (its publisher gave up on it). @returns false when it is not waiting */
+  remove(entry: OutboxEntry): boolean {
+    const i = this.entries.indexOf(entry);
+    if (i < 0) return false;
+    this.entries.splice(i, 1);
+    this.done(entry);
+    return true;
   }
 
   /** Puts back an entry whose publish failed, in its place by acceptance order; never refused. */

@@ -11,6 +11,14 @@ export function safeToken(value: string): string {
   return value.replace(UNSAFE, '_') || '_';
 }
 
+/** How much of a group and of a type a consumer's name spells out; the hash keeps long ones apart. */
+const NAME_PART = 96;
+
+/** A consumer name part: the safe token, cut so that the whole name stays within JetStream's limits. */
+function namePart(value: string): string {
+  return safeToken(value).slice(0, NAME_PART);
+}
+
 /** FNV-1a, 32 bits, base 36: a stable short suffix. */
 export function shortHash(value: string): string {
   let h = 0x811c9dc5;
@@ -55,7 +63,7 @@ export class Names {
 
   /** The durable consumer shared by every instance of `group` for `type`. */
   groupConsumer(group: string, type: string): string {
-    return `g_${safeToken(group)}_${safeToken(type)}_${shortHash(`${group}\u0000${type}`)}`;
+    return `g_${namePart(group)}_${namePart(type)}_${shortHash(`${group}\u0000${type}`)}`;
   }
 
   /** The stream, subjects and consumers of the job queue `queue`. */
@@ -65,7 +73,7 @@ export class Names {
 
   /** The consumer of one broadcast instance for `type`. */
   broadcastConsumer(instanceId: string, type: string): string {
-    return `b_${safeToken(instanceId)}_${safeToken(type)}_${shortHash(`${instanceId}\u0000${type}`)}`;
+    return `b_${namePart(instanceId)}_${namePart(type)}_${shortHash(`${instanceId}\u0000${type}`)}`;
   }
 }
 

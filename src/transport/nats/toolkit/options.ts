@@ -52,6 +52,11 @@ export interface NatsTransportOptions {
   /** Timeout of each JetStream request (publish, management). @default 5_000 */
   readonly requestTimeoutMs?: number;
   /**
+   * A publish not confirmed as stored by then rejects with `PublishTimeoutError`, which says whether
+   * the event may still be stored (retry with the same id: dedup makes it safe). @default 10_000
+   */
+  readonly publishTimeoutMs?: number;
+  /**
    * Creates the event and dead-letter streams, and a queue's stream and consumers, when missing.
    * `false` only binds to what exists and fails with a TransportError naming what is missing: for
    * tools that must not leave streams behind, and for streams an operator manages.
@@ -64,6 +69,18 @@ export interface NatsTransportOptions {
    * @default true
    */
   readonly requireStreams?: boolean;
+  /**
+   * When the broker cannot be reached at `start()`, start anyway and keep connecting in the
+   * background: health is DEGRADED, publishes wait in the outbox (up to `outbox.maxMessages`), and
+   * consumers, queues and discovery start once it answers. `false` makes `start()` fail instead (tools).
+   * @default true
+   */
+  readonly startWithoutBroker?: boolean;
+  /**
+   * How long a redrive's claim on a dead letter holds without progress before another redrive may
+   * take it over (the first one's process died mid-redrive). @default 60_000
+   */
+  readonly redriveLeaseMs?: number;
   /**
    * The JetStream domain to use (a leaf node's or hub's `jetstream { domain }`): every JetStream
    * request goes to `$JS.<domain>.API`. @default undefined (the local JetStream, `$JS.API`)
@@ -87,8 +104,11 @@ export interface ResolvedNatsOptions {
   readonly maxAckPending: number;
   readonly broadcastInactiveMs: number;
   readonly requestTimeoutMs: number;
+  readonly publishTimeoutMs: number;
   readonly provision: boolean;
   readonly requireStreams: boolean;
+  readonly startWithoutBroker: boolean;
+  readonly redriveLeaseMs: number;
   readonly domain: string | undefined;
   /** Where JetStream API requests go: `$JS.API`, or `$JS.<domain>.API`. */
   readonly apiPrefix: string;
@@ -121,8 +141,11 @@ export function resolveOptions(o: NatsTransportOptions): ResolvedNatsOptions {
     maxAckPending: o.maxAckPending ?? 20_000,
     broadcastInactiveMs: o.broadcastInactiveMs ?? 300_000,
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
+    publishTimeoutMs: o.publishTimeoutMs ?? 10_000,
     provision: o.provision ?? true,
     requireStreams: o.requireStreams ?? true,
+    startWithoutBroker: o.startWithoutBroker ?? true,
+    redriveLeaseMs: o.redriveLeaseMs ?? 60_000,
     domain: o.domain,
     apiPrefix: o.domain ? `$JS.${o.domain}.API` : '$JS.API',
   };

@@ -15,6 +15,9 @@ export interface DeadLetterWire {
   readonly attempts: number;
   readonly group: string;
   readonly raw?: string;
+  readonly raw_encoding?: 'base64';
+  /** The event's data and raw bytes were left out: too large or too deep to store. */
+  readonly truncated?: true;
   readonly failed_at: string;
   /** The live subject it was taken from. */
   readonly subject: string;
@@ -55,14 +58,20 @@ export function deadLetterToWire(
     attempts: draft.attempts,
     group: draft.group,
     ...(draft.raw !== undefined && { raw: draft.raw }),
+    ...(draft.rawEncoding && { raw_encoding: draft.rawEncoding }),
     failed_at: failedAt,
     subject,
     ...(seq !== undefined && { stream_seq: seq }),
   };
 }
 
-/** @returns the dead letter stored at `dlqSeq` on the dead-letter stream */
+/**
+ * @returns the dead letter stored at `dlqSeq` on the dead-letter stream
+ * @throws {TypeError} when the record is not one (another writer's bytes on the subject)
+ */
 export function deadLetterFromWire(w: DeadLetterWire, dlqSeq: number): DeadLetter {
+  if (typeof w !== 'object' || w === null || typeof w.event !== 'object' || w.event === null)
+    throw new TypeError(`record ${dlqSeq} on the dead-letter stream is not a dead letter`);
   return {
     id: String(dlqSeq),
     event: w.event,
@@ -71,8 +80,39 @@ export function deadLetterFromWire(w: DeadLetterWire, dlqSeq: number): DeadLette
     attempts: w.attempts,
     group: w.group,
     ...(w.raw !== undefined && { raw: w.raw }),
+    ...(w.raw_encoding && { rawEncoding: w.raw_encoding }),
+    ...(w.truncated && { truncated: true }),
     failedAt: w.failed_at,
     subject: w.subject,
     ...(w.stream_seq !== undefined && { seq: w.stream_seq }),
+  };
+}
+
+/** How much of a too-large dead letter's strings a truncated record keeps. */
+const PREVIEW = 512;
+
+/**
+ * The record of a dead letter too large or too deep to store as it was: the event's attributes
+ * (each string cut to a preview), no data and no raw bytes, and the original's stream sequence so
+ * that a redrive can read it back.
+ */
+export function truncatedWire(w: DeadLetterWire): DeadLetterWire {
+  const event: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(w.event)) {
+    if (k === 'data') continue;
+    if (typeof v === 'string') event[k] = v.slice(0, PREVIEW);
+    else if (typeof v === 'number' || typeof v === 'boolean') event[k] = v;
+  }
+  return {
+    v: 1,
+    event: event as unknown as CloudEvent,
+    reason: w.reason,
+    error: { name: w.error.name.slice(0, PREVIEW), message: w.error.message.slice(0, PREVIEW) },
+    attempts: w.attempts,
+    group: w.group,
+    truncated: true,
+    failed_at: w.failed_at,
+    subject: w.subject,
+    ...(w.stream_seq !== undefined && { stream_seq: w.stream_seq }),
   };
 }
