@@ -186,7 +186,8 @@ export interface BreakerEnvironment extends Partial<Env> {
    * breaker's actor starts at once so the inspector sees it.
    */
   /** The bucket of shared breakers; without it `shared: true` degrades to local state with a warning. */
-  keyValue?: () => Promise<KeyValueStore>;
+  /** `fresh`: the bucket was deleted; open (and so create) it anew rather than reuse a handle. */
+  keyValue?: (fresh?: boolean) => Promise<KeyValueStore>;
   /** The breaker's key in that bucket. @default the breaker's name */
   sharedKey?: string;
   /** Tells this process's writes apart from its peers'. @default a random UUID */

@@ -70,7 +70,7 @@ export class BreakerRegistry {
       ...(clock ? { clock } : {}),
       ...(inspect ? { inspect } : {}),
       logger,
-      ...(shared && this.opts.keyValue ? { keyValue: () => this.openBucket() } : {}),
+      ...(shared && this.opts.keyValue ? { keyValue: (fresh?: boolean) => this.openBucket(fresh) } : {}),
       sharedKey: sharedKey(service, name),
       instanceId: this.instanceId,
     });
@@ -108,10 +108,10 @@ export class BreakerRegistry {
   }
 
   /** One bucket for all shared breakers; a failed open is retried by the next breaker that needs it. */
-  private openBucket(): Promise<KeyValueStore> {
+  private openBucket(fresh = false): Promise<KeyValueStore> {
     const open = this.opts.keyValue;
     if (!open) return Promise.reject(new Error('no key-value bucket is configured'));
-    if (!this.bucket) {
+    if (!this.bucket || fresh) {
       this.bucket = open(SHARED_BREAKER_BUCKET);
       this.bucket.catch(() => (this.bucket = undefined));
     }

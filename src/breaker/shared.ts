@@ -73,7 +73,8 @@ export class SharedState {
   /** @param retryAttach - open the bucket again with backoff after a failure (false: none is configured) */
   constructor(
     private readonly host: SharedHost,
-    private readonly openStore: () => Promise<KeyValueStore>,
+    /** `fresh`: open it anew (it was deleted), not the handle already open. */
+    private readonly openStore: (fresh: boolean) => Promise<KeyValueStore>,
     private readonly key: string,
     private readonly instanceId: string,
     private readonly retryAttach = true,
@@ -148,12 +149,14 @@ export class SharedState {
     this.attachTimer = undefined;
   }
 
-  private async attach(): Promise<void> {
+  private async attach(fresh = false): Promise<void> {
     try {
-      const store = await this.openStore();
+      const store = await this.openStore(fresh);
       if (this.stopped) return;
-      this.watch = store.watch(this.key, (entry) => this.onEntry(entry));
-      await this.watch.ready;
+      const watch = store.watch(this.key, (entry) => this.onEntry(entry));
+      this.watch = watch;
+      void watch.ended.then(() => this.lostWatch(watch));
+      await watch.ready;
       const entry = await store.get(this.key);
       if (entry) this.onEntry(entry);
       this.store = store;
@@ -169,14 +172,24 @@ export class SharedState {
     }
   }
 
+  /** The bucket's watch ended (the bucket was deleted): local state until it is back. */
+  private lostWatch(watch: KvWatch): void {
+    if (this.stopped || this.watch !== watch) return;
+    this.watch = undefined;
+    this.store = undefined;
+    this.degrade(new Error('the shared breakers bucket is gone; watching it again'));
+    this.attachRetryMs = ATTACH_RETRY_MS;
+    this.scheduleAttach(true);
+  }
+
   /** Opens the bucket again later; the timer does not keep the process alive. */
-  private scheduleAttach(): void {
+  private scheduleAttach(fresh = false): void {
     if (this.stopped || !this.retryAttach) return;
     const delay = this.attachRetryMs;
     this.attachRetryMs = Math.min(delay * 2, MAX_ATTACH_RETRY_MS);
     const timer = this.host.clock.setTimeout(() => {
       this.attachTimer = undefined;
-      void this.attach().then(() => {
+      void this.attach(fresh).then(() => {
         if (this.mode === 'shared') this.restored();
       });
     }, delay);

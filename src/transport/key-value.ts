@@ -12,6 +12,11 @@ export interface KvWatch {
   stop(): void;
   /** Resolves once changes are being delivered (a NATS watch needs a round trip to start). */
   readonly ready: Promise<void>;
+  /**
+   * Resolves if the watch ends without `stop()` (its bucket was deleted, the server gave up on it):
+   * changes are no longer delivered, and the watcher must watch again.
+   */
+  readonly ended: Promise<void>;
 }
 
 /**

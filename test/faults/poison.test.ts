@@ -65,6 +65,7 @@ describe.each(transportCases)('poison on $name', (c) => {
       (d) => d.length === 1 && d[0]!.id !== dl!.id,
       'second decode dead letter',
     );
+    expect(again).toMatchObject({ reason: 'decode', rawEncoding: 'base64' });
     expect(new Uint8Array(Buffer.from(again!.raw!, 'base64'))).toEqual(bytes);
   });
 });

@@ -65,7 +65,12 @@ export class MemoryKeyValue implements KeyValueStore {
   watch(key: string, onEntry: (entry: KvEntry) => void): KvWatch {
     const watcher: Watcher = { tokens: key.split('.'), onEntry };
     this.watchers.add(watcher);
-    return { ready: Promise.resolve(), stop: () => this.watchers.delete(watcher) };
+    // An in-process bucket cannot go away under its watchers.
+    return {
+      ready: Promise.resolve(),
+      ended: new Promise<void>(() => undefined),
+      stop: () => this.watchers.delete(watcher),
+    };
   }
 
   private write(key: string, value: Uint8Array, operation: KvEntry['operation']): number {

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../../time/clock.js';
 import { uuidv7 } from '../../events/ids.js';
 import { BackpressureError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
+import { rawBytes } from '../../events/cloudevent.js';
 import type { DeadLetter } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
 import type { QueueStore, QueueStoreOptions, QueueTransport } from '../../queue/store.js';
@@ -234,7 +235,7 @@ class InMemoryTransport implements MemoryTransport {
     const headers = { ...this.headersOf(dl), [REDRIVE_GROUP_HEADER]: dl.group };
     const msgId = `${dl.event.id}:redrive:${dl.id}:${this.clock.now()}`;
     if (dl.reason === 'decode' && dl.raw !== undefined) {
-      this.store(dl.event.type, msgId, undefined, dl.raw, headers);
+      this.store(dl.event.type, msgId, undefined, rawBytes(dl.raw, dl.rawEncoding), headers);
       return;
     }
     this.store(dl.event.type, msgId, dl.event, undefined, headers);

@@ -23,7 +23,11 @@ export interface ConsumerHost {
   release(consumer: NatsConsumer): void;
 }
 
-const TIMING: PullTiming = { expiresMs: 10_000, heartbeatMs: 2_000 };
+/**
+ * Pull requests outlive a stopped subscription on the server until they expire, and a message sent
+ * back at once could be delivered to one of them: what is handed back waits that long.
+ */
+const TIMING: PullTiming = { expiresMs: 5_000, heartbeatMs: 2_000 };
 const RECOVER_MS = [250, 500, 1_000, 2_000, 5_000] as const;
 const RECOVER_TRIES = 20;
 const PULL_AHEAD = 2;
@@ -202,7 +206,9 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
     clearInterval(this.heartbeat);
     await this.ready.catch(() => undefined);
     await this.loop?.stop();
-    for (const a of this.overflow.splice(0)) nak(a.msg);
+    // Pulled but never handed out: back to the group, after this consumer's own pull requests, which
+    // outlive the subscription on the server, have expired (sent back at once, they could go there).
+    for (const a of this.overflow.splice(0)) nak(a.msg, TIMING.expiresMs + 250);
     // A broadcast instance's consumer has no other reader; like the memory transport, a new
     // consume for the instance starts afresh.
     if (this.spec.mode === 'broadcast' && this.name) {

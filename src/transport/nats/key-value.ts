@@ -35,6 +35,9 @@ async function cas(key: string, write: () => Promise<number>): Promise<number> {
   }
 }
 
+/** How often a bucket with watches checks that it still exists. */
+const WATCH_CHECK_MS = 2_000;
+
 class NatsKeyValue implements KeyValueStore {
   constructor(
     readonly bucket: string,
@@ -68,8 +71,29 @@ class NatsKeyValue implements KeyValueStore {
     return out;
   }
 
+  /** Ends every watch when the bucket is gone: nats.js's watch keeps waiting on a deleted stream. */
+  private readonly live = new Set<() => void>();
+  private checker: NodeJS.Timeout | undefined;
+
+  private check(): void {
+    if (this.live.size === 0) {
+      clearInterval(this.checker);
+      this.checker = undefined;
+      return;
+    }
+    this.kv.status().then(
+      () => undefined,
+      (err: unknown) => {
+        if (!/not found/i.test((err as Error).message)) return; // not answering is not gone
+        for (const end of [...this.live]) end();
+      },
+    );
+  }
+
   watch(key: string, onEntry: (entry: KvEntry) => void): KvWatch {
     let stopped = false;
+    let lost!: () => void;
+    const gone = new Promise<void>((resolve) => (lost = resolve));
     let stopIterator: (() => void) | undefined;
     const started = this.kv.watch({ key, include: KvWatchInclude.UpdatesOnly }).then((iterator) => {
       stopIterator = () => iterator.stop();
@@ -79,15 +103,29 @@ class NatsKeyValue implements KeyValueStore {
     const ready = started.then(() => undefined);
     // Those who do not wait for `ready` must not see an unhandled rejection.
     ready.catch(() => undefined);
-    void started
+    const iterated = started
       .then(async (iterator) => {
         for await (const entry of iterator) onEntry(toEntry(entry));
       })
       .catch(() => undefined);
+    const end = (): void => {
+      this.live.delete(end);
+      stopIterator?.();
+      lost();
+    };
+    this.live.add(end);
+    this.checker ??= setInterval(() => this.check(), WATCH_CHECK_MS);
+    this.checker.unref();
+    const ended = Promise.race([iterated, gone]).then(() => {
+      this.live.delete(end);
+      return stopped ? new Promise<void>(() => undefined) : undefined;
+    });
     return {
       ready,
+      ended,
       stop: () => {
         stopped = true;
+        this.live.delete(end);
         stopIterator?.();
       },
     };
