@@ -82,7 +82,7 @@ export class DeliveryPipeline {
     this.deadlines.add(attempt);
     o.activity.begin();
     o.stats.inFlight++;
-    void this.run(attempt, r.payload);
+    this.run(attempt, r.payload);
   }
 
   private passes(payload: unknown, meta: DeliveryMeta, delivery: Delivery): boolean {
@@ -96,24 +96,46 @@ export class DeliveryPipeline {
     return false;
   }
 
-  private async run(attempt: Attempt, payload: unknown): Promise<void> {
-    const o = this.options;
+  /**
+   * Calls the handler; a handler that returns at once (no promise) is settled in the same turn,
+   * without a promise or a microtask of bulwark's own.
+   */
+  private run(attempt: Attempt, payload: unknown): void {
+    let out: unknown;
     try {
-      // The CloudEvents tracing extension; `meta.traceparent` also reads the header, on demand.
-      const parent = parseTraceparent(attempt.event.traceparent);
-      if (parent) await runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta));
-      else if (activeTrace() === undefined) await o.handler(payload, attempt.meta);
-      else await runWithoutTrace(() => o.handler(payload, attempt.meta));
-      if (!this.finish(attempt)) return this.returnedLate(attempt);
-      o.stats.handled++;
-      o.observer?.onHandled?.(o.type, o.group, o.clock.now() - attempt.started);
-      attempt.delivery.ack();
-      this.end();
+      out = this.call(attempt, payload);
     } catch (err) {
-      if (!this.finish(attempt)) return this.returnedLate(attempt);
-      await settleFailure(o, attempt.delivery, attempt.event, err, 'handler');
-      this.end();
+      return this.failed(attempt, err);
     }
+    if (isThenable(out))
+      out.then(
+        () => this.succeeded(attempt),
+        (err: unknown) => this.failed(attempt, err),
+      );
+    else this.succeeded(attempt);
+  }
+
+  private call(attempt: Attempt, payload: unknown): unknown {
+    const o = this.options;
+    // The CloudEvents tracing extension; `meta.traceparent` also reads the header, on demand.
+    const parent = parseTraceparent(attempt.event.traceparent);
+    if (parent) return runWithTrace(childSpan(parent), () => o.handler(payload, attempt.meta));
+    if (activeTrace() === undefined) return o.handler(payload, attempt.meta);
+    return runWithoutTrace(() => o.handler(payload, attempt.meta));
+  }
+
+  private succeeded(attempt: Attempt): void {
+    if (!this.finish(attempt)) return this.returnedLate(attempt);
+    const o = this.options;
+    o.stats.handled++;
+    o.observer?.onHandled?.(o.type, o.group, o.clock.now() - attempt.started);
+    attempt.delivery.ack();
+    this.end();
+  }
+
+  private failed(attempt: Attempt, err: unknown): void {
+    if (!this.finish(attempt)) return this.returnedLate(attempt);
+    void settleFailure(this.options, attempt.delivery, attempt.event, err, 'handler').then(() => this.end());
   }
 
   /** The attempt ran past `timeoutMs`: it fails now; whatever the handler does later is ignored. */
@@ -162,4 +184,8 @@ export class DeliveryPipeline {
   close(): void {
     this.deadlines.stop();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

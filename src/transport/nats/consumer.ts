@@ -55,6 +55,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private checking = false;
+  private handing = false;
   private name = '';
   /** Handed out, not yet settled: sent `working()` while their handlers run past half the ack wait. */
   private readonly unsettled = new Set<NatsDelivery>();
@@ -128,9 +129,26 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   settled(delivery: NatsDelivery): void {
     this.unsettled.delete(delivery);
     this.inFlight--;
-    const next = this.overflow.shift();
-    if (next) this.hand(next);
-    else this.loop?.pull();
+    this.handOn();
+  }
+
+  /**
+   * Hands out what waits while there is room. A handler that settles at once settles inside
+   * `hand()`: the loop, not recursion, hands out the next, so the stack stays flat however many wait.
+   */
+  private handOn(): void {
+    if (this.handing) return;
+    this.handing = true;
+    try {
+      while (this.inFlight < this.max) {
+        const next = this.overflow.shift();
+        if (!next) break;
+        this.hand(next);
+      }
+    } finally {
+      this.handing = false;
+    }
+    if (this.overflow.length === 0) this.loop?.pull();
   }
 
   /** Deliveries whose handlers run past half the ack wait keep their lease: the broker must not redeliver them. */
