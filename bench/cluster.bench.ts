@@ -4,44 +4,28 @@ import { performance } from 'node:perf_hooks';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { z } from 'zod';
-import { encodeEvent } from '../src/events/cloudevent.js';
-import { isoTime, uuidv7 } from '../src/events/ids.js';
-import { createRuntime, defineEvents, natsTransport, type Runtime } from '../src/index.js';
-import { startCluster, type ClusterNode } from '../test/support/cluster.js';
-import { markdownTable, median, ms, perSecond, quantile } from './stats.js';
+import { uuidv7 } from '../src/events/ids.js';
+import { createRuntime, natsTransport, type Runtime } from '../src/index.js';
+import { startCluster } from '../test/support/cluster.js';
+import {
+  CONCURRENCY,
+  events,
+  jetstreamTable,
+  LATENCY_BATCH,
+  LATENCY_N,
+  N,
+  pipelined,
+  rawEvent,
+  ROUNDS,
+  SHARED_NOTES,
+  WINDOW,
+} from './jetstream-kit.js';
 import type { BenchSection } from './types.js';
 
-const N = 50_000;
-/** Consume and latency rounds, interleaved raw / bulwark; median. */
-const ROUNDS = 3;
-const WINDOW = 1_000;
-const LATENCY_N = 5_000;
-const LATENCY_BATCH = 10;
-const CONCURRENCY = 256;
 const PREFIX = 'benchc';
 const STREAM = 'BENCHC_EVENTS';
 const RAW_SUBJECT = `${PREFIX}.events.raw.event`;
-const events = defineEvents({ 'bench.event': z.object({ n: z.number(), t: z.number() }) });
 type Rt = Runtime<typeof events.schemas>;
-
-function rawEvent(n: number): { id: string; body: Uint8Array } {
-  const id = uuidv7();
-  const data = { n, t: performance.now() };
-  const event = { specversion: '1.0' as const, id, source: 'bench', type: 'bench.event', time: isoTime() };
-  return { id, body: encodeEvent({ ...event, datacontenttype: 'application/json', data }) };
-}
-
-/** Runs `send(i)` for i < n with at most `window` in flight; returns msg/s. */
-async function pipelined(n: number, window: number, send: (i: number) => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) await send(next++);
-  };
-  await Promise.all(Array.from({ length: window }, worker));
-  return n / ((performance.now() - start) / 1000);
-}
 
 function rawPublish(js: JetStreamClient, i: number): Promise<unknown> {
   const { id, body } = rawEvent(i);
@@ -210,51 +194,19 @@ export async function runClusterBench(): Promise<BenchSection> {
     nc = await connect({ servers: entry.url });
     await cluster.waitForReplicas(STREAM);
     const leader = await cluster.waitForLeader(STREAM);
-    return report(await measure(nc, rt), entry, leader);
+    const figures = await measure(nc, rt);
+    return {
+      title: 'NATS JetStream cluster (3 nodes, R3): bulwark vs raw nats.js (same cluster, same run)',
+      table: jetstreamTable(figures),
+      notes: [
+        `3 nats-server 2.9.10 processes on loopback (one machine, its cores shared with the benchmark), file storage; the events stream and every consumer replicated 3 times; bulwark with \`replicas: 3\`.`,
+        `Both clients connected to the same node (${entry.name}); the stream leader was ${leader.name}${entry === leader ? ' (the same node)' : ' (a PubAck waits for a route round trip to it and its quorum)'}.`,
+        ...SHARED_NOTES,
+      ],
+    };
   } finally {
     await nc?.close();
     await rt?.shutdown();
     await cluster.dispose();
   }
-}
-
-function report(r: Results, entry: ClusterNode, leader: ClusterNode): BenchSection {
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  // the median over rounds of each round's quantile
-  const p = (rounds: number[][], q: number) => median(rounds.map((xs) => quantile(xs, q)));
-  const rawCon = median(r.rawCon);
-  const bwCon = median(r.bwCon);
-  const latencyRow = (label: string, q: number) => {
-    const [raw, bw] = [p(r.rawLats, q), p(r.bwLats, q)];
-    return [label, ms(raw), ms(bw), ratio(bw, raw)];
-  };
-  return {
-    title: 'NATS JetStream cluster (3 nodes, R3): bulwark vs raw nats.js (same cluster, same run)',
-    table: markdownTable(
-      ['measure', 'raw nats.js', 'bulwark', 'bulwark / raw'],
-      [
-        [
-          `publish, ${WINDOW} in flight (msg/s)`,
-          perSecond(r.rawPub),
-          perSecond(r.bwPub),
-          ratio(r.bwPub, r.rawPub),
-        ],
-        [
-          `consume + ack, ${CONCURRENCY} in flight (msg/s)`,
-          perSecond(rawCon),
-          perSecond(bwCon),
-          ratio(bwCon, rawCon),
-        ],
-        latencyRow('publish→handler p50', 0.5),
-        latencyRow('publish→handler p99', 0.99),
-      ],
-    ),
-    notes: [
-      `3 nats-server 2.9.10 processes on loopback (one machine, its cores shared with the benchmark), file storage; the events stream and every consumer replicated 3 times.`,
-      `Both clients connected to the same node (${entry.name}); the stream leader was ${leader.name}${entry === leader ? ' (the same node)' : ' (a PubAck waits for a route round trip to it and its quorum)'}.`,
-      `${N.toLocaleString('en-US')} CloudEvents (~200 B JSON) per throughput row; consume: median of ${ROUNDS} interleaved rounds, each a new durable consumer over the same stored events, timed from the first message to the last.`,
-      'raw: `js.publish` with msgID; durable pull consumer, `consume()` callback that parses the event (`m.json()`) and `ack()`s it. bulwark: `rt.publish` and `rt.subscribe` through the NATS transport with `replicas: 3`.',
-      `latency: ${LATENCY_N.toLocaleString('en-US')} events published in batches of ${LATENCY_BATCH} while the consumer runs; ${ROUNDS} interleaved rounds, the median of each round's p50 and p99.`,
-    ],
-  };
 }

@@ -3,50 +3,26 @@ import { performance } from 'node:perf_hooks';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { z } from 'zod';
-import { encodeEvent } from '../src/events/cloudevent.js';
-import { isoTime, uuidv7 } from '../src/events/ids.js';
-import { defineEvents } from '../src/events/registry.js';
+import { uuidv7 } from '../src/events/ids.js';
 import { createRuntime } from '../src/runtime/create-runtime.js';
 import { natsTransport } from '../src/transport/nats/nats-transport.js';
 import { startNatsServer } from '../test/setup/nats-server.js';
-import { markdownTable, median, ms, perSecond, quantile } from './stats.js';
+import {
+  CONCURRENCY,
+  events,
+  jetstreamTable,
+  LATENCY_BATCH,
+  LATENCY_N,
+  N,
+  pipelined,
+  rawEvent,
+  ROUNDS,
+  SHARED_NOTES,
+  WINDOW,
+} from './jetstream-kit.js';
 import type { BenchSection } from './types.js';
 
-const N = 50_000;
-/** Consume rounds, interleaved raw / bulwark, each on a fresh consumer over the same stored events; median. */
-const ROUNDS = 3;
-const WINDOW = 1_000;
-const LATENCY_N = 5_000;
-const LATENCY_BATCH = 10;
-const CONCURRENCY = 256;
-const events = defineEvents({ 'bench.event': z.object({ n: z.number(), t: z.number() }) });
 const logger = pino({ level: 'silent' });
-
-function rawEvent(n: number) {
-  const id = uuidv7();
-  const event = {
-    specversion: '1.0' as const,
-    id,
-    source: 'bench',
-    type: 'bench.event',
-    time: isoTime(),
-    datacontenttype: 'application/json',
-    data: { n, t: performance.now() },
-  };
-  return { id, body: encodeEvent(event) };
-}
-
-/** Runs `send(i)` for i < n with at most `window` in flight; returns msg/s. */
-async function pipelined(n: number, window: number, send: (i: number) => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) await send(next++);
-  };
-  await Promise.all(Array.from({ length: window }, worker));
-  return n / ((performance.now() - start) / 1000);
-}
 
 async function rawPublish(js: JetStreamClient, subject: string): Promise<number> {
   return pipelined(N, WINDOW, (i) => {
@@ -201,8 +177,6 @@ export async function runNatsBench(): Promise<BenchSection> {
       rawRounds.push(await rawConsume(nc, stream, rawSubject, N));
       bwRounds.push(await bulwarkConsume(rt, `throughput${r}`, N));
     }
-    const rawCon = median(rawRounds);
-    const bwCon = median(bwRounds);
     const rawLats: number[][] = [];
     const bwLats: number[][] = [];
     for (let r = 0; r < ROUNDS; r++) {
@@ -210,56 +184,14 @@ export async function runNatsBench(): Promise<BenchSection> {
       bwLats.push(await bulwarkLatency(rt, `latency${r}`));
     }
     void sink;
-    return report({ rawPub, bwPub, rawCon, bwCon, rawLats, bwLats }, server.url);
+    return {
+      title: 'NATS JetStream: bulwark vs raw nats.js (same server, same run)',
+      table: jetstreamTable({ rawPub, bwPub, rawCon: rawRounds, bwCon: bwRounds, rawLats, bwLats }),
+      notes: [`nats-server 2.9.10 on loopback, file storage.`, ...SHARED_NOTES],
+    };
   } finally {
     await nc.close();
     await rt.shutdown();
     await server.dispose();
   }
-}
-
-function report(
-  r: {
-    rawPub: number;
-    bwPub: number;
-    rawCon: number;
-    bwCon: number;
-    rawLats: number[][];
-    bwLats: number[][];
-  },
-  _url: string,
-): BenchSection {
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  // the median over rounds of each round's quantile
-  const p = (rounds: number[][], q: number) => ms(median(rounds.map((xs) => quantile(xs, q))));
-  return {
-    title: 'NATS JetStream: bulwark vs raw nats.js (same server, same run)',
-    table: markdownTable(
-      ['measure', 'raw nats.js', 'bulwark', 'bulwark / raw'],
-      [
-        [
-          `publish, ${WINDOW} in flight (msg/s)`,
-          perSecond(r.rawPub),
-          perSecond(r.bwPub),
-          ratio(r.bwPub, r.rawPub),
-        ],
-        [
-          `consume + ack, ${CONCURRENCY} in flight (msg/s)`,
-          perSecond(r.rawCon),
-          perSecond(r.bwCon),
-          ratio(r.bwCon, r.rawCon),
-        ],
-        ['publish→handler p50', p(r.rawLats, 0.5), p(r.bwLats, 0.5), ''],
-        ['publish→handler p99', p(r.rawLats, 0.99), p(r.bwLats, 0.99), ''],
-      ],
-    ),
-    notes: [
-      `${N.toLocaleString('en-US')} CloudEvents (~200 B JSON) per throughput row; nats-server ${'2.9.10'} on loopback, file storage.`,
-      `consume: median of ${ROUNDS} interleaved rounds, each a new durable consumer over the same stored events, timed from the first message to the last (consumer set-up excluded for both).`,
-      'raw: `js.publish` with msgID; durable pull consumer, `consume()` callback that parses the event (`m.json()`) and `ack()`s it.',
-      'bulwark: `rt.publish` (zod validation, CloudEvent envelope, msgID) and `rt.subscribe` (decode, validate, ' +
-        'subscriber actor, ack) through the NATS transport.',
-      `latency: ${LATENCY_N.toLocaleString('en-US')} events published in batches of ${LATENCY_BATCH} while the consumer runs; ${ROUNDS} interleaved rounds, the median of each round's p50 and p99.`,
-    ],
-  };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { natsTransport } from '../../src/transport/nats/nats-transport.js';
 import { user } from '../support/events.js';
-import { useRuntimes } from '../support/runtime.js';
+import { useRuntimes, type TestRuntime } from '../support/runtime.js';
 import { transportCase, transportCases } from '../support/transports.js';
 import { poll, quiet } from '../support/wait.js';
 
@@ -19,24 +19,30 @@ function flaky() {
   return { state, handler };
 }
 
+/** Publishes `n` events that all die (the handler is down), then lets the handler work again. */
+async function deadLettered(rt: TestRuntime, n: number): Promise<ReturnType<typeof flaky>['state']> {
+  const { state, handler } = flaky();
+  await rt.subscribe('user.created', handler, { maxAttempts: 1 }).ready;
+  await rt.publishMany(
+    Array.from({ length: n }, (_, i) => ({ type: 'user.created', payload: user(String(i)) })),
+  );
+  await poll(
+    () => rt.deadLetters.count(),
+    (k) => k === n,
+    `${n} dead letters`,
+    30_000,
+  );
+  state.fixed = true;
+  return state;
+}
+
 describe.each(transportCases)('redrive races on $name', (c) => {
   const { runtime } = useRuntimes(c);
 
   it('two redrives at once put every dead letter back exactly once', async () => {
     const rt = await runtime();
-    const { state, handler } = flaky();
-    await rt.subscribe('user.created', handler, { maxAttempts: 1 }).ready;
     const n = 1_000;
-    await rt.publishMany(
-      Array.from({ length: n }, (_, i) => ({ type: 'user.created', payload: user(String(i)) })),
-    );
-    await poll(
-      () => rt.deadLetters.count(),
-      (k) => k === n,
-      `${n} dead letters`,
-      30_000,
-    );
-    state.fixed = true;
+    const state = await deadLettered(rt, n);
     const [a, b] = await Promise.all([rt.deadLetters.redrive(), rt.deadLetters.redrive()]);
     expect(a.redriven + b.redriven).toBe(n);
     await poll(
@@ -59,19 +65,8 @@ describe('redrive races on nats', () => {
     const rt = await runtime('accounts', {
       transport: natsTransport({ servers: bus().url, prefix: bus().prefix, redriveLeaseMs: leaseMs }),
     });
-    const { state, handler } = flaky();
-    await rt.subscribe('user.created', handler, { maxAttempts: 1 }).ready;
     const n = 600;
-    await rt.publishMany(
-      Array.from({ length: n }, (_, i) => ({ type: 'user.created', payload: user(String(i)) })),
-    );
-    await poll(
-      () => rt.deadLetters.count(),
-      (k) => k === n,
-      `${n} dead letters`,
-      30_000,
-    );
-    state.fixed = true;
+    const state = await deadLettered(rt, n);
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'test/fixtures/redrive-worker.ts', bus().url, bus().prefix, String(leaseMs)],

@@ -4,7 +4,8 @@ import type { Runtime } from '../../src/runtime/runtime.js';
 import type { TestBus, TransportCase } from './transports.js';
 import { testEvents, testLogger } from './events.js';
 
-type TestRuntime = Runtime<typeof testEvents.schemas>;
+/** A runtime on the test registry. */
+export type TestRuntime = Runtime<typeof testEvents.schemas>;
 
 /**
  * Per-test runtimes on one bus of the given transport; all shut down and cleaned up after each test.
