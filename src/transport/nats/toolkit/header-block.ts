@@ -33,11 +33,23 @@ export function rawHeaderBlock(msg: Msg): Uint8Array | null | undefined {
  * search instead of parsing every header of every message. True when unsure.
  */
 export function mayHaveHeader(msg: Msg, name: string): boolean {
-  const block = rawHeaderBlock(msg);
-  if (block === undefined) return true;
-  if (block === null) return false;
+  const raw = msg as unknown as MsgInternals;
+  const len = raw._msg?.hdr;
+  const data = raw._rdata;
+  if (typeof len !== 'number' || !(data instanceof Uint8Array)) return true;
+  if (len <= 0) return false;
   // NATS keeps a header name's case as it was sent, and bulwark looks headers up as it writes them.
-  return Buffer.from(block.buffer, block.byteOffset, block.length).indexOf(name, 0, 'latin1') >= 0;
+  // Searched in place (no view, no copy): a match past the header block is in the payload.
+  const at = Buffer.prototype.indexOf.call(data, needle(name), 0);
+  return at >= 0 && at < len;
+}
+
+const needles = new Map<string, Buffer>();
+
+function needle(name: string): Buffer {
+  let n = needles.get(name);
+  if (!n) needles.set(name, (n = Buffer.from(name, 'latin1')));
+  return n;
 }
 
 /** The headers as a record: from the header block when it is exposed, through `msg.headers` otherwise. */
