@@ -1,3 +1,4 @@
+import { sleep } from '../../time/sleep.js';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { MissingStreamError, TransportError } from '../../errors.js';
@@ -269,8 +270,4 @@ export class NatsLink {
     // drain() resolves before the socket is gone; closed() resolves once it is.
     await this.nc.closed();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

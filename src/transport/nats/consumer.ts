@@ -1,3 +1,4 @@
+import { sleep } from '../../time/sleep.js';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../../errors.js';
@@ -201,7 +202,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
         return;
       } catch (err) {
         if (i + 1 >= RECOVER_TRIES) return this.fail(err);
-        await new Promise((r) => setTimeout(r, RECOVER_MS[Math.min(i, RECOVER_MS.length - 1)]));
+        await sleep(RECOVER_MS[Math.min(i, RECOVER_MS.length - 1)]!);
       }
     }
   }

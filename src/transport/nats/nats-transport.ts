@@ -1,3 +1,4 @@
+import { sleep } from '../../time/sleep.js';
 import { uuidv7 } from '../../events/ids.js';
 import { ClosedError, TransportError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
@@ -285,10 +286,6 @@ class NatsTransport implements QueueTransport {
 
 /** Waits between connection attempts of a transport that started without its broker. */
 const RECONNECT_MS = [250, 500, 1_000, 2_000, 5_000] as const;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
 
 /** A consumer asked for before the broker was reachable: it starts once the first connection is up. */
 class WaitingConsumer implements ConsumerHandle {

@@ -1,3 +1,4 @@
+import { sleep } from '../../../time/sleep.js';
 import type { JobDeathReason, JobLease, StoredJob } from '../../../queue/store.js';
 import { jobDeadLetter } from '../../../queue/dead-letter.js';
 import type { JobError } from '../../../queue/types.js';
@@ -135,7 +136,7 @@ export class NatsJobLease implements JobLease {
         const wait = STORE_TRIES_MS[i];
         if (wait === undefined) throw err;
         this.msg.working();
-        await new Promise((r) => setTimeout(r, wait).unref());
+        await sleep(wait);
       }
     }
   }
