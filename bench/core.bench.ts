@@ -10,12 +10,9 @@ import type { BenchSection } from './types.js';
 
 const userSchema = () => z.object({ id: z.string(), username: z.string(), role: z.enum(['user', 'admin']) });
 const events = defineEvents({ 'user.created': userSchema() });
-// The baseline validates with a schema of its own, as a separate program would. Some processes
-// settle in slower code for good (bulwark at ~0.4x of the baseline instead of ~0.6x, the notes
-// list every process): V8's allocation-site pretenuring sees most events, envelopes and payloads
-// survive (the memory transport retains the last 1,000-1,250 per type for late groups) and
-// allocates them in old space from then on. With --no-allocation-site-pretenuring, or
-// `retainPerType: 64`, 8 processes of 8 stayed fast; the default is left as it is for now.
+// The baseline validates with a schema of its own, as a separate program would. The notes list
+// every process's ratio: V8's heuristics (allocation-site pretenuring) can make one settle in
+// slower code, which is what the spread shows.
 const schema = userSchema();
 const payload = (i: number) => ({ id: String(i), username: `user-${i}`, role: 'user' as const });
 const silent = pino({ level: 'silent' });

@@ -52,11 +52,7 @@ export interface TransportCheckOptions {
  * DEGRADED as soon as the broker stops storing them (unreachable, frozen, no stream leader, the
  * outbox waiting), UNHEALTHY once that lasts `unhealthyAfterMs`.
  */
-export function transportCheck(
-  transport: Transport,
-  clock: Clock,
-  opts: TransportCheckOptions = {},
-): HealthCheck {
+export function transportCheck(transport: Transport, opts: TransportCheckOptions = {}): HealthCheck {
   const unhealthyAfterMs = opts.unhealthyAfterMs ?? 30_000;
   return {
     name: 'transport',
@@ -67,7 +63,8 @@ export function transportCheck(
       const outbox = s.outboxSize ? `, ${s.outboxSize} in outbox` : '';
       const notices = s.notices?.length ? `; ${s.notices.join('; ')}` : '';
       if (s.storing) return { healthy: true, message: `${s.kind} ${s.state}${where}${outbox}${notices}` };
-      const forMs = Math.max(0, clock.now() - (s.notStoringSince ?? clock.now()));
+      // The transport measures the outage on its own clock; the health clock may be another one.
+      const forMs = Math.max(0, s.notStoringForMs ?? 0);
       const status = forMs >= unhealthyAfterMs ? 'UNHEALTHY' : 'DEGRADED';
       const why = s.reason ?? s.state;
       return {

@@ -66,7 +66,7 @@ export class HealthMonitor {
     this.alerts = new AlertThrottle(env.clock, env.logger);
     if (env.builtinChecks !== false)
       for (const c of [
-        transportCheck(env.transport, env.clock, {
+        transportCheck(env.transport, {
           ...(env.transportUnhealthyAfterMs !== undefined && {
             unhealthyAfterMs: env.transportUnhealthyAfterMs,
           }),

@@ -141,8 +141,10 @@ export interface TransportStatus {
    * backpressure. A connected socket is not enough.
    */
   readonly storing: boolean;
-  /** Since when publishes have not been stored (epoch ms); undefined while they are. */
+  /** Since when publishes have not been stored (the transport's clock, ms); undefined while they are. */
   readonly notStoringSince?: number;
+  /** How long publishes have not been stored, measured on the transport's own clock. */
+  readonly notStoringForMs?: number;
   /** Why publishes are not being stored, for people. */
   readonly reason?: string;
   /** Things an operator should know that do not stop publishing (a group that missed retained events). */

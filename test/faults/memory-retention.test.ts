@@ -2,12 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { CloudEvent } from '../../src/events/cloudevent.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
-import type { Runtime } from '../../src/runtime/runtime.js';
 import { memoryTransport, type MemoryTransport } from '../../src/transport/memory/memory-transport.js';
 import { testEvents, testLogger, user } from '../support/events.js';
+import type { TestRuntime } from '../support/runtime.js';
 import { Gate, until } from '../support/wait.js';
-
-type TestRuntime = Runtime<typeof testEvents.schemas>;
 
 /** A CloudEvent of `type` with a small payload, as a runtime would publish it. */
 function event(type: string, i: number): CloudEvent {

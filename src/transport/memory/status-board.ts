@@ -87,7 +87,11 @@ export class StatusBoard {
     return {
       ...STORING,
       storing,
-      ...(!storing && { notStoringSince: this.since, reason: this.reason() }),
+      ...(!storing && {
+        notStoringSince: this.since,
+        notStoringForMs: this.clock.now() - this.since!,
+        reason: this.reason(),
+      }),
       ...(notices.length > 0 && { notices }),
     };
   }

@@ -44,6 +44,7 @@ export class ConnectionStatus {
       storing,
       ...(!storing && {
         notStoringSince: this.notStoringSince ?? Date.now(),
+        notStoringForMs: Date.now() - (this.notStoringSince ?? Date.now()),
         reason: this.connected ? (this.reason ?? 'the broker did not confirm a write') : this.state,
       }),
       ...(server !== undefined && { server }),

@@ -226,7 +226,8 @@ class NatsTransport implements QueueTransport {
         ? Promise.resolve(this.link.presence())
         : new Promise((resolve) => this.presenceWaiters.add(resolve));
     return {
-      publishStatus: async (service, body) => (await later()).publishStatus(service, body),
+      // A health change from before the broker answers is stale by then: not kept for later.
+      publishStatus: async (service, body) => this.link?.presence().publishStatus(service, body),
       advertise: async (advert) => {
         const ad = later().then((p) => p.advertise(advert));
         ad.catch((err: unknown) => this.logger.warn({ err }, 'could not advertise the service'));

@@ -49,13 +49,16 @@ export class Outbox {
     return entry;
   }
 
-  /** Takes back an entry that waits here (its publisher gave up on it). @returns false when it is not waiting */
-  remove(entry: OutboxEntry): boolean {
-    const i = this.entries.indexOf(entry);
-    if (i < 0) return false;
-    this.entries.splice(i, 1);
-    this.done(entry);
-    return true;
+  /** Takes back entries that wait here (their publishers gave up on them), in one pass. @returns those that were waiting */
+  removeAll(gone: ReadonlySet<OutboxEntry>): Set<OutboxEntry> {
+    const removed = new Set<OutboxEntry>();
+    this.entries = this.entries.filter((e) => {
+      if (!gone.has(e)) return true;
+      removed.add(e);
+      return false;
+    });
+    for (const e of removed) this.done(e);
+    return removed;
   }
 
   /** Puts back an entry whose publish failed, in its place by acceptance order; never refused. */

@@ -232,14 +232,18 @@ export class Publisher {
   /** Rejects publishes past their deadline; one never sent leaves the outbox, so nothing is stored. */
   private sweep(): void {
     const late = Date.now() - this.host.publishTimeoutMs;
+    const expired: Waiter[] = [];
     for (const [n, w] of this.waiting) {
       if (w.at > late) break;
       this.waiting.delete(n);
-      const sent = w.sent || w.entry?.sent === true;
-      // Never sent: it leaves the outbox, so it is certainly not stored.
-      const unsent = !sent && w.entry !== undefined && this.host.outbox.remove(w.entry);
-      w.reject(new PublishTimeoutError(w.id, this.host.publishTimeoutMs, !unsent));
+      expired.push(w);
     }
+    // Never sent: out of the outbox (in one pass, however many), so certainly not stored.
+    const unsent = new Set<OutboxEntry>();
+    for (const w of expired) if (!w.sent && w.entry && !w.entry.sent) unsent.add(w.entry);
+    const removed = unsent.size > 0 ? this.host.outbox.removeAll(unsent) : unsent;
+    for (const w of expired)
+      w.reject(new PublishTimeoutError(w.id, this.host.publishTimeoutMs, !(w.entry && removed.has(w.entry))));
     if (this.waiting.size === 0) this.stopSweeping();
   }
 

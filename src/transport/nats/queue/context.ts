@@ -30,6 +30,8 @@ export class QueueContext {
   readonly logger: Logger;
   readonly names: QueueNames;
   private pubAck: PubAckPublisher | undefined;
+  /** Job steps being written (each ends acked or naked): closing waits for them. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly host: QueueHost,
@@ -58,6 +60,17 @@ export class QueueContext {
   /** Stores a dead letter; resolves on the dead-letter stream's PubAck. */
   writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void> {
     return this.host.writeDeadLetter(draft, subject, seq);
+  }
+
+  /** Keeps `write` (which never rejects) until it is done, so that {@link settled} can wait for it. */
+  track(write: Promise<void>): void {
+    this.writing.add(write);
+    void write.then(() => this.writing.delete(write));
+  }
+
+  /** Resolves once every tracked job step is written and its message acked (or sent back). */
+  async settled(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
   }
 
   /** Stops listening for PubAcks once what is in flight is answered. Idempotent. */

@@ -58,7 +58,7 @@ export class NatsJobLease implements JobLease {
     const body = settledWire(w, this.msg.seq, w.a + 1, this.result);
     // No dedup key: a repeated write lands on the job's own `done` subject, which keeps one message,
     // and a key per completion would fill the stream's dedup window (a day) with every job.
-    void this.store(JobKind.done, body, undefined, 1_000);
+    this.worker.ctx.track(this.store(JobKind.done, body, undefined, 1_000));
   }
 
   retry(delayMs: number, error: JobError): void {
@@ -66,14 +66,14 @@ export class NatsJobLease implements JobLease {
     const w = this.wire;
     const next: JobWire = { ...w, a: w.a + 1, e: error, ...(delayMs > 0 && { due: Date.now() + delayMs }) };
     const kind = delayMs > 0 ? JobKind.retry : w.p;
-    void this.store(kind, encodeWire(next), this.msgId(JobKind.retry), delayMs);
+    this.worker.ctx.track(this.store(kind, encodeWire(next), this.msgId(JobKind.retry), delayMs));
   }
 
   dead(error: JobError, reason: JobDeathReason, attempts: number): void {
     if (!this.settle()) return;
     const ctx = this.worker.ctx;
     const draft = jobDeadLetter(ctx.queue, this.job, error, reason, attempts, Date.now());
-    void this.durably(() => ctx.writeDeadLetter(draft, this.msg.subject, this.msg.seq))
+    const written = this.durably(() => ctx.writeDeadLetter(draft, this.msg.subject, this.msg.seq))
       .then(() =>
         this.store(
           JobKind.dead,
@@ -86,6 +86,7 @@ export class NatsJobLease implements JobLease {
         ctx.logger.error({ err, jobId: this.wire.id }, 'dead-letter write failed; the job comes back');
         this.msg.nak(1_000);
       });
+    ctx.track(written);
   }
 
   release(): void {

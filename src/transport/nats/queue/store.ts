@@ -163,6 +163,8 @@ export class NatsQueueStore implements QueueStore {
   async close(): Promise<void> {
     this.sweeper?.stop();
     await Promise.all([...this.workers].map((w) => w.stop()));
+    // Steps of jobs that already settled are still being written: the connection must outlive them.
+    await this.ctx.settled();
     this.ctx.close();
   }
 }
