@@ -3,10 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { pino } from 'pino';
-import { createActor, fromPromise } from 'xstate';
 import { createRuntime, defineEvents, type Runtime } from '../src/index.js';
-import { retryJobMachine, type HandlerInput, type RetryJobInput } from '../src/machines/retry-job.machine.js';
-import { doneEvent, JobStepper, type SteppedJob } from '../src/queue/job-stepper.js';
+import { JobRunner } from '../src/queue/runner.js';
+import type { JobLease } from '../src/queue/store.js';
+import { systemClock } from '../src/time/clock.js';
 import { fixed } from '../src/retry/backoff.js';
 import { natsTransport } from '../src/transport/nats/nats-transport.js';
 import { startNatsServer } from '../test/setup/nats-server.js';
@@ -134,66 +134,65 @@ function bulwark(rt: Runtime): Subject {
 }
 
 const HOSTING_N = 5_000;
-const hostInput = (job: unknown): RetryJobInput => ({
-  id: 'j',
-  attemptsMade: 0,
-  maxAttempts: 3,
-  backoff: fixed({ delayMs: 100 }),
-  timeoutMs: 0,
-  delayMs: 0,
-  job,
-});
 
-/** µs per job life (start, try, complete) with a started actor per job, as the queue once hosted it. */
-async function actorPerJob(): Promise<number> {
+/**
+ * µs per job life (actor created, started, try run by the worker actor, completed, lease settled)
+ * through the queue's own {@link JobRunner}, with a lease that only counts.
+ */
+async function hostingRound(inspect: ((e: unknown) => void) | undefined): Promise<number> {
   let done!: () => void;
-  const machine = retryJobMachine.provide({
-    actors: { handler: fromPromise<unknown, HandlerInput>(async () => undefined) },
-    actions: { onCompleted: () => done() },
+  const runner = new JobRunner({
+    queue: 'bench',
+    handler: () => undefined,
+    maxAttempts: 3,
+    backoff: fixed({ delayMs: 100 }),
+    timeoutMs: 0,
+    clock: systemClock,
+    logger: silent,
+    inspect,
+    observer: undefined,
+    emit: () => undefined,
+  });
+  const lease = (id: string): JobLease => ({
+    job: {
+      id,
+      name: 'job',
+      data: null,
+      priority: 'normal',
+      attemptsMade: 0,
+      maxAttempts: undefined,
+      backoffMs: undefined,
+    },
+    complete: () => done(),
+    retry: () => undefined,
+    dead: () => undefined,
+    release: () => undefined,
+    working: () => undefined,
   });
   const t = performance.now();
   for (let i = 0; i < HOSTING_N; i++) {
     const settled = new Promise<void>((r) => (done = r));
-    createActor(machine, { input: hostInput(null) })
-      .start()
-      .send({ type: 'job.start' });
+    runner.take(lease(String(i)));
     await settled;
   }
-  return ((performance.now() - t) * 1000) / HOSTING_N;
+  const us = ((performance.now() - t) * 1000) / HOSTING_N;
+  runner.stop();
+  return us;
 }
 
-/** µs per job life with a snapshot stepped by the queue's {@link JobStepper}. */
-async function steppedSnapshot(): Promise<number> {
-  const stepper = new JobStepper({}, undefined);
-  const t = performance.now();
-  for (let i = 0; i < HOSTING_N; i++) {
-    const noop = () => undefined;
-    const job: SteppedJob = {
-      snapshot: undefined as never,
-      startTry: noop,
-      stopTry: noop,
-      schedule: noop,
-      cancel: noop,
-    };
-    stepper.begin(job, hostInput(job));
-    await Promise.resolve();
-    stepper.step(job, doneEvent(undefined));
-  }
-  return ((performance.now() - t) * 1000) / HOSTING_N;
-}
-
-/** Medians of five rounds after a warm-up. */
+/** Medians of five rounds after a warm-up, without and with an inspector attached. */
 async function hostingCost(): Promise<string> {
-  const a: number[] = [];
-  const b: number[] = [];
+  const plain: number[] = [];
+  const inspected: number[] = [];
+  const inspector = () => undefined;
   for (let round = 0; round < 6; round++) {
-    const x = await actorPerJob();
-    const y = await steppedSnapshot();
+    const x = await hostingRound(undefined);
+    const y = await hostingRound(inspector);
     if (round === 0) continue;
-    a.push(x);
-    b.push(y);
+    plain.push(x);
+    inspected.push(y);
   }
-  return `Hosting one job's retry-job machine (start, try, complete), medians of 5 × ${HOSTING_N}: a started XState actor per job ${median(a).toFixed(1)} µs, a snapshot stepped by the machine's own \`transition\` (what the queue does) ${median(b).toFixed(1)} µs.`;
+  return `Hosting one job's retry-job actor (create, start, one try through the worker actor, complete), medians of 5 × ${HOSTING_N}: ${median(plain).toFixed(1)} µs; with an inspector attached (a no-op \`inspect\` callback) ${median(inspected).toFixed(1)} µs.`;
 }
 
 /**
@@ -261,7 +260,7 @@ export async function runQueueBench(): Promise<BenchSection> {
       notes: [
         `Processing: ${PROCESS_N} jobs per concurrency, no-op handler, median of ${ROUNDS} rounds that alternate between the three; latency: ${LATENCY_N} single adds 2 ms apart, worker concurrency 10.`,
         `bulwark on JetStream / BullMQ processing at concurrency 10: ${ratio.toFixed(2)}x (goal 1.2x).`,
-        'Each bulwark job has its own retry-job machine snapshot from pick-up to settle, stepped by the machine itself; BullMQ runs its jobs in plain code with the queue logic in Redis Lua scripts.',
+        'Each bulwark job is a started retry-job actor (`job:<queue>/<id>`) from pick-up to settle; BullMQ runs its jobs in plain code with the queue logic in Redis Lua scripts.',
         hosting,
       ],
     };

@@ -1,22 +1,32 @@
-import { assign, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import {
+  assign,
+  setup,
+  type ActorLogic,
+  type ActorRefFrom,
+  type EventObject,
+  type Snapshot,
+  type SnapshotFrom,
+} from 'xstate';
 import { TimeoutError, describeError } from '../errors.js';
-import type { Backoff } from '../retry/backoff.js';
 
 /**
- * One job's life: `waiting` → `active` → `completed`, or → `failed` (backing off) → `waiting` for
- * the next try, or → `dead` once its attempts are spent. A job added with a delay starts `delayed`.
+ * One job's life while a worker holds it: `waiting` → `active` (a try) → `completed`, or →
+ * `failed` (backing off) → `active` for the next try, or → `dead` once its attempts are spent.
  *
- * The handler is the invoked `handler` promise actor; leaving `active` (timeout, release, stop)
- * stops it, which aborts the `AbortSignal` it was given. Every wait is an `after` on a named delay
- * whose length comes from input, so a simulated clock drives the whole life in tests.
+ * Everything here is serializable, so the snapshot a worker persists into the job's record
+ * (`actor.getPersistedSnapshot()`) is the job: any worker restores the actor from it with
+ * `createActor(machine, { snapshot })` after a crash or a redelivery. The backoff is an invoked
+ * `backoff` timer (its due time in its own snapshot) rather than an `after`, because restored actors
+ * re-arm invoked timers but not `after` delays; the per-try timeout is an `after` on the `timeout`
+ * delay, armed only when `timeoutMs > 0`.
  *
- * The queue hosts it per job while a worker holds the job (`src/queue/runner.ts`); backing off
- * and delays happen on the broker, so they survive the process, and the `delayed` and `failed`
- * timers here model the same rules for pure use. Why it is hosted the way it is: BENCHMARKS.md,
- * design measurements.
+ * The machine performs no I/O: the host supplies `startTry` / `abortTry` (hand a try to the
+ * worker actor that runs the handler, or abort it), `report` (an outcome, for the worker to store),
+ * `planRetry` (the backoff before the next try) and the `backoff` timer, with `.provide()`. The
+ * try's result arrives as `try.done` or `try.failed`.
  */
 
-/** Longest `setTimeout` Node accepts; the `timeout` delay when there is none. */
+/** Longest `setTimeout` Node accepts. */
 export const NO_TIMEOUT = 2_147_483_647;
 
 /** What the host gives the machine. */
@@ -25,20 +35,28 @@ export interface RetryJobInput {
   /** Tries made before this actor was created. */
   readonly attemptsMade: number;
   readonly maxAttempts: number;
-  /** `backoff.delay(n)`: the wait after try `n` failed. */
-  readonly backoff: Backoff;
   /** A try running longer fails with a TimeoutError; 0 for none. */
   readonly timeoutMs: number;
-  /** Wait before the first try. */
-  readonly delayMs: number;
-  /** Opaque to the machine: handed to the `handler` actor and to the settle actions. */
-  readonly job: unknown;
+  /** Per-job backoff resolved when the job was added: `backoffMs[n - 1]` follows try `n`. */
+  readonly backoffMs?: readonly number[] | undefined;
 }
 
-export interface RetryJobContext extends RetryJobInput {
+/** A failure as it is stored: plain data. */
+export interface JobFailure {
+  readonly name: string;
+  readonly message: string;
+}
+
+export interface RetryJobContext {
+  readonly id: string;
   /** The current (or last) try, 1-based; 0 before the first. */
   readonly attempt: number;
-  readonly error: { readonly name: string; readonly message: string } | undefined;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number;
+  readonly backoffMs: readonly number[] | undefined;
+  /** The wait before the next try, decided when the last one failed. */
+  readonly retryDelayMs: number;
+  readonly error: JobFailure | undefined;
   /** Why the last try failed. */
   readonly reason: 'handler' | 'timeout' | undefined;
   readonly result: unknown;
@@ -51,34 +69,60 @@ export interface RetryJobContext extends RetryJobInput {
  * looping forever.
  */
 export type RetryJobEvent =
-  { type: 'job.start' } | { type: 'job.release' } | { type: 'job.stalled'; deliveries: number };
+  | { type: 'job.start' }
+  | { type: 'job.release' }
+  | { type: 'job.stalled'; deliveries: number }
+  | { type: 'try.done'; output: unknown }
+  | { type: 'try.failed'; error: unknown };
 
-/** The id of the invoked handler actor: its events are `xstate.done.actor.handler` / `xstate.error.actor.handler`. */
-export const HANDLER_ID = 'handler';
+/** What `report` tells the host, as its `params`. */
+export type JobOutcome = 'completed' | 'failed' | 'dead' | 'released';
 
-/** Input of the invoked handler actor. */
-export interface HandlerInput {
-  readonly job: unknown;
-  readonly attempt: number;
+/** The id of the invoked backoff timer. */
+export const BACKOFF_ID = 'backoff';
+
+/** Input of the `backoff` timer: how long to wait. */
+export interface BackoffInput {
+  readonly ms: number;
 }
+
+/** The `backoff` timer's snapshot: its due time (the host clock's ms) persists with it. */
+export type BackoffSnapshot = Snapshot<undefined> & { readonly input: BackoffInput; readonly dueAt: number };
+
+/** The logic a host supplies as `backoff`. */
+export type BackoffLogic = ActorLogic<BackoffSnapshot, EventObject, BackoffInput>;
+
+/** The machine's own `backoff`: it never ends, since the machine has no clock; hosts supply a timer. */
+const hostTimer: BackoffLogic = {
+  config: 'backoff',
+  transition: (snapshot) => snapshot,
+  getInitialSnapshot: (_scope, input) => ({
+    status: 'active',
+    output: undefined,
+    error: undefined,
+    input,
+    dueAt: Number.POSITIVE_INFINITY,
+  }),
+  getPersistedSnapshot: (snapshot) => snapshot,
+  restoreSnapshot: (snapshot) => snapshot as BackoffSnapshot,
+};
 
 /** The context a job starts with: no try made in this life yet, no error, no result. */
 export function retryJobContext(input: RetryJobInput): RetryJobContext {
-  // Spelled out rather than spread: this runs for every job, and a spread copy is slower.
   return {
     id: input.id,
-    attemptsMade: input.attemptsMade,
-    maxAttempts: input.maxAttempts,
-    backoff: input.backoff,
-    timeoutMs: input.timeoutMs,
-    delayMs: input.delayMs,
-    job: input.job,
     attempt: input.attemptsMade,
+    maxAttempts: input.maxAttempts,
+    timeoutMs: input.timeoutMs,
+    backoffMs: input.backoffMs,
+    retryDelayMs: 0,
     error: undefined,
     reason: undefined,
     result: undefined,
   };
 }
+
+const report = (outcome: JobOutcome) => ({ type: 'report', params: { outcome } }) as const;
 
 export const retryJobMachine = setup({
   types: {
@@ -87,28 +131,37 @@ export const retryJobMachine = setup({
     input: {} as RetryJobInput,
   },
   actors: {
-    // Supplied by the queue with `.provide()`: it runs the user's handler with the actor's signal.
-    handler: fromPromise<unknown, HandlerInput>(async () => undefined),
+    // Supplied by the host: a timer on its clock that keeps its due time in its snapshot.
+    backoff: hostTimer,
   },
   guards: {
-    isDelayed: ({ context }) => context.delayMs > 0,
+    hasTimeout: ({ context }) => context.timeoutMs > 0,
     canRetry: ({ context }) => context.attempt < context.maxAttempts,
   },
   delays: {
-    delay: ({ context }) => context.delayMs,
-    timeout: ({ context }) => (context.timeoutMs > 0 ? context.timeoutMs : NO_TIMEOUT),
-    backoff: ({ context }) => context.backoff.delay(context.attempt),
+    timeout: ({ context }) => Math.min(context.timeoutMs, NO_TIMEOUT),
   },
   actions: {
-    // Side effects of settling, supplied by the host; pure no-ops here.
-    onActive: () => undefined,
-    onCompleted: () => undefined,
-    onFailed: () => undefined,
-    onDead: () => undefined,
-    onReleased: () => undefined,
+    // Effects, supplied by the host; no-ops here.
+    startTry: () => undefined,
+    abortTry: () => undefined,
+    report: (_, _params: { outcome: JobOutcome }) => undefined,
+    // The per-job backoff; a host replaces it with the queue's backoff for jobs without one.
+    planRetry: assign({
+      retryDelayMs: ({ context }) =>
+        context.backoffMs?.[Math.min(context.attempt, context.backoffMs.length) - 1] ?? 0,
+    }),
     beginAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     undoAttempt: assign({ attempt: ({ context }) => context.attempt - 1 }),
-    clearDelay: assign({ delayMs: 0 }),
+    recordResult: assign({
+      result: ({ event }) => (event.type === 'try.done' ? event.output : undefined),
+      error: undefined,
+      reason: undefined,
+    }),
+    recordError: assign({
+      error: ({ event }) => describeError(event.type === 'try.failed' ? event.error : undefined),
+      reason: 'handler' as const,
+    }),
     recordStall: assign(({ context, event }) => {
       const n = event.type === 'job.stalled' ? event.deliveries : 0;
       return {
@@ -132,40 +185,43 @@ export const retryJobMachine = setup({
   initial: 'waiting',
   states: {
     waiting: {
-      always: { guard: 'isDelayed', target: 'delayed' },
       on: { 'job.start': 'active', 'job.stalled': { target: 'dead', actions: 'recordStall' } },
     },
-    delayed: {
-      after: { delay: { target: 'waiting', actions: 'clearDelay' } },
-    },
     active: {
-      entry: ['beginAttempt', 'onActive'],
-      invoke: {
-        id: HANDLER_ID,
-        src: 'handler',
-        input: ({ context }) => ({ job: context.job, attempt: context.attempt }),
-        onDone: {
-          target: 'completed',
-          actions: assign({ result: ({ event }) => event.output, error: undefined, reason: undefined }),
-        },
-        onError: {
-          target: 'settling',
-          actions: assign({ error: ({ event }) => describeError(event.error), reason: 'handler' as const }),
+      entry: ['beginAttempt', 'startTry'],
+      initial: 'running',
+      states: {
+        running: { always: { guard: 'hasTimeout', target: 'timed' } },
+        timed: {
+          after: { timeout: { target: '#retryJob.settling', actions: ['recordTimeout', 'abortTry'] } },
         },
       },
-      after: { timeout: { target: 'settling', actions: 'recordTimeout' } },
-      on: { 'job.release': { target: 'waiting', actions: ['undoAttempt', 'onReleased'] } },
+      on: {
+        'try.done': { target: 'completed', actions: 'recordResult' },
+        'try.failed': { target: 'settling', actions: 'recordError' },
+        'job.release': { target: 'waiting', actions: ['abortTry', 'undoAttempt', report('released')] },
+      },
     },
     // Decides between another try and death; a transient state, never observed at rest.
     settling: {
-      always: [{ guard: 'canRetry', target: 'failed' }, { target: 'dead' }],
+      always: [{ guard: 'canRetry', target: 'failed', actions: 'planRetry' }, { target: 'dead' }],
     },
     failed: {
-      entry: 'onFailed',
-      after: { backoff: 'waiting' },
+      entry: report('failed'),
+      invoke: {
+        id: BACKOFF_ID,
+        src: 'backoff',
+        input: ({ context }) => ({ ms: context.retryDelayMs }),
+        onDone: 'active',
+      },
+      on: {
+        'job.stalled': { target: 'dead', actions: 'recordStall' },
+        // Held through the backoff by a worker that is closing: the record already says all this.
+        'job.release': { actions: report('released') },
+      },
     },
-    completed: { type: 'final', entry: 'onCompleted' },
-    dead: { type: 'final', entry: 'onDead' },
+    completed: { type: 'final', entry: report('completed') },
+    dead: { type: 'final', entry: report('dead') },
   },
 });
 

@@ -1,15 +1,17 @@
-import type { AnyEventObject } from 'xstate';
-import type { RetryJobContext } from '../machines/retry-job.machine.js';
-import type { Backoff } from '../retry/backoff.js';
-import type { JobLease, JobSink } from './store.js';
+import { assign, createActor, fromCallback, sendTo, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { fromTimer } from '../actors/timer.actor.js';
+import {
+  retryJobMachine,
+  type JobOutcome,
+  type RetryJobContext,
+  type RetryJobInput,
+  type RetryJobSnapshot,
+} from '../machines/retry-job.machine.js';
+import type { JobLease, StoredJob } from './store.js';
 import { JobClock } from './job-clock.js';
-import { JobStepper } from './job-stepper.js';
-import { Running } from './running-job.js';
+import { HeldJob } from './running-job.js';
 import type { RunnerOptions } from './runner-options.js';
 
-type Ctx = { context: RetryJobContext };
-const running = (ctx: RetryJobContext): Running => ctx.job as Running;
-const RELEASE: AnyEventObject = Object.freeze({ type: 'job.release' });
 /**
  * Hand-outs of one record beyond its remaining attempts before the job is dead as stalled: a job
  * that kills its worker every time is redelivered after each ack wait, and would loop forever.
@@ -17,112 +19,163 @@ const RELEASE: AnyEventObject = Object.freeze({ type: 'job.release' });
  */
 export const STALL_MARGIN = 5;
 
-/** A backoff from delays resolved when the job was added. */
-function resolvedBackoff(delays: readonly number[]): Backoff {
-  return { delay: (n) => delays[Math.min(n, delays.length) - 1] ?? 0 };
+/** What a job actor asks of its worker. */
+export type WorkerEvent =
+  | { type: 'try'; job: AnyActorRef; attempt: number }
+  | { type: 'abort'; job: AnyActorRef }
+  | { type: 'report'; job: AnyActorRef; outcome: JobOutcome };
+
+const START = { type: 'job.start' } as const;
+const RELEASE = { type: 'job.release' } as const;
+const FALLBACK_ERROR = { name: 'Error', message: 'failed' };
+
+/** The worker's own actor: it receives what the job actors ask for and does the I/O. */
+const workerLogic = fromCallback<WorkerEvent, { receive: (e: WorkerEvent) => void }>(({ input, receive }) =>
+  receive(input.receive),
+);
+type WorkerRef = ActorRefFrom<typeof workerLogic>;
+
+/** The retry-job machine as a worker hosts it: its effects are events to the worker actor. */
+function hostedMachine(worker: WorkerRef, options: RunnerOptions) {
+  return retryJobMachine.provide({
+    actions: {
+      startTry: sendTo(worker, ({ self, context }) => ({ type: 'try', job: self, attempt: context.attempt })),
+      abortTry: sendTo(worker, ({ self }) => ({ type: 'abort', job: self })),
+      report: sendTo(worker, ({ self }, params: { outcome: JobOutcome }) => ({
+        type: 'report',
+        job: self,
+        outcome: params.outcome,
+      })),
+      planRetry: assign({
+        retryDelayMs: ({ context }) =>
+          context.backoffMs
+            ? (context.backoffMs[Math.min(context.attempt, context.backoffMs.length) - 1] ?? 0)
+            : options.backoff.delay(context.attempt),
+      }),
+    },
+    actors: { backoff: fromTimer(options.clock) },
+  });
+}
+
+/** @returns the persisted job actor in a stored record, when it is one this machine can resume */
+function resumable(job: StoredJob): RetryJobSnapshot | undefined {
+  const s = job.machine as Partial<RetryJobSnapshot> | undefined;
+  if (!s || s.status !== 'active' || s.value !== 'failed') return undefined;
+  return s.context?.attempt === job.attemptsMade ? (s as RetryJobSnapshot) : undefined;
 }
 
 /**
- * Runs a retry-job machine for each job this worker takes, from pick-up until it settles: the
- * job's snapshot is restored at `waiting` and stepped by a {@link JobStepper}, which runs the
- * handler try, the timeout and the settle actions the machine asks for. Fetching and acking is
- * plain code in the store.
+ * A queue's worker in this process: every job it takes is a retry-job actor (`job:<queue>/<id>`)
+ * from pick-up until it settles, created from the job's input or restored from the snapshot in its
+ * record. The actors decide (tries, timeout, backoff, death); the worker's own actor runs the
+ * handler tries they ask for and stores their outcomes through the job's lease.
  */
-export class JobRunner implements JobSink {
-  readonly active = new Set<Running>();
+export class JobRunner {
+  readonly active = new Map<AnyActorRef, HeldJob>();
   /** When a job was last taken or settled (the clock's ms): a worker that does neither for long is stalled. */
   lastProgress: number;
   readonly clock: JobClock;
-  private readonly stepper: JobStepper;
+  private readonly worker: WorkerRef;
+  private readonly machine: ReturnType<typeof hostedMachine>;
   private idle: (() => void)[] = [];
 
   constructor(readonly options: RunnerOptions) {
     this.lastProgress = options.clock.now();
     this.clock = new JobClock(options.clock, options.timeoutMs);
-    this.stepper = new JobStepper(
-      {
-        onActive: () => options.observer?.onActive?.(options.queue),
-        onCompleted: ({ context }: Ctx) => this.completed(running(context), context),
-        onFailed: ({ context }: Ctx) => this.failed(running(context), context),
-        onDead: ({ context }: Ctx) => this.dead(running(context), context),
-        onReleased: ({ context }: Ctx) => this.released(running(context)),
-      },
-      options.inspect,
-    );
+    const inspect = options.inspect && { inspect: options.inspect };
+    this.worker = createActor(workerLogic, {
+      id: `worker:${options.queue}`,
+      input: { receive: (e) => this.receive(e) },
+      ...inspect,
+    }).start();
+    this.machine = hostedMachine(this.worker, options);
   }
 
-  /** Starts the job's machine; called by the store. */
+  /** Starts (or resumes) the job's actor; called by the store. */
   take(lease: JobLease): void {
     const o = this.options;
     this.lastProgress = o.clock.now();
-    const r = new Running(this, lease);
     const j = lease.job;
     const maxAttempts = j.maxAttempts ?? o.maxAttempts;
     const earlier = (j.deliveries ?? 1) - 1;
-    const stalled = j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN;
-    this.active.add(r);
-    const input = {
+    const snapshot = resumable(j);
+    const actor = createActor(this.machine, {
+      id: `job:${o.queue}/${j.id}`,
+      clock: this.clock,
+      input: this.input(j, maxAttempts),
+      ...(snapshot && { snapshot }),
+      ...(o.inspect && { inspect: o.inspect }),
+    });
+    this.active.set(actor, new HeldJob(this, lease, actor));
+    actor.start();
+    if (j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN)
+      actor.send({ type: 'job.stalled', deliveries: earlier });
+    else if (!snapshot) actor.send(START);
+    // A resumed actor waits out the rest of its backoff, then starts its next try by itself.
+  }
+
+  private input(j: StoredJob, maxAttempts: number): RetryJobInput {
+    return {
       id: j.id,
       attemptsMade: j.attemptsMade,
       maxAttempts,
-      backoff: j.backoffMs ? resolvedBackoff(j.backoffMs) : o.backoff,
-      timeoutMs: o.timeoutMs,
-      delayMs: 0,
-      job: r,
+      timeoutMs: this.options.timeoutMs,
+      backoffMs: j.backoffMs,
     };
-    if (stalled) this.stepper.begin(r, input, { type: 'job.stalled', deliveries: earlier });
-    else this.stepper.begin(r, input);
   }
 
-  /** Delivers an event to one job's machine. */
-  step(r: Running, event: AnyEventObject): void {
-    this.stepper.step(r, event);
+  private receive(e: WorkerEvent): void {
+    const held = this.active.get(e.job);
+    if (!held) return;
+    if (e.type === 'try') {
+      this.options.observer?.onActive?.(this.options.queue);
+      held.startTry(e.attempt);
+    } else if (e.type === 'abort') held.abortTry();
+    else this.settled(held, e.outcome);
   }
 
-  private completed(r: Running, ctx: RetryJobContext): void {
+  private settled(held: HeldJob, outcome: JobOutcome): void {
+    const ctx = held.actor.getSnapshot().context;
     const o = this.options;
-    this.forget(r);
-    r.lease.complete(ctx.result);
-    o.observer?.onCompleted?.(o.queue, o.clock.now() - r.started, ctx.attempt);
-    o.emit('completed', () => r.info('completed', ctx));
+    this.forget(held);
+    if (outcome === 'completed') {
+      held.lease.complete(ctx.result);
+      o.observer?.onCompleted?.(o.queue, o.clock.now() - held.started, ctx.attempt);
+      o.emit('completed', () => held.info('completed', ctx));
+    } else if (outcome === 'failed') this.failed(held, ctx);
+    else if (outcome === 'dead') this.dead(held, ctx);
+    else {
+      held.actor.stop();
+      held.lease.release();
+    }
     this.notifyIdle();
   }
 
-  private failed(r: Running, ctx: RetryJobContext): void {
+  private failed(held: HeldJob, ctx: RetryJobContext): void {
     const o = this.options;
-    const reason = ctx.reason ?? 'handler';
-    this.forget(r);
-    o.logger.warn(
-      { jobId: r.lease.job.id, attempt: ctx.attempt, error: ctx.error },
-      'job failed; will retry',
-    );
-    r.lease.retry(ctx.backoff.delay(ctx.attempt), ctx.error ?? { name: 'Error', message: 'failed' });
-    o.observer?.onFailed?.(o.queue, o.clock.now() - r.started, ctx.attempt, reason);
-    o.emit('failed', () => r.info('failed', ctx));
-    this.notifyIdle();
+    const error = ctx.error ?? FALLBACK_ERROR;
+    o.logger.warn({ jobId: held.lease.job.id, attempt: ctx.attempt, error }, 'job failed; will retry');
+    // The job backs off in the store, as data: the record keeps this actor's snapshot, which the
+    // worker that takes it next resumes (its backoff timer keeps the due time).
+    held.lease.retry(ctx.retryDelayMs, error, held.actor.getPersistedSnapshot());
+    held.actor.stop();
+    o.observer?.onFailed?.(o.queue, o.clock.now() - held.started, ctx.attempt, ctx.reason ?? 'handler');
+    o.emit('failed', () => held.info('failed', ctx));
   }
 
-  private dead(r: Running, ctx: RetryJobContext): void {
+  private dead(held: HeldJob, ctx: RetryJobContext): void {
     const o = this.options;
+    const error = ctx.error ?? FALLBACK_ERROR;
     const reason = ctx.reason ?? 'handler';
-    this.forget(r);
-    o.logger.error({ jobId: r.lease.job.id, attempts: ctx.attempt, error: ctx.error }, 'job is dead');
-    r.lease.dead(ctx.error ?? { name: 'Error', message: 'failed' }, reason, ctx.attempt);
+    o.logger.error({ jobId: held.lease.job.id, attempts: ctx.attempt, error }, 'job is dead');
+    held.lease.dead(error, reason, ctx.attempt);
     o.observer?.onDead?.(o.queue, ctx.attempt, reason);
-    o.emit('dead', () => r.info('dead', ctx));
-    this.notifyIdle();
-  }
-
-  private released(r: Running): void {
-    this.forget(r);
-    r.lease.release();
-    this.notifyIdle();
+    o.emit('dead', () => held.info('dead', ctx));
   }
 
   /** The job leaves this process: the store keeps its backoff and later tries. */
-  private forget(r: Running): void {
-    r.leave();
-    this.active.delete(r);
+  private forget(held: HeldJob): void {
+    this.active.delete(held.actor);
     this.lastProgress = this.options.clock.now();
   }
 
@@ -145,13 +198,14 @@ export class JobRunner implements JobSink {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Hands every active job back untried and aborts its handler. */
+  /** Hands every held job back untried and aborts its handler. */
   releaseAll(): void {
-    for (const r of [...this.active]) this.step(r, RELEASE);
+    for (const actor of [...this.active.keys()]) actor.send(RELEASE);
   }
 
-  /** Stops the shared timeout timer; call once idle. */
+  /** Stops the worker's actor and the shared timeout timer; call once idle. */
   stop(): void {
+    this.worker.stop();
     this.clock.stop();
   }
 }

@@ -42,6 +42,12 @@ export interface StoredJob {
    * instead of looping; stores without redelivery leave it out.
    */
   readonly deliveries?: number;
+  /**
+   * The job's retry-job actor as the last worker persisted it (`getPersistedSnapshot()`), stored
+   * with a retry: the next worker resumes it, backoff due time and attempts included. Opaque to
+   * the store; absent for a job that never failed.
+   */
+  readonly machine?: unknown;
 }
 
 /** Why a job died. */
@@ -56,8 +62,11 @@ export interface JobLease {
   readonly job: StoredJob;
   /** Done: the job is completed with `result` (kept for `getJob` up to `keepFinished`). */
   complete(result: unknown): void;
-  /** Try `attemptsMade + 2` after `delayMs`; the store keeps the job durably meanwhile, with `error`. */
-  retry(delayMs: number, error: JobError): void;
+  /**
+   * Try `attemptsMade + 2` after `delayMs`; the store keeps the job durably meanwhile, with `error`
+   * and `machine` (the job actor's persisted snapshot, handed out again as `StoredJob.machine`).
+   */
+  retry(delayMs: number, error: JobError, machine?: unknown): void;
   /**
    * Out of attempts (`attempts` tries made in all): the store writes the job's dead letter (see
    * `queue/dead-letter.ts` for its shape, group `queue:<name>`) before the job leaves the live path,

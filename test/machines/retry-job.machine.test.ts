@@ -1,135 +1,118 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise } from 'xstate';
-import { retryJobMachine, type RetryJobInput } from '../../src/machines/retry-job.machine.js';
-import { fixed, linear } from '../../src/retry/backoff.js';
-import { deferred } from '../support/wait.js';
+import { assign, createActor } from 'xstate';
+import { fromTimer } from '../../src/actors/timer.actor.js';
+import {
+  retryJobMachine,
+  type JobOutcome,
+  type RetryJobInput,
+  type RetryJobSnapshot,
+} from '../../src/machines/retry-job.machine.js';
 import { TestClock } from '../support/clock.js';
 
-/** A job actor whose handler is driven by the test: each try gets its own deferred outcome. */
-function start(input: Partial<RetryJobInput> = {}) {
-  const clock = new TestClock();
-  const tries: { outcome: ReturnType<typeof deferred<unknown>>; signal: AbortSignal; attempt: number }[] = [];
+/**
+ * A job actor as a worker hosts it, with the worker replaced by the test: `tries` records each try
+ * the machine asks for, `aborted` each abort, `reports` each outcome; `done`/`fail` answer a try.
+ */
+function host(clock = new TestClock()) {
+  const tries: number[] = [];
+  const aborted: number[] = [];
+  const reports: JobOutcome[] = [];
   const machine = retryJobMachine.provide({
-    actors: {
-      handler: fromPromise(({ input: i, signal }) => {
-        const outcome = deferred<unknown>();
-        tries.push({ outcome, signal, attempt: i.attempt });
-        return outcome.promise;
-      }),
+    actions: {
+      startTry: ({ context }) => void tries.push(context.attempt),
+      abortTry: ({ context }) => void aborted.push(context.attempt),
+      report: (_, params) => void reports.push(params.outcome),
     },
+    actors: { backoff: fromTimer(clock) },
   });
-  const actor = createActor(machine, {
-    clock,
-    input: {
-      id: 'j1',
-      attemptsMade: 0,
-      maxAttempts: 3,
-      backoff: fixed({ delayMs: 100 }),
-      timeoutMs: 0,
-      delayMs: 0,
-      job: null,
-      ...input,
-    },
-  });
-  actor.start();
-  /**
-   * Resolves once the actor has heard how try `n` ended: the promise actor's own reaction to the
-   * handler's promise was registered first, so it has run (and sent its event) by then.
-   */
-  const settled = (n: number) =>
-    tries[n]!.outcome.promise.then(
-      () => undefined,
-      () => undefined,
-    );
-  const succeed = (n: number, result: unknown) => {
-    tries[n]!.outcome.resolve(result);
-    return settled(n);
-  };
-  /** The handler of try `n` throws. */
-  const fail = (n: number, message = 'boom') => {
-    tries[n]!.outcome.reject(new Error(message));
-    return settled(n);
-  };
+  return { clock, tries, aborted, reports, machine };
+}
+
+const INPUT: RetryJobInput = {
+  id: 'j1',
+  attemptsMade: 0,
+  maxAttempts: 3,
+  timeoutMs: 0,
+  backoffMs: [100, 200],
+};
+
+function start(input: Partial<RetryJobInput> = {}, h = host()) {
+  const actor = createActor(h.machine, { clock: h.clock, input: { ...INPUT, ...input } }).start();
   return {
+    ...h,
     actor,
-    clock,
-    tries,
-    succeed,
-    fail,
     state: () => actor.getSnapshot().value,
     ctx: () => actor.getSnapshot().context,
+    done: (output: unknown) => actor.send({ type: 'try.done', output }),
+    fail: (message = 'boom') => actor.send({ type: 'try.failed', error: new Error(message) }),
   };
 }
 
 describe('retry-job machine', () => {
-  it('waits, then runs its handler on job.start (attempt 1)', () => {
+  it('waits, then asks for try 1 on job.start', () => {
     const t = start();
     expect(t.state()).toBe('waiting');
     t.actor.send({ type: 'job.start' });
-    expect(t.state()).toBe('active');
-    expect(t.tries.map((x) => x.attempt)).toEqual([1]);
+    expect(t.state()).toEqual({ active: 'running' });
+    expect(t.tries).toEqual([1]);
   });
 
-  it('starts delayed and becomes waiting after exactly delayMs', () => {
-    const t = start({ delayMs: 500 });
-    expect(t.state()).toBe('delayed');
-    t.clock.advance(499);
-    expect(t.state()).toBe('delayed');
-    t.clock.advance(1);
-    expect(t.state()).toBe('waiting');
-    expect(t.ctx().delayMs).toBe(0);
-  });
-
-  it('completes with the handler result', async () => {
+  it('completes with the try result and reports it', () => {
     const t = start();
     t.actor.send({ type: 'job.start' });
-    await t.succeed(0, { sent: true });
+    t.done({ sent: true });
     expect(t.state()).toBe('completed');
     expect(t.ctx()).toMatchObject({ attempt: 1, result: { sent: true }, error: undefined });
     expect(t.actor.getSnapshot().status).toBe('done');
+    expect(t.reports).toEqual(['completed']);
   });
 
-  it('fails with attempts left, backs off for the backoff delay, then waits again', async () => {
-    const t = start({ backoff: linear({ initialMs: 100, stepMs: 100, jitter: 'none' }) });
+  it('fails with attempts left, backs off for exactly the planned delay, then runs the next try', () => {
+    const t = start();
     t.actor.send({ type: 'job.start' });
-    await t.fail(0, 'smtp down');
+    t.fail('smtp down');
     expect(t.state()).toBe('failed');
+    expect(t.reports).toEqual(['failed']);
     expect(t.ctx()).toMatchObject({
       attempt: 1,
+      retryDelayMs: 100,
       reason: 'handler',
       error: { name: 'Error', message: 'smtp down' },
     });
     t.clock.advance(99);
     expect(t.state()).toBe('failed');
     t.clock.advance(1);
-    expect(t.state()).toBe('waiting');
-    t.actor.send({ type: 'job.start' });
-    await t.fail(1);
+    expect(t.state()).toEqual({ active: 'running' });
+    expect(t.tries).toEqual([1, 2]);
+    t.fail();
+    expect(t.ctx().retryDelayMs).toBe(200);
     t.clock.advance(199);
-    expect(t.state()).toBe('failed');
+    expect(t.tries).toEqual([1, 2]);
     t.clock.advance(1);
-    expect(t.state()).toBe('waiting');
+    expect(t.tries).toEqual([1, 2, 3]);
   });
 
-  it('is dead once the last attempt fails', async () => {
+  it('is dead once the last attempt fails', () => {
     const t = start({ maxAttempts: 2, attemptsMade: 1 });
     t.actor.send({ type: 'job.start' });
-    expect(t.tries[0]!.attempt).toBe(2);
-    await t.fail(0);
+    expect(t.tries).toEqual([2]);
+    t.fail();
     expect(t.state()).toBe('dead');
     expect(t.ctx()).toMatchObject({ attempt: 2, reason: 'handler' });
     expect(t.actor.getSnapshot().status).toBe('done');
+    expect(t.reports).toEqual(['dead']);
   });
 
-  it('times out: the try fails with a TimeoutError and its signal aborts', () => {
+  it('times out: the try fails with a TimeoutError and is aborted', () => {
     const t = start({ timeoutMs: 1_000 });
     t.actor.send({ type: 'job.start' });
+    expect(t.state()).toEqual({ active: 'timed' });
     t.clock.advance(999);
-    expect(t.state()).toBe('active');
+    expect(t.state()).toEqual({ active: 'timed' });
     t.clock.advance(1);
     expect(t.state()).toBe('failed');
     expect(t.ctx()).toMatchObject({ reason: 'timeout', error: { name: 'TimeoutError' } });
-    expect(t.tries[0]!.signal.aborted).toBe(true);
+    expect(t.aborted).toEqual([1]);
   });
 
   it('is dead when the last try times out', () => {
@@ -140,45 +123,103 @@ describe('retry-job machine', () => {
     expect(t.ctx().reason).toBe('timeout');
   });
 
-  it('hands an active job back on job.release: waiting, the try not counted, the signal aborted', () => {
+  it('arms no timer for a job without a timeout', () => {
+    const t = start();
+    t.actor.send({ type: 'job.start' });
+    expect(t.clock.pending).toBe(0);
+  });
+
+  it('hands an active job back on job.release: waiting, the try not counted, aborted, reported', () => {
     const t = start();
     t.actor.send({ type: 'job.start' });
     t.actor.send({ type: 'job.release' });
     expect(t.state()).toBe('waiting');
     expect(t.ctx().attempt).toBe(0);
-    expect(t.tries[0]!.signal.aborted).toBe(true);
+    expect(t.aborted).toEqual([1]);
+    expect(t.reports).toEqual(['released']);
   });
 
-  it('aborts the handler signal when the actor is stopped (shutdown)', () => {
-    const t = start();
-    t.actor.send({ type: 'job.start' });
-    t.actor.stop();
-    expect(t.tries[0]!.signal.aborted).toBe(true);
-  });
-
-  it('ignores a late handler result after a timeout', async () => {
+  it('ignores a late try result after a timeout', () => {
     const t = start({ timeoutMs: 10 });
     t.actor.send({ type: 'job.start' });
     t.clock.advance(10);
-    await t.succeed(0, 'late');
+    t.done('late');
     expect(t.state()).toBe('failed');
     expect(t.ctx().result).toBeUndefined();
+  });
+
+  it('backs off as the host plans when the job has no backoff of its own', () => {
+    const h = host();
+    const machine = h.machine.provide({ actions: { planRetry: assign({ retryDelayMs: 42 }) } });
+    const t = start({ backoffMs: undefined }, { ...h, machine });
+    t.actor.send({ type: 'job.start' });
+    t.fail();
+    expect(t.ctx().retryDelayMs).toBe(42);
+    t.clock.advance(41);
+    expect(t.tries).toEqual([1]);
+    t.clock.advance(1);
+    expect(t.tries).toEqual([1, 2]);
+  });
+});
+
+describe('retry-job machine: persisted and resumed', () => {
+  /** A job that failed its first try at t=1000 and was persisted as it began to back off. */
+  function persistedFailure(): RetryJobSnapshot {
+    const t = start({}, host(new TestClock(1_000)));
+    t.actor.send({ type: 'job.start' });
+    t.fail('first');
+    const persisted = JSON.parse(JSON.stringify(t.actor.getPersistedSnapshot())) as RetryJobSnapshot;
+    t.actor.stop();
+    return persisted;
+  }
+
+  it('is plain JSON: context, state and the backoff timer with its due time', () => {
+    const p = persistedFailure() as unknown as {
+      value: string;
+      context: { attempt: number };
+      children: { backoff: { snapshot: { dueAt: number } } };
+    };
+    expect(p.value).toBe('failed');
+    expect(p.context.attempt).toBe(1);
+    expect(p.children.backoff.snapshot.dueAt).toBe(1_100);
+  });
+
+  it('resumed on another clock, waits only the rest of its backoff and keeps its attempts', () => {
+    const persisted = persistedFailure();
+    const h = host(new TestClock(1_060));
+    const actor = createActor(h.machine, { clock: h.clock, input: INPUT, snapshot: persisted }).start();
+    expect(actor.getSnapshot().value).toBe('failed');
+    h.clock.advance(39);
+    expect(h.tries).toEqual([]);
+    h.clock.advance(1);
+    expect(h.tries).toEqual([2]);
+    actor.send({ type: 'try.done', output: 'ok' });
+    expect(actor.getSnapshot().value).toBe('completed');
+  });
+
+  it('resumed after its due time, starts its next try at once (never early, never late)', () => {
+    const persisted = persistedFailure();
+    const h = host(new TestClock(5_000));
+    createActor(h.machine, { clock: h.clock, input: INPUT, snapshot: persisted }).start();
+    expect(h.tries).toEqual([]);
+    h.clock.advance(0);
+    expect(h.tries).toEqual([2]);
+  });
+
+  it('resumed when the store says it stalled, is dead with those tries counted', () => {
+    const persisted = persistedFailure();
+    const h = host(new TestClock(1_000));
+    const actor = createActor(h.machine, { clock: h.clock, input: INPUT, snapshot: persisted }).start();
+    actor.send({ type: 'job.stalled', deliveries: 6 });
+    expect(actor.getSnapshot().value).toBe('dead');
+    expect(actor.getSnapshot().context.attempt).toBe(7);
+    expect(h.clock.pending).toBe(0);
   });
 });
 
 describe('retry-job machine: a job that stalls', () => {
   it('is dead when the store says it was taken too often without settling, counting those tries', () => {
-    const actor = createActor(retryJobMachine, {
-      input: {
-        id: 'j',
-        attemptsMade: 1,
-        maxAttempts: 3,
-        backoff: fixed({ delayMs: 1 }),
-        timeoutMs: 0,
-        delayMs: 0,
-        job: null,
-      },
-    }).start();
+    const actor = createActor(retryJobMachine, { input: { ...INPUT, attemptsMade: 1 } }).start();
     actor.send({ type: 'job.stalled', deliveries: 7 });
     const s = actor.getSnapshot();
     expect(s.value).toBe('dead');

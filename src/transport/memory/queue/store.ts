@@ -44,6 +44,8 @@ class Rec {
   heapIndex = -1;
   error: JobError | undefined = undefined;
   result: unknown = undefined;
+  /** The job actor's persisted snapshot from its last failed try. */
+  machine: unknown = undefined;
   constructor(readonly job: NewJob) {}
 }
 
@@ -249,7 +251,7 @@ class MemoryLease implements JobLease {
     private readonly worker: Worker,
     private readonly rec: Rec,
   ) {
-    this.job = { ...rec.job, attemptsMade: rec.attemptsMade };
+    this.job = { ...rec.job, attemptsMade: rec.attemptsMade, machine: rec.machine };
   }
 
   complete(result: unknown): void {
@@ -260,10 +262,11 @@ class MemoryLease implements JobLease {
     this.store.settle(this.worker, this.rec, 'completed');
   }
 
-  retry(delayMs: number, error: JobError): void {
+  retry(delayMs: number, error: JobError, machine?: unknown): void {
     if (!this.begin()) return;
     this.rec.attemptsMade++;
     this.rec.error = error;
+    this.rec.machine = machine;
     this.store.settle(this.worker, this.rec, 'failed', this.dueAt(delayMs));
   }
 

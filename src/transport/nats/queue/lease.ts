@@ -43,6 +43,7 @@ export class NatsJobLease implements JobLease {
       maxAttempts: wire.m,
       backoffMs: wire.b,
       deliveries: msg.delivered,
+      ...(wire.s !== undefined && { machine: wire.s }),
     };
   }
 
@@ -61,10 +62,16 @@ export class NatsJobLease implements JobLease {
     this.worker.ctx.track(this.store(JobKind.done, body, undefined, 1_000));
   }
 
-  retry(delayMs: number, error: JobError): void {
+  retry(delayMs: number, error: JobError, machine?: unknown): void {
     if (!this.settle()) return;
     const w = this.wire;
-    const next: JobWire = { ...w, a: w.a + 1, e: error, ...(delayMs > 0 && { due: Date.now() + delayMs }) };
+    const next: JobWire = {
+      ...w,
+      a: w.a + 1,
+      e: error,
+      s: machine,
+      ...(delayMs > 0 && { due: Date.now() + delayMs }),
+    };
     const kind = delayMs > 0 ? JobKind.retry : w.p;
     this.worker.ctx.track(this.store(kind, encodeWire(next), this.msgId(JobKind.retry), delayMs));
   }

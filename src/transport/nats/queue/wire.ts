@@ -38,6 +38,8 @@ export interface JobWire {
   readonly e?: JobError;
   /** Epoch ms before which a parked job must not run. */
   readonly due?: number;
+  /** The job actor's persisted snapshot from its last failed try (resumed by the next worker). */
+  readonly s?: unknown;
 }
 
 /** The body of `done` and `dead` messages (the data stays on the job's priority message). */
