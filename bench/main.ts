@@ -11,6 +11,9 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   nats: async () => (await import('./nats.bench.js')).runNatsBench(),
   cluster: async () => (await import('./cluster.bench.js')).runClusterBench(),
   supervisor: async () => (await import('./supervisor.bench.js')).runSupervisorBench(),
+  scale: async () => (await import('./scale.bench.js')).runScaleBench(),
+  policy: async () => (await import('./policy.bench.js')).runPolicyBench(),
+  rpc: async () => (await import('./rpc.bench.js')).runRpcBench(),
 };
 
 const FILE = new URL('../BENCHMARKS.md', import.meta.url);

@@ -34,8 +34,12 @@ interface Round {
  * generation grown back: a forced full GC shrinks it, and its regrowth would be charged to the
  * first spawns (+40 % at 1k). Heap per actor comes from a separate round between forced GCs.
  */
-async function round(n: number, measureHeap = false): Promise<Round> {
-  const supervisor = new Supervisor({ clock: systemClock, logger: pino({ level: 'silent' }) });
+async function round(n: number, measureHeap = false, inspect?: () => void): Promise<Round> {
+  const supervisor = new Supervisor({
+    clock: systemClock,
+    logger: pino({ level: 'silent' }),
+    ...(inspect && { inspect }),
+  });
   const actors: SupervisedActor<typeof circuitBreakerMachine>[] = new Array(n);
   settle(!measureHeap);
   const heapBefore = process.memoryUsage().heapUsed;
@@ -86,9 +90,11 @@ export async function runSupervisorBench(): Promise<BenchSection> {
     const heapPerActor = (await round(n, true)).heapPerActor;
     const rounds: Round[] = [];
     const bare: number[] = [];
+    const inspected: number[] = [];
     for (let r = 0; r < roundsFor(n); r++) {
       rounds.push(await round(n));
       bare.push(bareRound(n));
+      if (r < 3) inspected.push((await round(n, false, () => undefined)).spawnUs);
     }
     rows.push([
       n.toLocaleString('en-US'),
@@ -96,6 +102,7 @@ export async function runSupervisorBench(): Promise<BenchSection> {
       median(rounds.map((x) => x.stopUs)).toFixed(2),
       Math.round(heapPerActor).toLocaleString('en-US'),
       median(bare).toFixed(2),
+      median(inspected).toFixed(2),
     ]);
   }
   return {
@@ -107,6 +114,7 @@ export async function runSupervisorBench(): Promise<BenchSection> {
         'µs per stop',
         'heap bytes per actor',
         'bare XState root actor: µs per createActor + start',
+        'µs per spawn, inspector attached',
       ],
       rows,
     ),
@@ -114,7 +122,8 @@ export async function runSupervisorBench(): Promise<BenchSection> {
       `Median over rounds (${SIZES.map((n) => `${roundsFor(n)} at ${n.toLocaleString('en-US')}`).join(', ')}): spawn n circuit-breaker machines as supervised actors (\`spawnSupervised\`, what \`rt.spawn\` does), then stop every one. Each timed round starts from a collected heap whose young generation was grown back by 2,000 untimed spawns; heap per live actor is measured in one extra round between forced full GCs.`,
       "Each supervised actor is an XState actor whose parent is one of the supervisor's actor groups (64 members sharing one actor system, never listed in a parent snapshot), tracked in a Map; its restart policy actor is created only once it first fails.",
       "Last column: XState's own createActor + start of the same machine as bare root actors, no supervisor, same rounds — a floor that an actor system of its own per actor sets.",
-      'Goal: <= 20 µs per spawn and per stop at 100k, flat from 1k to 100k (XState children of one parent grow with the child count: ~1.4 ms per spawn at 10k).',
+      'Goal: <= 20 µs per spawn and per stop at 100k, flat from 1k to 100k (XState children of one parent grow with the child count: ~1.4 ms per spawn at 10k). Each spawn and stop is also reported to the supervisor actor (`child.reported` / `child.removed`), whose state is the aggregate health.',
+      'Last column: the same spawns with a no-op `inspect` observer on the supervisor (medians of 3 rounds): no goal, the cost of watching.',
     ],
   };
 }

@@ -3,12 +3,13 @@
 import { pino } from 'pino';
 import { z } from 'zod';
 import { createRuntime, defineEvents, fixed, natsTransport } from 'bulwark';
+import { dropPrefix } from 'bulwark/nats';
 
 const events = defineEvents({
   'invoice.issued': z.object({ invoiceId: z.string(), cents: z.number().int().nonnegative() }),
 });
 const servers = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const prefix = `example${Date.now().toString(36)}`; // streams of its own, so reruns start clean
+const prefix = `example${Date.now().toString(36)}`; // streams of its own, dropped at the end
 const logger = pino({ level: 'warn' });
 
 const billing = await createRuntime({
@@ -65,3 +66,5 @@ while (audit.length < 3) await new Promise((r) => setTimeout(r, 50));
 console.log('replayed for audit:', audit.join(', '));
 
 await Promise.all([billing.shutdown(), ledger.shutdown()]);
+// The streams (events, dead letters) and buckets this run created under its prefix.
+console.log('dropped:', (await dropPrefix({ servers, prefix })).join(', '));

@@ -1,11 +1,13 @@
 /**
  * Bundles the dashboard's browser code (`src/http/dashboard/client/`) into the one script the page
  * inlines, and writes it to `client-bundle.generated.ts`: the page stays a single document under its CSP
- * nonce, and the server needs no bundler at run time.
+ * nonce, and the server needs no bundler at run time. Also lays out the statecharts it draws
+ * (`layout-charts.ts`).
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { writeCharts } from './layout-charts.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = 'src/http/dashboard/client/main.ts';
@@ -47,6 +49,8 @@ export function bundleModule(bundle: string): string {
 async function main(): Promise<void> {
   await writeFile(BUNDLE_FILE, bundleModule(await bundleDashboardClient()));
   console.log(`wrote ${BUNDLE_FILE}`);
+  // The statecharts the page draws are laid out here too, once, not by the server.
+  await writeCharts();
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

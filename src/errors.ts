@@ -11,6 +11,9 @@ export const ErrorCode = {
   transport: 'BULWARK_TRANSPORT',
   publishTimeout: 'BULWARK_PUBLISH_TIMEOUT',
   tooLarge: 'BULWARK_TOO_LARGE',
+  bulkheadRejected: 'BULWARK_BULKHEAD_REJECTED',
+  rateLimited: 'BULWARK_RATE_LIMITED',
+  noResponders: 'BULWARK_NO_RESPONDERS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -34,7 +37,11 @@ export class BulwarkError extends Error {
   }
 }
 
-/** A payload, event type or option failed its schema; `issues` are zod's issues. */
+/**
+ * A payload, event type or option failed its schema; `issues` are zod's issues. The message is one
+ * line (`invalid "user.created" payload: id: expected string, received number; role: …`), fit for a
+ * log line or a dead letter; `issues` keep the structure.
+ */
 export class ValidationError extends BulwarkError {
   /**
    * @param message - what was being validated
@@ -47,6 +54,40 @@ export class ValidationError extends BulwarkError {
   ) {
     super(ErrorCode.validation, message, options);
   }
+
+  /**
+   * A ValidationError whose message names `what` failed and lists the issues on one line.
+   * @param what - what was validated, e.g. `invalid "user.created" payload`
+   * @param issues - zod's issues, kept on `issues`
+   * @example
+   * const r = schema.safeParse(input);
+   * if (!r.success) throw ValidationError.fromIssues('invalid options', r.error.issues);
+   */
+  static fromIssues(what: string, issues: readonly z.core.$ZodIssue[]): ValidationError {
+    return new ValidationError(issues.length > 0 ? `${what}: ${formatIssues(issues)}` : what, issues);
+  }
+}
+
+/** Issues listed in a {@link ValidationError} message before the rest are counted. */
+const ISSUES_IN_MESSAGE = 5;
+
+/**
+ * Zod issues as one line: `path: message` pairs joined by `; `, at most five, then how many more.
+ * @returns e.g. `id: Invalid input: expected string, received number; items[0].sku: Required`
+ */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const shown = issues.slice(0, ISSUES_IN_MESSAGE).map((i) => {
+    const text = i.message.replace(/\s*[\r\n]+\s*/g, ' ');
+    return i.path.length > 0 ? `${formatPath(i.path)}: ${text}` : text;
+  });
+  const more = issues.length - shown.length;
+  return shown.join('; ') + (more > 0 ? `; and ${more} more` : '');
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, n) => (typeof key === 'number' ? `[${key}]` : `${n > 0 ? '.' : ''}${String(key)}`))
+    .join('');
 }
 
 /** A circuit breaker refused the call because it is open (or its half-open trials are taken). */
@@ -143,6 +184,69 @@ export class MissingStreamError extends TransportError {
   }
 }
 
+/** A bulkhead refused the call: every slot runs and its queue is full. */
+export class BulkheadRejectedError extends BulwarkError {
+  /**
+   * @param maxConcurrent - the bulkhead's slots
+   * @param maxQueue - the bulkhead's queue length
+   */
+  constructor(
+    readonly maxConcurrent: number,
+    readonly maxQueue: number,
+    message = `bulkhead full: ${maxConcurrent} running and ${maxQueue} queued`,
+  ) {
+    super(ErrorCode.bulkheadRejected, message);
+  }
+}
+
+/** A rate limiter refused the call; `retryAfterMs` says when a token is due. */
+export class RateLimitedError extends BulwarkError {
+  /**
+   * @param limiter - the limiter's name
+   * @param retryAfterMs - how long until the call would be let through (an estimate when shared)
+   */
+  constructor(
+    readonly limiter: string,
+    readonly retryAfterMs: number,
+    message = `rate limit "${limiter}" reached; retry after ${retryAfterMs} ms`,
+  ) {
+    super(ErrorCode.rateLimited, message);
+  }
+}
+
+const REMOTE_MARKER = Symbol.for('bulwark.remote-error');
+
+/**
+ * A remote endpoint answered with an error. `code` is the endpoint's micro-protocol error code (400
+ * for a request that failed its schema, 500 for a handler that threw, 503 when it is busy, 504 when
+ * it ran out of time), `message` its description. Not a {@link BulwarkError}: its `code` is the
+ * remote's number, not one of {@link ErrorCode}.
+ */
+export class RemoteError extends Error {
+  readonly [REMOTE_MARKER] = true;
+  /**
+   * @param endpoint - the endpoint that answered
+   * @param code - the error code the endpoint sent
+   * @param message - the endpoint's description of the error
+   */
+  constructor(
+    readonly endpoint: string,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RemoteError';
+  }
+}
+
+/** Nobody serves the endpoint a request was sent to (no instance listens on it). */
+export class NoRespondersError extends BulwarkError {
+  /** @param endpoint - the endpoint nobody serves */
+  constructor(readonly endpoint: string) {
+    super(ErrorCode.noResponders, `no instance serves endpoint "${endpoint}"`);
+  }
+}
+
 function hasCode(e: unknown, code: ErrorCode): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code && MARKER in e;
 }
@@ -164,8 +268,18 @@ export const isPublishTimeoutError = (e: unknown): e is PublishTimeoutError =>
 /** @returns true when `e` is a {@link PayloadTooLargeError}. */
 export const isPayloadTooLargeError = (e: unknown): e is PayloadTooLargeError =>
   hasCode(e, ErrorCode.tooLarge);
+/** @returns true when `e` is a {@link RemoteError}. */
+export const isRemoteError = (e: unknown): e is RemoteError =>
+  typeof e === 'object' && e !== null && REMOTE_MARKER in e;
+/** @returns true when `e` is a {@link NoRespondersError}. */
+export const isNoRespondersError = (e: unknown): e is NoRespondersError => hasCode(e, ErrorCode.noResponders);
 /** @returns true when `e` is a {@link ClosedError}. */
 export const isClosedError = (e: unknown): e is ClosedError => hasCode(e, ErrorCode.closed);
+/** @returns true when `e` is a {@link BulkheadRejectedError}. */
+export const isBulkheadRejectedError = (e: unknown): e is BulkheadRejectedError =>
+  hasCode(e, ErrorCode.bulkheadRejected);
+/** @returns true when `e` is a {@link RateLimitedError}. */
+export const isRateLimitedError = (e: unknown): e is RateLimitedError => hasCode(e, ErrorCode.rateLimited);
 
 /** Turns anything thrown into the `{ name, message }` pair that dead letters and jobs record. */
 export function describeError(e: unknown): { name: string; message: string } {

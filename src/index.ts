@@ -6,7 +6,7 @@ export {
   transportFromEnv,
   type RuntimeOptions,
 } from './runtime/create-runtime.js';
-export { Runtime } from './runtime/runtime.js';
+export { Runtime, type ActorDirectory } from './runtime/runtime.js';
 export type { BreakerDirectory } from './breaker/registry.js';
 export type { PublishItem } from './runtime/publisher.js';
 export type { PublishOptions } from './runtime/envelope.js';
@@ -49,6 +49,7 @@ export {
   API_RETRY_POLICY,
   type RetryOptions,
   type RetryPolicy,
+  RetryingPolicy,
 } from './retry/retry.js';
 
 export {
@@ -72,6 +73,14 @@ export {
   isClosedError,
   isPublishTimeoutError,
   isPayloadTooLargeError,
+  BulkheadRejectedError,
+  RateLimitedError,
+  isBulkheadRejectedError,
+  isRateLimitedError,
+  RemoteError,
+  NoRespondersError,
+  isRemoteError,
+  isNoRespondersError,
 } from './errors.js';
 
 export {
@@ -129,7 +138,12 @@ export {
   type StoredJob,
 } from './queue/store.js';
 export { deadLetterGroup } from './queue/dead-letter.js';
-export { retryJobMachine } from './machines/retry-job.machine.js';
+export {
+  retryJobMachine,
+  type RetryJobInput,
+  type RetryJobContext,
+  type JobOutcome as RetryJobOutcome,
+} from './machines/retry-job.machine.js';
 
 export {
   Breaker,
@@ -149,12 +163,38 @@ export {
   CountWindowStrategy,
   TimeWindowStrategy,
   SHARED_BREAKER_BUCKET,
+  sharedBreakerBucket,
   type BreakerEnvironment,
   type BreakerStrategy,
   type RateThresholds,
   type BreakerCall,
   type BreakerRegistryOptions,
 } from './breaker/index.js';
+export {
+  bulkhead,
+  Bulkhead,
+  rateLimiter,
+  RateLimiter,
+  SharedRateLimiter,
+  timeout,
+  Timeout,
+  wrap,
+  PolicyWrap,
+  SHARED_LIMIT_BUCKET,
+  type Policy,
+  type PolicyCall,
+  type BulkheadOptions,
+  type BulkheadStats,
+  type RateLimiterOptions,
+  type RateLimiterStats,
+  type RateLimiterEnvironment,
+  type SharedRateLimiterOptions,
+  type SharedRateLimiterStats,
+  type SharedRateLimiterEnvironment,
+  type SharedLimitMode,
+  type AnyRateLimiterOptions,
+  type TimeoutEnvironment,
+} from './policy/index.js';
 export {
   circuitBreakerMachine,
   type CircuitBreakerContext,
@@ -169,14 +209,37 @@ export { withTraceFields } from './tracing/log-fields.js';
 
 export {
   supervisorMachine,
+  type ChildHealth,
   type SupervisorContext,
   type SupervisorEvent,
-  type SupervisorInput,
+  type SupervisorSnapshot,
 } from './machines/supervisor.machine.js';
+export {
+  restartPolicyMachine,
+  type RestartPolicyContext,
+  type RestartPolicyEvent,
+  type RestartPolicyInput,
+} from './machines/restart-policy.machine.js';
 export type { SpawnOptions, SupervisedActor } from './actors/supervisor/hosted-actor.js';
 export type { Supervisor } from './actors/supervisor/supervisor.js';
-export type { RestartPolicy, ChildStatus, ActorReport, SupervisorNotice } from './actors/supervisor/types.js';
-export type { HealthMonitor } from './health/health.js';
+export type {
+  RestartPolicy,
+  ChildStatus,
+  ActorReport,
+  ActorInfo,
+  SupervisorNotice,
+} from './actors/supervisor/types.js';
+export type { HealthMonitor, ServiceRegistrationWithCheck, CheckListener } from './health/health.js';
+export {
+  httpCheck,
+  envCheck,
+  memoryCheck,
+  eventLoopCheck,
+  type HttpCheckOptions,
+  type EnvCheckOptions,
+  type MemoryCheckOptions,
+  type EventLoopCheckOptions,
+} from './health/checks.js';
 export {
   HealthStatus,
   type HealthCheck,
@@ -190,7 +253,7 @@ export {
 } from './health/types.js';
 export type { RuntimeMetrics } from './metrics/metrics.js';
 export type { JobMetrics, BreakerMetrics, JobOutcome } from './metrics/hooks.js';
-export type { ListenOptions, HttpServer } from './http/server.js';
+export type { ListenOptions, HttpServer, HandlerOptions, RequestHandler } from './http/server.js';
 export type { Readiness } from './health/readiness.js';
 export { dashboardRoutes, type Dashboard, type DashboardOptions } from './http/dashboard/routes.js';
 export type { DashboardSnapshot, DashboardSource } from './http/dashboard/snapshot.js';
@@ -203,4 +266,37 @@ export {
   type NatsToolOptions,
 } from './nats.js';
 export { ShutdownPhase } from './runtime/shutdown.js';
+export {
+  defineEndpoints,
+  type EndpointApi,
+  type EndpointSchema,
+  type EndpointSchemas,
+  type EndpointNameOf,
+  type EndpointHandler,
+  type RequestInput,
+  type RequestOf,
+  type ResponseInput,
+  type ResponseOf,
+} from './rpc/endpoints.js';
+export type { Endpoint, EndpointStatus } from './rpc/endpoint.actor.js';
+export { EndpointErrorCode, type EndpointStats } from './rpc/dispatch.js';
+export type { RequestMeta } from './rpc/meta.js';
+export type { HandleOptions, RequestOptions } from './rpc/options.js';
+export {
+  endpointMachine,
+  type EndpointContext,
+  type EndpointEvent,
+  type EndpointInput,
+} from './machines/endpoint.machine.js';
+export {
+  REQUEST_ID_HEADER,
+  type RequestTransport,
+  type EndpointSpec,
+  type EndpointCounters,
+  type EndpointListing,
+  type IncomingRequest,
+  type OutgoingRequest,
+  type RequestSink,
+  type EndpointHandle,
+} from './transport/requests.js';
 export type { ServicePresence, ServiceAdvert, DiscoveredInstance } from './transport/presence.js';

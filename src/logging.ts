@@ -11,5 +11,18 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
   return pino({ level, base: { service } });
 }
 
+/**
+ * The runtime's root logger: the user's, as a child that adds `service` to every line (unless it
+ * binds one already), or else {@link createLogger}'s.
+ * @param service - added to every line as `service`
+ * @param given - the user's logger (`createRuntime({ logger })`)
+ * @example
+ * const logger = serviceLogger('accounts', pino({ level: 'debug' })); // lines carry service: 'accounts'
+ */
+export function serviceLogger(service: string, given?: Logger): Logger {
+  if (!given) return createLogger(service);
+  return given.bindings().service === undefined ? given.child({ service }) : given;
+}
+
 /** A logger that writes nothing, for standalone use without a runtime. */
 export const silentLogger: Logger = pino({ level: 'silent' });

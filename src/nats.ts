@@ -82,3 +82,5 @@ export async function openBucket(bucket: string, o: NatsToolOptions = {}): Promi
     throw err;
   }
 }
+
+export { dropPrefix, type DropOptions } from './transport/nats/drop.js';

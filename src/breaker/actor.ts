@@ -88,3 +88,28 @@ export function startBreakerActor(opts: BreakerActorOptions): BreakerActor {
     },
   };
 }
+
+/**
+ * Calls a CLOSED breaker's window recorded, batched: the actor hears of them as one
+ * `window.recorded` event per event-loop turn. Used only with an inspector attached.
+ */
+export class RecordedCalls {
+  private successes = 0;
+  private failures = 0;
+  private target: CircuitBreakerActorRef | undefined;
+  private readonly flush = (): void => {
+    const event = { type: 'window.recorded' as const, successes: this.successes, failures: this.failures };
+    this.successes = this.failures = 0;
+    const target = this.target;
+    this.target = undefined;
+    if (target?.getSnapshot().status === 'active') target.send(event);
+  };
+
+  add(failed: boolean, actor: CircuitBreakerActorRef | undefined): void {
+    if (!actor) return;
+    if (failed) this.failures++;
+    else this.successes++;
+    if (this.target === undefined) setImmediate(this.flush);
+    this.target = actor;
+  }
+}

@@ -12,6 +12,7 @@ import {
   GATE,
   PASS,
   PUBLIC_STATE,
+  RecordedCalls,
   startBreakerActor,
   type BreakerActor,
   TRIAL,
@@ -26,7 +27,10 @@ import { WeakNameIndex } from './lookup.js';
 import type { BreakerState } from './options.js';
 import {
   resolveOptions,
+  SAMPLE_EVERY,
   type BreakerEnvironment,
+  type CallCounts,
+  type CallTimings,
   type BreakerOptions,
   type BreakerStats,
   type ResolvedBreakerOptions,
@@ -39,6 +43,12 @@ export interface BreakerStateChange {
   readonly from: BreakerState;
   readonly to: BreakerState;
 }
+
+const HEALTH_DOWN: CircuitBreakerEvent = Object.freeze({ type: 'health.down' });
+const HEALTH_UP: CircuitBreakerEvent = Object.freeze({ type: 'health.up' });
+
+/** `start` of a call whose duration is not measured. */
+const UNTIMED = -1;
 
 /** Every live breaker of the process by name: `protect(adapter, { breaker: 'name' })` resolves through it. */
 export const breakersByName = new WeakNameIndex<Breaker>();
@@ -72,7 +82,16 @@ export class Breaker {
   private failures = 0;
   private rejections = 0;
   private timeouts = 0;
+  private slowCalls = 0;
+  /** Calls until the next one is timed for `timings` (never without them: Infinity counts down to itself). */
+  private untilSample: number;
+  private readonly timings: CallTimings | undefined;
+  private readonly onProtected: ((adapter: string) => void) | undefined;
+  /** The health check this breaker follows is UNHEALTHY. */
+  private healthDown = false;
   private readonly listeners = new Listeners<BreakerStateChange>();
+  /** With an inspector: the window's calls, told to the actor once per event-loop turn. */
+  private readonly shown = new RecordedCalls();
 
   /**
    * @param name - shown in stats, errors and logs
@@ -87,6 +106,9 @@ export class Breaker {
     this.strategy = this.opts.strategy();
     this.clock = env.clock ?? systemClock;
     this.inspect = env.inspect;
+    this.timings = env.timings;
+    this.untilSample = env.timings ? SAMPLE_EVERY : Infinity;
+    this.onProtected = env.onProtected;
     // The actor runs from the first event it must hear until the breaker is CLOSED again: a CLOSED
     // breaker's snapshot is the initial one anyway. With an inspector it runs from now on, so that
     // every breaker is visible there.
@@ -144,6 +166,36 @@ export class Breaker {
     return event === 'stateChange' ? this.listeners.add(listener) : () => undefined;
   }
 
+  /**
+   * Adds this breaker's counters to `into`, allocating nothing: a scrape sums every breaker's.
+   * Timeouts are counted apart from the other failures.
+   */
+  addCounts(into: CallCounts): void {
+    into.successes += this.successes;
+    into.failures += this.failures - this.timeouts;
+    into.timeouts += this.timeouts;
+    into.rejections += this.rejections;
+    into.slow += this.slowCalls;
+  }
+
+  /** Lists `adapter` in `protectedBy` and tells the runtime that made this breaker, if any. */
+  addProtected(adapter: string): void {
+    this.protectedBy.push(adapter);
+    this.onProtected?.(adapter);
+  }
+
+  /**
+   * Follows a health check: unhealthy opens the breaker and holds it OPEN; healthy again lets
+   * trial calls through at once (a breaker the check did not hold goes on as it was).
+   */
+  followHealth(healthy: boolean): void {
+    if (this.healthDown !== healthy) return;
+    this.healthDown = !healthy;
+    // Without an actor the breaker is CLOSED and the check was not down: nothing to tell.
+    if (healthy && !this.actor) return;
+    this.send(healthy ? HEALTH_UP : HEALTH_DOWN);
+  }
+
   /** Opens the breaker and keeps it open until the next `close()` or `reset()`. */
   open(): void {
     this.sendManual('manual.open');
@@ -169,7 +221,11 @@ export class Breaker {
   }
 
   private async run<T, A extends unknown[]>(fn: BreakerCall<T, A>, args: A, epoch: number): Promise<T> {
-    const start = this.opts.timed ? this.clock.now() : 0;
+    // One call in SAMPLE_EVERY is timed for the duration metric; counted down here, so a call
+    // that never settles does not stop the sampling.
+    const sampled = --this.untilSample === 0;
+    if (sampled) this.untilSample = SAMPLE_EVERY;
+    const start = sampled || this.opts.timed ? this.clock.now() : UNTIMED;
     const timeoutMs = this.opts.timeoutMs;
     let value: T;
     try {
@@ -177,20 +233,26 @@ export class Breaker {
         ? fn(NEVER_ABORTED, ...args)
         : callWithTimeout(fn, args, timeoutMs, this.clock));
     } catch (err) {
-      return this.fail(err, start, epoch, args);
+      return this.fail(err, start, epoch, args, sampled);
     }
     this.successes++;
-    this.settle(false, start, epoch);
+    this.settle(false, start, epoch, sampled);
     return value;
   }
 
-  private async fail<T>(err: unknown, start: number, epoch: number, args: unknown[]): Promise<T> {
+  private async fail<T>(
+    err: unknown,
+    start: number,
+    epoch: number,
+    args: unknown[],
+    sampled: boolean,
+  ): Promise<T> {
     const timedOut = isTimeoutError(err);
     const counted = timedOut || this.counts(err);
     if (counted) this.failures++;
     else this.successes++;
     if (timedOut) this.timeouts++;
-    this.settle(counted, start, epoch);
+    this.settle(counted, start, epoch, sampled);
     const fallback = this.opts.fallback;
     if (counted && fallback) return (await fallback(err, ...args)) as T;
     throw err;
@@ -205,10 +267,12 @@ export class Breaker {
   }
 
   /** Feeds a finished call to the window, or to the machine when it was a trial. */
-  private settle(failed: boolean, start: number, epoch: number): void {
-    const now = this.opts.timed ? this.clock.now() : 0;
+  private settle(failed: boolean, start: number, epoch: number, sampled: boolean): void {
+    const now = start === UNTIMED ? 0 : this.clock.now();
     const slowCallMs = this.opts.slowCallMs;
     const slow = slowCallMs !== undefined && now - start >= slowCallMs;
+    if (slow) this.slowCalls++;
+    if (sampled) this.timings?.observe(now - start);
     if (epoch !== 0) {
       // A trial of an earlier HALF_OPEN period says nothing of this one.
       if (epoch === this.halfOpenEpoch && this.gate === TRIAL) {
@@ -218,6 +282,7 @@ export class Breaker {
     }
     // A call that started before the breaker left CLOSED says nothing of its new period.
     if (this.gate !== PASS) return;
+    if (this.inspect) this.shown.add(failed || slow, this.actor?.ref);
     if (this.strategy.record(failed, slow, now) && this.machineState === 'CLOSED') {
       this.send(WINDOW_TRIPPED);
     }
@@ -298,7 +363,13 @@ export class Breaker {
     const { resetTimeoutMs, halfOpenMaxCalls, halfOpenSuccessThreshold } = this.opts;
     const actor = startBreakerActor({
       id: `breaker:${this.name}`,
-      input: { window: this.strategy, resetTimeoutMs, halfOpenMaxCalls, halfOpenSuccessThreshold },
+      input: {
+        window: this.strategy,
+        resetTimeoutMs,
+        halfOpenMaxCalls,
+        halfOpenSuccessThreshold,
+        healthDown: this.healthDown,
+      },
       clock: this.clock,
       inspect: this.inspect,
     });

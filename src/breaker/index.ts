@@ -11,7 +11,7 @@ export {
 } from './options.js';
 export { BreakerRegistry, type BreakerRegistryOptions } from './registry.js';
 export { protect, type ProtectOptions } from './protect.js';
-export { SHARED_BREAKER_BUCKET } from './shared-format.js';
+export { SHARED_BREAKER_BUCKET, sharedBreakerBucket } from './shared-format.js';
 export { ConsecutiveStrategy, type BreakerStrategy, type RateThresholds } from './strategy.js';
 export { CountWindowStrategy } from './count-window.js';
 export { TimeWindowStrategy } from './time-window.js';

@@ -61,7 +61,43 @@ export interface BreakerOptions {
   shared?: boolean;
   /** A strategy of your own instead of `failureThreshold` / `window` (called once per breaker). */
   strategy?: () => BreakerStrategy;
+  /**
+   * Whether this breaker counts in the runtime's health: `false` keeps an OPEN or HALF_OPEN
+   * breaker from making the runtime DEGRADED, and `protect()` from registering its adapter.
+   * @default true
+   */
+  health?: boolean;
+  /**
+   * The name of a registered health check to follow (`rt.breaker` only): while it is UNHEALTHY the
+   * breaker is OPEN and stays so past its reset delay; once it recovers, trial calls go through
+   * (HALF_OPEN, then CLOSED after `halfOpenSuccessThreshold` successes).
+   * @default undefined (follows no check)
+   */
+  healthCheck?: string;
 }
+
+/** Call counters, as `Breaker.addCounts` adds a breaker's to them (a scrape sums every breaker's without allocating). */
+export interface CallCounts {
+  successes: number;
+  /** Failures other than timeouts. */
+  failures: number;
+  timeouts: number;
+  rejections: number;
+  /** Calls at least `slowCallMs` long (also counted as a success or a failure). */
+  slow: number;
+}
+
+/**
+ * Where breakers report a sample of their call durations (one call in {@link SAMPLE_EVERY}); the
+ * runtime's metrics provide it as a histogram.
+ */
+export interface CallTimings {
+  /** One sampled call took `ms`. */
+  observe(ms: number): void;
+}
+
+/** A breaker times one call in this many for {@link CallTimings}: a clock read per call would cost more than the breaker. */
+export const SAMPLE_EVERY = 16;
 
 /** A breaker's counters as `stats()` reports them. */
 export interface BreakerStats {
@@ -109,6 +145,8 @@ const optionsSchema = z.object({
   resetTimeoutMs: z.number().finite().nonnegative().optional(),
   halfOpenMaxCalls: count.optional(),
   halfOpenSuccessThreshold: count.optional(),
+  health: z.boolean().optional(),
+  healthCheck: z.string().min(1).optional(),
 });
 
 /** Options with their defaults applied, as a breaker holds them. */
@@ -124,6 +162,8 @@ export interface ResolvedBreakerOptions {
   /** The clock is read per call only when a slow-call or time window needs it. */
   readonly timed: boolean;
   readonly strategy: () => BreakerStrategy;
+  readonly health: boolean;
+  readonly healthCheck: string | undefined;
 }
 
 // Breakers made from the same options object (or none) share one resolved copy.
@@ -145,7 +185,8 @@ export function resolveOptions(name: string, options: BreakerOptions = NO_OPTION
 
 function resolve(name: string, options: BreakerOptions): ResolvedBreakerOptions {
   const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) throw new ValidationError(`invalid options of breaker "${name}"`, parsed.error.issues);
+  if (!parsed.success)
+    throw ValidationError.fromIssues(`invalid options of breaker "${name}"`, parsed.error.issues);
   const window = options.window ?? { kind: 'count', size: 100 };
   const slowCallMs = options.slowCallMs;
   return {
@@ -159,6 +200,8 @@ function resolve(name: string, options: BreakerOptions): ResolvedBreakerOptions 
     shared: options.shared ?? false,
     timed: slowCallMs !== undefined || window.kind === 'time',
     strategy: options.strategy ?? strategyFactory(options, window, slowCallMs),
+    health: options.health ?? true,
+    healthCheck: options.healthCheck,
   };
 }
 
@@ -190,6 +233,15 @@ export interface BreakerEnvironment extends Partial<Env> {
   keyValue?: (fresh?: boolean) => Promise<KeyValueStore>;
   /** The breaker's key in that bucket. @default the breaker's name */
   sharedKey?: string;
+  /**
+   * The bucket breakers shared before buckets were named per prefix, when it exists (never created):
+   * a key missing from `keyValue`'s bucket is taken from it once. @default none
+   */
+  legacyKeyValue?: () => Promise<KeyValueStore>;
   /** Tells this process's writes apart from its peers'. @default a random UUID */
   instanceId?: string;
+  /** Receives a sample of call durations. @default none (no call is timed for it) */
+  timings?: CallTimings;
+  /** Told when `protect()` wraps an adapter with this breaker (the runtime registers it with health). */
+  onProtected?: (adapter: string) => void;
 }

@@ -5,8 +5,8 @@ import { ClosedError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { KeyValueStore } from '../transport/key-value.js';
 import { Breaker } from './breaker.js';
-import type { BreakerOptions, BreakerStats } from './options.js';
-import { SHARED_BREAKER_BUCKET, sharedKey } from './shared-format.js';
+import type { BreakerEnvironment, BreakerOptions, BreakerStats, CallTimings } from './options.js';
+import { LEGACY_SHARED_BREAKER_BUCKET, sharedBreakerBucket, sharedKey } from './shared-format.js';
 
 /** Options of {@link BreakerRegistry}. */
 export interface BreakerRegistryOptions {
@@ -17,10 +17,28 @@ export interface BreakerRegistryOptions {
   clock?: Clock;
   /** Given to every breaker's actor. */
   inspect?: Inspect;
-  /** Opens the KV bucket of `shared: true` breakers; without it they stay local and say so. */
-  keyValue?: (bucket: string) => Promise<KeyValueStore>;
-  /** Called with every breaker the registry creates (the runtime registers metrics and health). */
-  onCreate?: (breaker: Breaker) => void;
+  /**
+   * Opens a KV bucket for `shared: true` breakers (without it they stay local and say so);
+   * `create: false` opens one only if it exists.
+   */
+  keyValue?: (bucket: string, options?: { readonly create?: boolean }) => Promise<KeyValueStore>;
+  /** The bucket of shared breakers: one per transport prefix. @default sharedBreakerBucket() */
+  bucket?: string;
+  /**
+   * Called with every breaker the registry creates, and the options it was made with (the
+   * runtime registers metrics and health).
+   */
+  onCreate?: (breaker: Breaker, options: BreakerOptions | undefined) => void;
+  /** Told when `protect()` wraps an adapter with one of these breakers. */
+  onProtected?: (breaker: Breaker, adapter: string) => void;
+  /** Receives a sample of every breaker's call durations (the runtime's metrics). */
+  timings?: CallTimings;
+  /**
+   * Watches the health check named `check` for a breaker's `healthCheck` option: calls `listener`
+   * with whether it is healthy now (when known) and on every change of that.
+   * @returns a function that stops watching
+   */
+  watchCheck?: (check: string, listener: (healthy: boolean) => void) => () => void;
 }
 
 /** Read access to a registry's circuit breakers (`rt.breakers`). */
@@ -39,6 +57,8 @@ export interface BreakerDirectory {
  */
 export class BreakerRegistry {
   private readonly breakers = new Map<string, Breaker>();
+  /** Ends each `healthCheck` breaker's watch of its check. */
+  private readonly unwatch: (() => void)[] = [];
   /** Read-only view: stats, list, and lookup by name without creating. */
   readonly directory: BreakerDirectory = {
     stats: () => this.stats(),
@@ -66,17 +86,35 @@ export class BreakerRegistry {
     if (shared && !this.opts.keyValue) {
       logger.warn({ breaker: name }, 'shared breaker without a key-value bucket: its state stays local');
     }
-    const breaker = new Breaker(name, options, {
+    const { onProtected, timings } = this.opts;
+    const breaker: Breaker = new Breaker(name, options, {
       ...(clock ? { clock } : {}),
       ...(inspect ? { inspect } : {}),
       logger,
-      ...(shared && this.opts.keyValue ? { keyValue: (fresh?: boolean) => this.openBucket(fresh) } : {}),
+      ...(shared && this.opts.keyValue ? this.bucketsOf(this.opts.keyValue) : {}),
       sharedKey: sharedKey(service, name),
       instanceId: this.instanceId,
+      ...(timings && { timings }),
+      ...(onProtected &&
+        options?.health !== false && { onProtected: (adapter: string) => onProtected(breaker, adapter) }),
     });
     this.breakers.set(name, breaker);
-    this.opts.onCreate?.(breaker);
+    this.opts.onCreate?.(breaker, options);
+    this.follow(breaker, options?.healthCheck);
     return breaker;
+  }
+
+  /** Links a breaker to the health check it follows (`healthCheck`). */
+  private follow(breaker: Breaker, check: string | undefined): void {
+    if (check === undefined) return;
+    if (!this.opts.watchCheck) {
+      this.opts.logger.warn(
+        { breaker: breaker.name, check },
+        'no health monitor: the breaker follows no check',
+      );
+      return;
+    }
+    this.unwatch.push(this.opts.watchCheck(check, (healthy) => breaker.followHealth(healthy)));
   }
 
   /** @returns the breaker named `name`, if one was created; never creates one */
@@ -103,8 +141,18 @@ export class BreakerRegistry {
   }
 
   private async disposeAll(): Promise<void> {
+    for (const off of this.unwatch.splice(0)) off();
     for (const breaker of this.breakers.values()) breaker.dispose();
     this.breakers.clear();
+  }
+
+  /** The bucket a shared breaker keeps its state in, and the legacy one it still reads (when another). */
+  private bucketsOf(open: NonNullable<BreakerRegistryOptions['keyValue']>): BreakerEnvironment {
+    const legacy = (this.opts.bucket ?? sharedBreakerBucket()) !== LEGACY_SHARED_BREAKER_BUCKET;
+    return {
+      keyValue: (fresh?: boolean) => this.openBucket(fresh),
+      ...(legacy && { legacyKeyValue: () => open(LEGACY_SHARED_BREAKER_BUCKET, { create: false }) }),
+    };
   }
 
   /** One bucket for all shared breakers; a failed open is retried by the next breaker that needs it. */
@@ -112,7 +160,7 @@ export class BreakerRegistry {
     const open = this.opts.keyValue;
     if (!open) return Promise.reject(new Error('no key-value bucket is configured'));
     if (!this.bucket || fresh) {
-      this.bucket = open(SHARED_BREAKER_BUCKET);
+      this.bucket = open(this.opts.bucket ?? sharedBreakerBucket());
       this.bucket.catch(() => (this.bucket = undefined));
     }
     return this.bucket;

@@ -7,8 +7,26 @@ import type { KeyValueStore, KvEntry } from '../transport/key-value.js';
  * through this module, so the format lives in one place.
  */
 
-/** The bucket shared breakers keep their state in; keys are `<service>.<breaker>`. */
+/**
+ * The bucket of the default prefix (`bulwark`), and the one every prefix shared before buckets were
+ * named per prefix: still read (never created) for one release, so that breakers forced there keep
+ * their state. Use {@link sharedBreakerBucket} for a prefix's own.
+ */
 export const SHARED_BREAKER_BUCKET = 'bulwark_breakers';
+
+/** The bucket every prefix shared before buckets were named per prefix. */
+export const LEGACY_SHARED_BREAKER_BUCKET = 'bulwark_breakers';
+
+/**
+ * The bucket shared breakers keep their state in, one per transport prefix so that environments
+ * sharing a server do not share breakers; keys are `<service>.<breaker>`.
+ * @param prefix - the transport's prefix (`transport.namespace`) @default 'bulwark'
+ * @example
+ * sharedBreakerBucket('shop'); // 'shop_breakers'
+ */
+export function sharedBreakerBucket(prefix = 'bulwark'): string {
+  return `${prefix.replace(/[^-_a-zA-Z0-9]/g, '_')}_breakers`;
+}
 
 /** One breaker's state as every instance sees it in the bucket. */
 export interface SharedValue {

@@ -78,6 +78,8 @@ export class SharedState {
     private readonly key: string,
     private readonly instanceId: string,
     private readonly retryAttach = true,
+    /** The bucket every prefix shared before, read once for a key the bucket lacks. */
+    private readonly openLegacy?: () => Promise<KeyValueStore>,
   ) {
     this.ready = this.attach();
   }
@@ -159,6 +161,7 @@ export class SharedState {
       await watch.ready;
       const entry = await store.get(this.key);
       if (entry) this.onEntry(entry);
+      else await this.adoptLegacy(store);
       this.store = store;
       if (!this.stopped) this.mode = 'shared';
       const unsent = this.unsent;
@@ -169,6 +172,22 @@ export class SharedState {
       this.watch = undefined;
       this.degrade(err);
       this.scheduleAttach();
+    }
+  }
+
+  /**
+   * Copies this breaker's value from the bucket every prefix shared before (a state forced there
+   * outlives the upgrade); the watch then applies it like a peer's write. Best effort: a missing
+   * legacy bucket, or a peer that wrote first, leaves the bucket as it is.
+   */
+  private async adoptLegacy(store: KeyValueStore): Promise<void> {
+    if (!this.openLegacy) return;
+    try {
+      const legacy = await this.openLegacy();
+      const value = decodeShared(await legacy.get(this.key));
+      if (value) await store.create(this.key, encodeShared(value));
+    } catch {
+      // no legacy bucket, or the key is already in the new one: nothing to adopt
     }
   }
 
@@ -262,5 +281,6 @@ export function startSharedState(host: SharedHost, env: BreakerEnvironment): Sha
     env.keyValue ??
     (() => Promise.reject(new Error('no key-value bucket is configured for shared breakers')));
   const key = env.sharedKey ?? host.name;
-  return new SharedState(host, keyValue, key, env.instanceId ?? randomUUID(), env.keyValue !== undefined);
+  const instanceId = env.instanceId ?? randomUUID();
+  return new SharedState(host, keyValue, key, instanceId, env.keyValue !== undefined, env.legacyKeyValue);
 }

@@ -31,7 +31,7 @@ export function brokerCommand(cmd: Command): Command {
   return cmd
     .option(
       '--prefix <prefix>',
-      'subject prefix of the runtimes (BULWARK_PREFIX)',
+      'the prefix the services run under (env BULWARK_PREFIX)',
       process.env.BULWARK_PREFIX ?? 'bulwark',
     )
     .option('--json', 'print JSON for scripts');
@@ -66,7 +66,9 @@ export async function withTransport<T>(
     await transport.start({ service: 'bulwark-cli', logger: silentLogger });
   } catch (err) {
     if (err instanceof MissingStreamError)
-      throw new CliError(`nothing to read at ${env.NATS_URL}: ${err.message}`);
+      throw new CliError(
+        `nothing to read at ${env.NATS_URL}: no stream ${err.stream} under prefix "${opts.prefix}" (is --prefix right? nothing was created)`,
+      );
     throw new CliError(`cannot reach the broker at ${env.NATS_URL} (${causeOf(err)})`);
   }
   try {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { transportFromEnv } from '../runtime/create-runtime.js';
+import { dropPrefix } from '../transport/nats/drop.js';
 import { brokerEnv } from './broker.js';
 import { positiveInt } from './parse.js';
 import { runDemo, type DemoRuntime } from './demo.js';
@@ -27,7 +28,14 @@ export function demoCommand(program: Command): void {
           }
         : undefined;
       if (!o.nats) return void (await runDemo({ print, ...(keep && { keep }) }));
-      const transport = transportFromEnv(brokerEnv(`demo${Date.now().toString(36)}`));
-      await runDemo({ transport, print, ...(keep && { keep }) });
+      // Streams of its own, dropped afterwards: a demo leaves nothing on the broker.
+      const prefix = `demo${Date.now().toString(36)}`;
+      const env = brokerEnv(prefix);
+      try {
+        await runDemo({ transport: transportFromEnv(env), print, ...(keep && { keep }) });
+      } finally {
+        const dropped = await dropPrefix({ servers: env.NATS_URL, prefix });
+        print(`   removed what the demo created on the broker: ${dropped.join(', ') || 'nothing'}`);
+      }
     });
 }

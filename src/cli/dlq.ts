@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { DeadLetter, DeadLetterQuery, DeadLetterStore } from '../transport/dead-letters.js';
 import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
-import { CliError, paint, printJson } from './output.js';
-import { list, positiveInt } from './parse.js';
+import { CliError, paint, printJson, printTable, safe, safeJson, type Column } from './output.js';
+import { eventType, list, positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
 
 interface SelectOptions extends BrokerOptions {
@@ -29,7 +29,7 @@ function query(o: SelectOptions): DeadLetterQuery {
 function selection(cmd: Command): Command {
   return brokerCommand(cmd)
     .option('--ids <ids>', 'dead letter ids (or event ids), comma-separated', list)
-    .option('--type <type>', 'event type')
+    .option('--type <type>', 'event type (one type, no wildcards)', eventType)
     .option('--group <group>', 'subscriber group (a queue\'s is "queue:<name>")')
     .addOption(
       new Option('--reason <reason>', 'why they died').choices([
@@ -41,17 +41,29 @@ function selection(cmd: Command): Command {
     );
 }
 
-function row(dl: DeadLetter): string {
+const COLUMNS: readonly Column[] = [
+  { title: 'ID', width: 8 },
+  { title: 'TYPE', width: 22 },
+  { title: 'GROUP', width: 16 },
+  { title: 'REASON', width: 10 },
+  { title: 'TRIES', width: 5 },
+  { title: 'FAILED AT', width: 20 },
+  { title: 'ERROR', width: 0 },
+];
+const COLOURS: Record<number, 'bold' | 'red' | 'dim'> = { 0: 'bold', 3: 'red', 5: 'dim' };
+
+function cells(dl: DeadLetter): string[] {
   const when = dl.failedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  return [
-    paint('bold', dl.id.padEnd(8)),
-    dl.event.type.padEnd(22),
-    dl.group.padEnd(16),
-    paint('red', dl.reason.padEnd(10)),
-    `${dl.attempts}×`.padEnd(4),
-    paint('dim', when),
-    `${dl.error.name}: ${dl.error.message}`,
-  ].join(' ');
+  const error = `${dl.error.name}: ${dl.error.message}`;
+  return [dl.id, dl.event.type, dl.group, dl.reason, `${dl.attempts}×`, when, error];
+}
+
+/** Dead letters as a table with a header; everything from the broker is printed terminal-safe. */
+function printDeadLetters(dead: readonly DeadLetter[]): void {
+  printTable(COLUMNS, dead.map(cells), (i, _cell, padded) => {
+    const colour = COLOURS[i];
+    return colour ? paint(colour, padded) : padded;
+  });
 }
 
 /** Moves the selected dead letters in steps, with a progress bar for long runs. */
@@ -87,7 +99,7 @@ export function dlqCommand(program: Command): void {
         const dead = await t.deadLetters.list({ ...query(o), limit: o.limit ?? 100 });
         if (o.json) return printJson(dead);
         if (dead.length === 0) return void process.stdout.write('no dead letters\n');
-        process.stdout.write(`${dead.map(row).join('\n')}\n`);
+        printDeadLetters(dead);
       }),
     );
   brokerCommand(
@@ -97,8 +109,9 @@ export function dlqCommand(program: Command): void {
       const dl = await t.deadLetters.get(id);
       if (!dl) throw new CliError(`no dead letter ${id}`);
       if (o.json) return printJson(dl);
-      process.stdout.write(`${row(dl)}\nsubject ${dl.subject}${dl.seq ? ` (seq ${dl.seq})` : ''}\n`);
-      process.stdout.write(`${JSON.stringify(dl.event, null, 2)}\n`);
+      printDeadLetters([dl]);
+      process.stdout.write(`subject ${safe(dl.subject)}${dl.seq ? ` (seq ${dl.seq})` : ''}\n`);
+      process.stdout.write(`${safeJson(dl.event, 2)}\n`);
     }),
   );
   for (const verb of ['redrive', 'purge'] as const) {

@@ -84,7 +84,7 @@ export function healthCommand(program: Command): void {
     .description(
       "a running service's health report: GET <url>/health, or its instances on NATS; exits 1 when UNHEALTHY",
     )
-    .option('--url <url>', 'where the service listens (rt.listen), e.g. http://127.0.0.1:8080', httpUrl)
+    .option('--url <url>', 'where the service serves HTTP, e.g. http://127.0.0.1:8080', httpUrl)
     .option('--service <service>', 'every live instance of this service and its status, over NATS (NATS_URL)')
     .option('--json', 'print JSON: the report (with --url), or the instances (with --service)')
     .action(async (opts: HealthOptions) => {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { systemClock } from '../time/clock.js';
+import { MissingStreamError } from '../errors.js';
 import { silentLogger } from '../logging.js';
 import { deadLetterGroup } from '../queue/dead-letter.js';
 import { Queue } from '../queue/queue.js';
 import type { JobInfo } from '../queue/types.js';
 import type { Transport } from '../transport/transport.js';
 import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
-import { CliError, paint, printJson, statusColor } from './output.js';
+import { CliError, paint, printJson, safe, safeJson, statusColor } from './output.js';
 import { list, positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
 
@@ -29,7 +30,11 @@ function withQueue<T>(
     const host = { transport, clock: systemClock, logger: silentLogger, inspect: undefined };
     const q = new Queue(name, o.ackWait === undefined ? {} : { ackWaitMs: o.ackWait }, host);
     try {
-      await q.ready();
+      await q.ready().catch((err: unknown) => {
+        if (err instanceof MissingStreamError)
+          throw new CliError(`no queue "${name}" under prefix "${o.prefix}" (nothing was created)`);
+        throw err;
+      });
       return await work(q, transport);
     } finally {
       await q.close();
@@ -39,10 +44,10 @@ function withQueue<T>(
 
 function printJob(job: JobInfo): void {
   const lines = [
-    `${paint('bold', job.id)} ${job.name} — ${paint(statusColor(job.state), job.state)}, priority ${job.priority}, ${job.attempts} attempt(s)`,
-    ...(job.error ? [`error: ${job.error.name}: ${job.error.message}`] : []),
-    ...(job.result !== undefined ? [`result: ${JSON.stringify(job.result)}`] : []),
-    `data: ${JSON.stringify(job.data, null, 2)}`,
+    `${paint('bold', safe(job.id))} ${safe(job.name)} — ${paint(statusColor(job.state), job.state)}, priority ${job.priority}, ${job.attempts} attempt(s)`,
+    ...(job.error ? [`error: ${safe(`${job.error.name}: ${job.error.message}`)}`] : []),
+    ...(job.result !== undefined ? [`result: ${safeJson(job.result)}`] : []),
+    `data: ${safeJson(job.data, 2)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -82,7 +87,7 @@ async function retryDead(
 function queueCommand(cmd: Command): Command {
   return brokerCommand(cmd).option(
     '--ack-wait <ms>',
-    "the queue's ackWaitMs, when not the default 30000",
+    'how long the queue waits for a job to be acknowledged, in ms, when it was opened with another than 30000',
     positiveInt,
   );
 }
@@ -107,7 +112,7 @@ export function jobsCommand(program: Command): void {
   ).action((name: string, id: string, o: JobsOptions) =>
     withQueue(name, o, async (q) => {
       const job = await q.getJob(id);
-      if (!job) throw new CliError(`no job ${id} in queue ${name}`);
+      if (!job) throw new CliError(`no job ${safe(id)} in queue ${name}`);
       return o.json ? printJson(job) : printJob(job);
     }),
   );

@@ -28,3 +28,17 @@ export function httpUrl(value: string): string {
   }
   throw new InvalidArgumentError('expected an http:// or https:// URL');
 }
+
+/**
+ * Parses an option that names one event type: a wildcard (`*`, `>`) would select several, and an
+ * empty or dotted-empty type none.
+ */
+export function eventType(value: string): string {
+  if (/[*>]/.test(value))
+    throw new InvalidArgumentError(
+      `expected one event type such as user.created, not a pattern ("${value}")`,
+    );
+  if (!/^[^.\s]+(\.[^.\s]+)*$/.test(value))
+    throw new InvalidArgumentError('expected an event type such as user.created');
+  return value;
+}

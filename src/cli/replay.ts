@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { ReplayRequest, ReplayResult, Transport } from '../transport/transport.js';
 import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
 import { CliError, printJson } from './output.js';
-import { positiveInt } from './parse.js';
+import { eventType, positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
 
 /** Commander's options: the replay request itself, plus the broker's. */
@@ -33,7 +33,7 @@ export function replayCommand(program: Command): void {
     program
       .command('replay')
       .description('re-deliver a range of the event stream to one group (the others skip it)')
-      .requiredOption('--type <type>', 'event type to replay')
+      .requiredOption('--type <type>', 'event type to replay (one type, no wildcards)', eventType)
       .requiredOption('--group <group>', 'the only group that handles the replayed events')
       .option('--from-seq <seq>', 'first stream sequence (inclusive)', positiveInt)
       .option('--to-seq <seq>', 'last stream sequence (inclusive)', positiveInt)

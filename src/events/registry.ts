@@ -69,7 +69,7 @@ export function defineEvents<const S extends EventSchemas>(schemas: S): EventReg
       if (!schema) throw unknownType(type);
       const result = schema.safeParse(payload);
       if (!result.success) {
-        throw new ValidationError(`invalid "${type}" payload: ${result.error.message}`, result.error.issues);
+        throw ValidationError.fromIssues(`invalid "${type}" payload`, result.error.issues);
       }
       return result.data as never;
     },

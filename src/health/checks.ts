@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { Clock } from '../time/clock.js';
-import { describeError } from '../errors.js';
+import { describeError, ValidationError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import type { CheckOutcome, HealthCheck, HealthStatus } from './types.js';
 
@@ -106,16 +106,122 @@ export function eventLoopCheck(opts: EventLoopCheckOptions = {}): HealthCheck & 
   };
 }
 
-/** Heap in use against V8's limit: optional, DEGRADED above `maxHeapRatio`. @default 0.9 */
-export function memoryCheck(maxHeapRatio = 0.9): HealthCheck {
+/** Options of {@link memoryCheck}. */
+export interface MemoryCheckOptions {
+  /** Heap in use over V8's heap limit above which the check fails. @default 0.9 */
+  readonly maxHeapRatio?: number;
+  /** @default false (a failure makes the service DEGRADED) */
+  readonly critical?: boolean;
+}
+
+/**
+ * Heap in use against V8's limit: optional, DEGRADED above `maxHeapRatio`.
+ * @returns the check, named `memory`
+ * @throws {ValidationError} when `maxHeapRatio` is not in (0, 1]
+ * @example
+ * rt.health.register(memoryCheck({ maxHeapRatio: 0.8 })); // replaces the built-in `memory` check
+ */
+export function memoryCheck(opts: MemoryCheckOptions = {}): HealthCheck {
+  const maxHeapRatio = opts.maxHeapRatio ?? 0.9;
+  if (!(maxHeapRatio > 0 && maxHeapRatio <= 1))
+    throw new ValidationError(`maxHeapRatio must be in (0, 1], got ${maxHeapRatio}`);
   return {
     name: 'memory',
-    critical: false,
+    critical: opts.critical ?? false,
     check: () => {
       const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
       const ratio = used / limit;
       const mb = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
-      return { healthy: ratio <= maxHeapRatio, message: `heap ${mb(used)} of ${mb(limit)}` };
+      const pct = `${Math.round(ratio * 100)}% (max ${Math.round(maxHeapRatio * 100)}%)`;
+      return { healthy: ratio <= maxHeapRatio, message: `heap ${mb(used)} of ${mb(limit)}, ${pct}` };
     },
   };
+}
+
+/** Options of {@link envCheck}. */
+export interface EnvCheckOptions {
+  /** @default true (a service without its configuration cannot work) */
+  readonly critical?: boolean;
+  /** Where the variables are read. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Whether every variable in `vars` is set and not empty; the message names the missing ones,
+ * never a value.
+ * @returns the check, named `name`
+ * @example
+ * rt.health.register(envCheck('config', ['DATABASE_URL', 'STRIPE_KEY']));
+ */
+export function envCheck(name: string, vars: readonly string[], opts: EnvCheckOptions = {}): HealthCheck {
+  return {
+    name,
+    critical: opts.critical ?? true,
+    check: () => {
+      const env = opts.env ?? process.env;
+      const missing = vars.filter((v) => !env[v]);
+      return missing.length
+        ? { healthy: false, message: `missing ${missing.join(', ')}` }
+        : { healthy: true, message: `${vars.length} set` };
+    },
+  };
+}
+
+/** Options of {@link httpCheck}. */
+export interface HttpCheckOptions {
+  /** The request is aborted, and the check UNHEALTHY, after this long. @default 2_000 */
+  readonly timeoutMs?: number;
+  /** @default false (a failure makes the service DEGRADED) */
+  readonly critical?: boolean;
+  /** The status codes that count as healthy. @default any 2xx */
+  readonly expectStatus?: number | readonly number[];
+  /** Sent with the request (an `authorization`, a `user-agent`). @default none */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+function expected(status: number, expect: HttpCheckOptions['expectStatus']): boolean {
+  if (expect === undefined) return status >= 200 && status < 300;
+  return typeof expect === 'number' ? status === expect : expect.includes(status);
+}
+
+/**
+ * A GET of `url`: HEALTHY when it answers with an expected status within `timeoutMs`; a refused
+ * connection, another status or the timeout is UNHEALTHY, with the reason. The body is not read.
+ * @returns the check, named `name` (a breaker with `healthCheck: name` follows it)
+ * @example
+ * rt.health.register(httpCheck('stripe-api', 'https://status.stripe.com/health', { timeoutMs: 2_000 }));
+ * const stripe = rt.breaker('stripe', { healthCheck: 'stripe-api' });
+ */
+export function httpCheck(name: string, url: string | URL, opts: HttpCheckOptions = {}): HealthCheck {
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  return {
+    name,
+    critical: opts.critical ?? false,
+    // The request's own abort says why; the monitor's timeout is only the backstop.
+    timeoutMs: timeoutMs + 1_000,
+    check: async () => {
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          signal: AbortSignal.timeout(timeoutMs),
+          ...(opts.headers && { headers: opts.headers }),
+        });
+      } catch (err) {
+        const timedOut = err instanceof Error && err.name === 'TimeoutError';
+        return {
+          healthy: false,
+          message: timedOut ? `no answer within ${timeoutMs} ms` : describeCause(err),
+        };
+      }
+      await res.body?.cancel();
+      const healthy = expected(res.status, opts.expectStatus);
+      return { healthy, message: `HTTP ${res.status}` };
+    },
+  };
+}
+
+/** fetch rejects with `TypeError: fetch failed`; the reason (ECONNREFUSED, …) is its cause. */
+function describeCause(err: unknown): string {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  return describeError(cause ?? err).message;
 }

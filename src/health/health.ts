@@ -1,7 +1,7 @@
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
 import { ValidationError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import { aggregate, breakerImpact, checkImpact } from './aggregate.js';
+import { breakerImpact, checkImpact, worst } from './aggregate.js';
 import { AlertThrottle } from './alerts.js';
 import { eventLoopCheck, memoryCheck, runCheck, transportCheck, type CheckRun } from './checks.js';
 import type {
@@ -31,6 +31,19 @@ export interface HealthEnvironment extends Env {
   readonly transportUnhealthyAfterMs?: number;
 }
 
+/** A dependency for `registerService`, optionally with a check of its own. */
+export interface ServiceRegistrationWithCheck extends ServiceRegistration {
+  /**
+   * Registered as one of the runtime's checks (named by its `name`, reported as such) whose
+   * status counts in this service's too: its breaker's or its check's, whichever is worse.
+   * @default none
+   */
+  readonly check?: HealthCheck;
+}
+
+/** Told a check's status whenever it changes (see {@link HealthMonitor.watchCheck}). */
+export type CheckListener = (status: HealthStatus) => void;
+
 interface CheckEntry {
   readonly def: HealthCheck;
   last: CheckRun | undefined;
@@ -51,7 +64,10 @@ interface Override {
  */
 export class HealthMonitor {
   private readonly checks = new Map<string, CheckEntry>();
-  private readonly services = new Map<string, { reg: ServiceRegistration; off?: () => void }>();
+  private readonly services = new Map<string, { reg: ServiceRegistrationWithCheck; off?: () => void }>();
+  private readonly checkListeners = new Map<string, Set<CheckListener>>();
+  /** Built-in checks still in place: a check of the same name replaces one. */
+  private readonly builtins = new Set<string>();
   private readonly overrides = new Map<string, Override>();
   private readonly alerts: AlertThrottle;
   private readonly lastStatus = new Map<string, HealthStatus>();
@@ -73,33 +89,68 @@ export class HealthMonitor {
         }),
         this.loop,
         memoryCheck(),
-      ])
+      ]) {
         this.register(c);
-    env.supervisor.onNotice(() => this.changed());
+        this.builtins.add(c.name);
+      }
+    // The supervisor actor aggregates; a change of its state is a change of the service's health.
+    let aggregate = env.supervisor.getSnapshot().value;
+    env.supervisor.actor.subscribe((s) => {
+      if (s.value === aggregate) return;
+      aggregate = s.value;
+      this.changed();
+    });
   }
 
   /**
-   * Adds a custom check.
-   * @throws {ValidationError} when a check of that name exists
+   * Adds a custom check; one named like a built-in check (`transport`, `event-loop`, `memory`)
+   * replaces it, so `register(memoryCheck({ maxHeapRatio: 0.8 }))` tunes the built-in one.
+   * @throws {ValidationError} when a check of that name exists (other than a built-in one)
    */
   register(check: HealthCheck): () => void {
-    if (this.checks.has(check.name))
+    if (this.checks.has(check.name) && !this.builtins.delete(check.name))
       throw new ValidationError(`health check "${check.name}" already registered`);
     this.checks.set(check.name, { def: check, last: undefined, changedAt: this.env.clock.now() });
-    return () => this.checks.delete(check.name);
+    return () => {
+      this.checks.delete(check.name);
+      this.env.supervisor.reportHealth(`check:${check.name}`, undefined);
+    };
   }
 
   /**
-   * Registers a dependency and its breaker; a breaker state change re-evaluates health at once.
-   * @throws {ValidationError} when a service of that id exists
+   * Calls `listener` with the status of the check named `name` each time it changes (checks run
+   * on `report()` and on the `start()` loop), and at once when it has run already.
+   * @returns a function that stops the listener
+   * @example
+   * const off = rt.health.watchCheck('stripe-api', (status) => console.log('stripe-api is', status));
    */
-  registerService(reg: ServiceRegistration): () => void {
+  watchCheck(name: string, listener: CheckListener): () => void {
+    let listeners = this.checkListeners.get(name);
+    if (!listeners) this.checkListeners.set(name, (listeners = new Set()));
+    listeners.add(listener);
+    const last = this.checks.get(name)?.last;
+    if (last) listener(last.status);
+    return () => void listeners.delete(listener);
+  }
+
+  /**
+   * Registers a dependency, its breaker and its own check; a breaker state change or a change of
+   * the check's status re-evaluates the service at once.
+   * @throws {ValidationError} when a service of that id, or a check of its check's name, exists
+   */
+  registerService(reg: ServiceRegistrationWithCheck): () => void {
     if (this.services.has(reg.id)) throw new ValidationError(`service "${reg.id}" already registered`);
-    const off = reg.circuitBreaker?.on?.('stateChange', () => this.changed());
+    const unregister = reg.check && this.register(reg.check);
+    const unwatch = reg.check && this.watchCheck(reg.check.name, () => this.reportService(reg.id));
+    const off = reg.circuitBreaker?.on?.('stateChange', () => this.reportService(reg.id));
     this.services.set(reg.id, { reg, ...(off && { off }) });
+    this.reportService(reg.id);
     return () => {
       off?.();
+      unwatch?.();
+      unregister?.();
       this.services.delete(reg.id);
+      this.env.supervisor.reportHealth(`service:${reg.id}`, undefined);
     };
   }
 
@@ -111,6 +162,8 @@ export class HealthMonitor {
     const key = target ?? '*';
     if (status === undefined) this.overrides.delete(key);
     else this.overrides.set(key, { status, message });
+    if (target === undefined) this.env.supervisor.actor.send({ type: 'override.set', status });
+    else if (this.services.has(target)) this.reportService(target);
     this.changed();
   }
 
@@ -160,13 +213,7 @@ export class HealthMonitor {
     const { breakers, services } = this.serviceReports();
     const actors = this.env.supervisor.report();
     const whole = this.overrides.get('*');
-    const status = aggregate({
-      checks: Object.values(checks).map((c) => ({ status: c.status, critical: c.critical })),
-      breakers: [],
-      actors: Object.values(actors),
-      ...(whole && { override: whole.status }),
-    });
-    const overall = whole ? whole.status : worstOf(status, Object.values(services));
+    const overall = this.env.supervisor.getSnapshot().value;
     const report: HealthReport = {
       status: overall,
       service: this.env.service,
@@ -192,9 +239,15 @@ export class HealthMonitor {
     entries.forEach((e, i) => {
       const forced = this.overrides.get(e.def.name);
       const run = forced ? { ...runs[i]!, ...forced } : runs[i]!;
-      if (e.last?.status !== run.status) e.changedAt = now;
-      e.last = run;
       const critical = e.def.critical ?? false;
+      const changed = e.last?.status !== run.status;
+      e.last = run;
+      if (changed) {
+        e.changedAt = now;
+        const health = { kind: 'check', status: checkImpact(run.status, critical), message: run.message };
+        this.env.supervisor.reportHealth(`check:${e.def.name}`, health);
+        for (const listener of this.checkListeners.get(e.def.name) ?? []) listener(run.status);
+      }
       out[e.def.name] = {
         ...run,
         critical,
@@ -205,6 +258,16 @@ export class HealthMonitor {
     return out;
   }
 
+  /** Sends a registered service's status (its breaker's, or its override) to the supervisor actor. */
+  private reportService(id: string): void {
+    const entry = this.services.get(id);
+    if (!entry) return;
+    const critical = entry.reg.critical ?? false;
+    const status = this.overrides.get(id)?.status ?? this.serviceStatus(entry.reg, critical);
+    const health = { kind: 'service', status: checkImpact(status, critical), state: status };
+    this.env.supervisor.reportHealth(`service:${id}`, health);
+  }
+
   private serviceReports() {
     const breakers: Record<string, BreakerStatsLike> = {};
     const services: Record<string, ServiceReport> = {};
@@ -212,7 +275,7 @@ export class HealthMonitor {
       const critical = reg.critical ?? false;
       const stats = reg.circuitBreaker?.stats();
       if (stats) breakers[stats.name] = stats;
-      const computed = stats ? breakerImpact(stats, critical) : 'HEALTHY';
+      const computed = this.serviceStatus(reg, critical);
       services[id] = {
         name: reg.name,
         status: this.overrides.get(id)?.status ?? computed,
@@ -223,6 +286,14 @@ export class HealthMonitor {
       };
     }
     return { breakers, services };
+  }
+
+  /** A service's own status: its breaker's or its check's, whichever is worse. */
+  private serviceStatus(reg: ServiceRegistrationWithCheck, critical: boolean): HealthStatus {
+    const stats = reg.circuitBreaker?.stats();
+    const byBreaker = stats ? breakerImpact(stats, critical) : 'HEALTHY';
+    const checked = reg.check && this.checks.get(reg.check.name)?.last?.status;
+    return checked ? worst(byBreaker, checkImpact(checked, critical)) : byBreaker;
   }
 
   private notifyChanges(report: HealthReport): void {
@@ -236,7 +307,8 @@ export class HealthMonitor {
     const before = this.lastStatus.get(id);
     this.lastStatus.set(id, status);
     if (before === undefined || before === status) return;
-    this.env.logger.info({ service: id, from: before, to: status }, 'health changed');
+    // `service` is the runtime's own on every line: the one that changed is the `target`.
+    this.env.logger.info({ target: id, from: before, to: status }, 'health changed');
     this.alerts.change(id, status, message);
     if (report) void this.publish(report);
   }
@@ -250,12 +322,6 @@ export class HealthMonitor {
       this.env.logger.warn({ err }, 'could not publish the health change');
     }
   }
-}
-
-/** A registered service's status counts like an optional check, or fully when it is critical. */
-function worstOf(status: HealthStatus, services: readonly ServiceReport[]): HealthStatus {
-  const parts = services.map((s) => ({ status: checkImpact(s.status, s.critical), critical: true }));
-  return aggregate({ checks: [{ status, critical: true }, ...parts], breakers: [], actors: [] });
 }
 
 /** One line naming what is not healthy. */

@@ -8,12 +8,13 @@ export interface Readiness {
   readonly reason?: string;
 }
 
-/** Ready: open, the transport connected, every subscriber consuming and every queue's store open (and its worker taking jobs). */
+/** Ready: open, the transport connected, every subscriber consuming, every queue's store open (and its worker taking jobs) and every endpoint serving. */
 export function readiness(
   closing: boolean,
   transport: Transport,
   subs: Iterable<Subscription>,
   queues: Iterable<Queue>,
+  endpoints: Iterable<{ readonly name: string; status(): string }> = [],
 ): Readiness {
   if (closing) return { ready: false, reason: 'shutting down' };
   const t = transport.status();
@@ -27,6 +28,10 @@ export function readiness(
     const status = q.status();
     if (status !== 'working' && status !== 'idle' && status !== 'stalled')
       return { ready: false, reason: `queue ${q.name} is ${status}` };
+  }
+  for (const e of endpoints) {
+    const status = e.status();
+    if (status !== 'serving') return { ready: false, reason: `endpoint ${e.name} is ${status}` };
   }
   return { ready: true };
 }

@@ -9,9 +9,18 @@ export interface ObservedRuntime {
   readiness(): Readiness;
 }
 
+/** Kubernetes' names for the health routes: `/healthz`, `/livez`, `/readyz`. */
+export const K8S_ALIASES = {
+  '/healthz': '/health',
+  '/livez': '/health/live',
+  '/readyz': '/health/ready',
+} as const;
+
 /**
  * The built-in routes: `/health` (the JSON report, 503 when UNHEALTHY), `/health/live`,
- * `/health/ready` (503 until every subscriber consumes and once shutdown begins), `/metrics`.
+ * `/health/ready` (503 until every subscriber consumes and once shutdown begins), open to anyone,
+ * also under Kubernetes' names (`/healthz`, `/livez`, `/readyz`); `/metrics`, which needs the read
+ * token (or the admin token) when one is configured.
  * @returns a route table keyed by path; add more routes to it before serving
  */
 export function runtimeRoutes(rt: ObservedRuntime): Map<string, Route> {
@@ -23,9 +32,10 @@ export function runtimeRoutes(rt: ObservedRuntime): Map<string, Route> {
         return { status: report.status === 'UNHEALTHY' ? 503 : 200, body: JSON.stringify(report) };
       },
     },
-    { path: '/health/live', handle: () => ({ status: 200, body: '{"status":"UP"}' }) },
+    { path: '/health/live', anyHost: true, handle: () => ({ status: 200, body: '{"status":"UP"}' }) },
     {
       path: '/health/ready',
+      anyHost: true,
       handle: () => {
         const r = rt.readiness();
         return {
@@ -36,7 +46,7 @@ export function runtimeRoutes(rt: ObservedRuntime): Map<string, Route> {
     },
     {
       path: '/metrics',
-      admin: true,
+      scope: 'read',
       handle: async () => ({
         status: 200,
         body: await rt.metrics.text(),
@@ -44,5 +54,8 @@ export function runtimeRoutes(rt: ObservedRuntime): Map<string, Route> {
       }),
     },
   ];
-  return new Map(routes.map((r) => [r.path, r]));
+  const table = new Map(routes.map((r) => [r.path, r]));
+  for (const [alias, path] of Object.entries(K8S_ALIASES))
+    table.set(alias, { ...table.get(path)!, path: alias });
+  return table;
 }

@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
+import { isIPv6, type AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { Logger } from '../logging.js';
+import { checkAccess, refusal, resolveTokens, type Scope, type Tokens } from './access.js';
+import { defaultHosts, HostAllowlist, isLoopback } from './hosts.js';
 import { isRawRoute, type RawRoute } from './raw-route.js';
 
 /** What a route answers. */
@@ -11,10 +14,13 @@ export interface RouteResponse {
   readonly contentType?: string;
 }
 
-/** One route: a path and its handler. `admin: true` routes require the admin token when one is set. */
+/** One route: a path, who may call it, and its handler. */
 export interface Route {
   readonly path: string;
-  readonly admin?: boolean;
+  /** @default 'open' */
+  readonly scope?: Scope;
+  /** Answered whatever the `Host` header (liveness and readiness probes, which carry no data). @default false */
+  readonly anyHost?: boolean;
   readonly handle: (req: IncomingMessage) => RouteResponse | Promise<RouteResponse>;
 }
 
@@ -25,10 +31,31 @@ export interface ListenOptions {
   /** @default '127.0.0.1' */
   host?: string;
   /**
-   * When set, admin routes (`/metrics`) require `Authorization: Bearer <token>`; the dashboard's
-   * actions require it always (env `BULWARK_ADMIN_TOKEN` when not given; without either they are off).
+   * Required (`Authorization: Bearer <token>`) by `/metrics` and the dashboard's data, dead-letter
+   * payloads included; without one they are open, and binding beyond loopback logs a warning.
+   * @default env `BULWARK_READ_TOKEN`
+   */
+  readToken?: string;
+  /**
+   * Required by the dashboard's actions (purge, redrive, forcing breakers), which are off without
+   * one; it grants read as well. @default env `BULWARK_ADMIN_TOKEN`
    */
   adminToken?: string;
+  /**
+   * `Host` headers answered (`name:port`, or `name` for any port; `'*'` for any), against DNS
+   * rebinding. `/health/live` and `/health/ready` answer any.
+   * @default the bound address, `localhost`, `127.0.0.1` and `[::1]`, with the port (and every
+   * interface's address when bound to `0.0.0.0` or `::`)
+   */
+  allowedHosts?: readonly string[];
+  /** Live dashboard pages served at once; more are refused with 503. @default 64 */
+  maxFeedClients?: number;
+}
+
+/** Options of {@link serveRoutes}: those of `rt.listen`, and where to log. */
+export interface ServeOptions extends ListenOptions {
+  /** Told when the server is bound beyond loopback without a read token. */
+  readonly logger?: Logger;
 }
 
 /** A listening HTTP server. */
@@ -41,66 +68,94 @@ export interface HttpServer {
 
 const json = 'application/json; charset=utf-8';
 
-function authorized(req: IncomingMessage, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const given = Buffer.from(req.headers.authorization ?? '');
-  const wanted = Buffer.from(`Bearer ${token}`);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
 function routeOf<R>(routes: ReadonlyMap<string, R>, req: IncomingMessage): R | undefined {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   return routes.get(path.length > 1 ? path.replace(/\/$/, '') : path);
 }
 
 async function answer(
-  routes: ReadonlyMap<string, Route | RawRoute>,
-  opts: ListenOptions,
+  route: Route | undefined,
+  tokens: Tokens,
   req: IncomingMessage,
 ): Promise<RouteResponse> {
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return { status: 405, body: '{"error":"method not allowed"}' };
-  const route = routeOf(routes, req);
-  if (!route || isRawRoute(route)) return { status: 404, body: '{"error":"not found"}' };
-  if (route.admin && !authorized(req, opts.adminToken))
-    return { status: 401, body: '{"error":"unauthorized"}' };
+  if (!route) return { status: 404, body: '{"error":"not found"}' };
+  const outcome = checkAccess(req.headers.authorization, route.scope ?? 'open', tokens);
+  if (outcome !== 'ok') return refusal(outcome);
   return route.handle(req);
 }
 
+function fail(res: ServerResponse, err: unknown): void {
+  if (!res.headersSent) res.writeHead(500, { 'content-type': json });
+  res.end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+}
+
+/** Answers one request: the `Host` check, then the raw route or the route table. */
+function handler(
+  routes: ReadonlyMap<string, Route | RawRoute>,
+  tokens: Tokens,
+  hosts: () => HostAllowlist,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    // Every response, raw routes' included: no content sniffing.
+    res.setHeader('x-content-type-options', 'nosniff');
+    const route = routeOf(routes, req);
+    const anyHost = route !== undefined && !isRawRoute(route) && route.anyHost === true;
+    if (!anyHost && !hosts().allows(req.headers.host)) {
+      res.writeHead(421, { 'content-type': json, 'cache-control': 'no-store' });
+      return void res.end('{"error":"this server does not answer for that Host"}');
+    }
+    if (route && isRawRoute(route)) {
+      Promise.resolve()
+        .then(() => route.raw(req, res))
+        .catch((err: unknown) => fail(res, err));
+      return;
+    }
+    answer(route, tokens, req).then(
+      (r) => {
+        const auth = r.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+        res.writeHead(r.status, {
+          'content-type': r.contentType ?? json,
+          'cache-control': 'no-store',
+          ...auth,
+        });
+        res.end(req.method === 'HEAD' ? undefined : r.body);
+      },
+      (err: unknown) => fail(res, err),
+    );
+  };
+}
+
 /**
- * Serves a route table on node:http; routes can be added later. A raw route (the dashboard's)
- * answers by itself, whatever the method; its `close()` runs when the server closes.
+ * What to warn of when a server bound to `address` serves data without a read token.
+ * @returns the warning, or undefined on loopback or with a read token
+ */
+export function exposureWarning(address: string, tokens: Tokens): string | undefined {
+  if (isLoopback(address) || tokens.read !== undefined) return undefined;
+  return (
+    'listening beyond loopback without a read token: /metrics and the dashboard data (dead-letter ' +
+    'payloads included) are open to anyone who reaches this address; set readToken or BULWARK_READ_TOKEN'
+  );
+}
+
+/**
+ * Serves a route table on node:http; routes can be added later. A route answers only requests
+ * whose token meets its scope; a raw route (the dashboard's) checks its own. Every response says
+ * `X-Content-Type-Options: nosniff`, and a `Host` not in `allowedHosts` is answered 421.
  * @throws when the port cannot be bound
  * @example
- * const server = await serveRoutes(routes, { port: 0 });
+ * const server = await serveRoutes(routes, { port: 0, readToken: process.env.METRICS_TOKEN });
  * console.log(server.url);
  */
 export async function serveRoutes(
   routes: ReadonlyMap<string, Route | RawRoute>,
-  opts: ListenOptions = {},
+  opts: ServeOptions = {},
 ): Promise<HttpServer> {
-  const server = createServer((req, res: ServerResponse) => {
-    const raw = routeOf(routes, req);
-    if (raw && isRawRoute(raw)) {
-      Promise.resolve()
-        .then(() => raw.raw(req, res))
-        .catch((err: unknown) => {
-          if (!res.headersSent) res.writeHead(500, { 'content-type': json });
-          res.end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
-        });
-      return;
-    }
-    answer(routes, opts, req).then(
-      (r) => {
-        res.writeHead(r.status, { 'content-type': r.contentType ?? json, 'cache-control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : r.body);
-      },
-      (err: unknown) => {
-        res.writeHead(500, { 'content-type': json });
-        res.end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
-      },
-    );
-  });
+  const tokens = resolveTokens(opts);
+  // Known once bound (the port may be any free one); nothing is answered before.
+  const hosts = { allowed: new HostAllowlist([]) };
+  const server = createServer(handler(routes, tokens, () => hosts.allowed));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
@@ -109,6 +164,9 @@ export async function serveRoutes(
     });
   });
   const { address, port } = server.address() as AddressInfo;
+  hosts.allowed = new HostAllowlist(opts.allowedHosts ?? defaultHosts(address, port));
+  const warning = exposureWarning(address, tokens);
+  if (warning) opts.logger?.warn({ address, port }, warning);
   const host = address.includes(':') ? `[${address}]` : address;
   let closing: Promise<void> | undefined;
   return {
@@ -119,5 +177,56 @@ export async function serveRoutes(
         server.close(() => resolve());
         server.closeIdleConnections();
       })),
+  };
+}
+
+/** Options of `rt.http.handler()`: the tokens and `Host` allowlist of `rt.listen`. */
+export interface HandlerOptions {
+  /** As `rt.listen`'s: needed by `/metrics` when set. @default env `BULWARK_READ_TOKEN` */
+  readToken?: string;
+  /** As `rt.listen`'s (it grants read too). @default env `BULWARK_ADMIN_TOKEN` */
+  adminToken?: string;
+  /**
+   * `Host` headers answered (`name:port`, or `name` for any port; `'*'` for any). The handler
+   * does not know the port it is served on. `/health/live` and `/health/ready` answer any.
+   * @default `localhost`, `127.0.0.1`, `[::1]` and every interface's address, on any port
+   */
+  allowedHosts?: readonly string[];
+}
+
+/**
+ * A request handler for a server of your own: node:http's `(req, res)`, or express/connect
+ * middleware `(req, res, next)` that passes on the paths it does not serve.
+ */
+export type RequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (err?: unknown) => void,
+) => void;
+
+/** The names a mounted handler answers by default: loopback and this machine's addresses, any port. */
+function localHostNames(): string[] {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]']);
+  for (const list of Object.values(networkInterfaces()))
+    for (const i of list ?? []) names.add(isIPv6(i.address) ? `[${i.address}]` : i.address);
+  return [...names];
+}
+
+/**
+ * A route table as a handler to mount in a server of your own, with the same token and `Host`
+ * checks as {@link serveRoutes}. Without `next`, a path it does not serve is answered 404.
+ * @example
+ * http.createServer(mountRoutes(runtimeRoutes(rt), { readToken })).listen(8080);
+ * app.use(mountRoutes(runtimeRoutes(rt))); // express: other paths go on to the next middleware
+ */
+export function mountRoutes(
+  routes: ReadonlyMap<string, Route | RawRoute>,
+  opts: HandlerOptions = {},
+): RequestHandler {
+  const allowed = new HostAllowlist(opts.allowedHosts ?? localHostNames());
+  const answer = handler(routes, resolveTokens(opts), () => allowed);
+  return (req, res, next) => {
+    if (next && !routeOf(routes, req)) return next();
+    answer(req, res);
   };
 }

@@ -11,6 +11,9 @@ import { assign, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
  * `thresholdReached` guard reads that same window, so the machine stays the authority on whether
  * the breaker opens. Time reaches the machine only through the `resetTimeout` delay, which the
  * host's clock drives.
+ *
+ * A breaker may follow a health check: `health.down` opens it and keeps it OPEN (the reset delay
+ * passes without a trial) until `health.up`, which lets trials through at once.
  */
 
 /** The part of the host's failure window the machine reads. */
@@ -29,6 +32,8 @@ export interface CircuitBreakerInput {
   readonly halfOpenMaxCalls: number;
   /** Trial successes in HALF_OPEN that close the breaker. */
   readonly halfOpenSuccessThreshold: number;
+  /** Whether the health check the breaker follows is UNHEALTHY as the actor starts. @default false */
+  readonly healthDown?: boolean;
 }
 
 export interface CircuitBreakerContext extends CircuitBreakerInput {
@@ -38,12 +43,21 @@ export interface CircuitBreakerContext extends CircuitBreakerInput {
   readonly trialSuccesses: number;
   /** The delay of the current OPEN period: `resetTimeoutMs`, or what is left of a peer's. */
   readonly openForMs: number;
+  /** Calls the window recorded, as far as the machine heard of them (only with an inspector attached). */
+  readonly recorded: { readonly successes: number; readonly failures: number };
+  /** The health check the breaker follows is UNHEALTHY: OPEN holds until it recovers. */
+  readonly healthDown: boolean;
 }
 
 /** Events the host sends. */
 export type CircuitBreakerEvent =
   /** The failure window crossed its threshold (sent only then, never per call). */
   | { type: 'window.tripped' }
+  /**
+   * Calls a CLOSED breaker's window recorded since the last such event: sent once per event-loop
+   * turn, and only while an inspector is attached, so that it shows the calls that move the window.
+   */
+  | { type: 'window.recorded'; successes: number; failures: number }
   /** A HALF_OPEN trial call starts; refused (no change) when every trial slot is taken. */
   | { type: 'trial.started' }
   | { type: 'trial.succeeded' }
@@ -55,7 +69,11 @@ export type CircuitBreakerEvent =
   | { type: 'manual.open' }
   | { type: 'manual.close' }
   /** Ends manual control: back to CLOSED with an empty window. */
-  | { type: 'manual.reset' };
+  | { type: 'manual.reset' }
+  /** The health check the breaker follows became UNHEALTHY: open, and stay OPEN while it is. */
+  | { type: 'health.down' }
+  /** That check recovered: an OPEN breaker held by it lets trial calls through (HALF_OPEN). */
+  | { type: 'health.up' };
 
 /** The machine's state names, as a map and a type. */
 export const CircuitBreakerStateName = {
@@ -67,6 +85,8 @@ export const CircuitBreakerStateName = {
 } as const;
 export type CircuitBreakerStateName = (typeof CircuitBreakerStateName)[keyof typeof CircuitBreakerStateName];
 
+const NOTHING_RECORDED = Object.freeze({ successes: 0, failures: 0 });
+
 export const circuitBreakerMachine = setup({
   types: {
     context: {} as CircuitBreakerContext,
@@ -77,6 +97,8 @@ export const circuitBreakerMachine = setup({
     thresholdReached: ({ context }) => context.window.isTripped(),
     hasTrialSlot: ({ context }) => context.trialsInFlight < context.halfOpenMaxCalls,
     enoughTrialSuccesses: ({ context }) => context.trialSuccesses + 1 >= context.halfOpenSuccessThreshold,
+    healthUp: ({ context }) => !context.healthDown,
+    healthDown: ({ context }) => context.healthDown,
   },
   delays: {
     resetTimeout: ({ context }) => context.openForMs,
@@ -89,6 +111,17 @@ export const circuitBreakerMachine = setup({
       openForMs: ({ event }) => (event.type === 'peer.opened' ? Math.max(0, event.remainingMs) : 0),
     }),
     clearTrials: assign({ trialsInFlight: 0, trialSuccesses: 0 }),
+    markHealthDown: assign({ healthDown: true }),
+    markHealthUp: assign({ healthDown: false }),
+    countRecorded: assign({
+      recorded: ({ context, event }) =>
+        event.type === 'window.recorded'
+          ? {
+              successes: context.recorded.successes + event.successes,
+              failures: context.recorded.failures + event.failures,
+            }
+          : context.recorded,
+    }),
     startTrial: assign({ trialsInFlight: ({ context }) => context.trialsInFlight + 1 }),
     countTrialSuccess: assign({
       trialsInFlight: ({ context }) => Math.max(0, context.trialsInFlight - 1),
@@ -107,6 +140,8 @@ export const circuitBreakerMachine = setup({
     trialsInFlight: 0,
     trialSuccesses: 0,
     openForMs: input.resetTimeoutMs,
+    recorded: NOTHING_RECORDED,
+    healthDown: input.healthDown ?? false,
   }),
   initial: 'CLOSED',
   states: {
@@ -114,11 +149,19 @@ export const circuitBreakerMachine = setup({
       on: {
         'window.tripped': { guard: 'thresholdReached', target: 'OPEN', actions: 'openForResetTimeout' },
         'peer.opened': { target: 'OPEN', actions: 'openForPeerRemainder' },
+        'health.down': { target: 'OPEN', actions: ['markHealthDown', 'openForResetTimeout'] },
       },
     },
     OPEN: {
-      after: { resetTimeout: 'HALF_OPEN' },
-      on: { 'peer.closed': { target: 'CLOSED', actions: 'resetWindow' } },
+      // While the followed check is UNHEALTHY the reset delay passes without a trial: `health.up` ends it.
+      after: { resetTimeout: { guard: 'healthUp', target: 'HALF_OPEN' } },
+      on: {
+        'peer.closed': { guard: 'healthUp', target: 'CLOSED', actions: 'resetWindow' },
+        'health.up': [
+          { guard: 'healthDown', target: 'HALF_OPEN', actions: 'markHealthUp' },
+          { actions: 'markHealthUp' },
+        ],
+      },
     },
     HALF_OPEN: {
       entry: 'clearTrials',
@@ -131,15 +174,21 @@ export const circuitBreakerMachine = setup({
         'trial.failed': { target: 'OPEN', actions: 'openForResetTimeout' },
         'peer.opened': { target: 'OPEN', actions: 'openForPeerRemainder' },
         'peer.closed': { target: 'CLOSED', actions: 'resetWindow' },
+        'health.down': { target: 'OPEN', actions: ['markHealthDown', 'openForResetTimeout'] },
       },
     },
     FORCED_OPEN: {},
     FORCED_CLOSED: {},
   },
   on: {
+    // Calls of the window that ended after it tripped still count: the inspector shows them all.
+    'window.recorded': { actions: 'countRecorded' },
     'manual.open': '.FORCED_OPEN',
     'manual.close': '.FORCED_CLOSED',
     'manual.reset': { target: '.CLOSED', actions: 'resetWindow' },
+    // Wherever no state reacts (OPEN already, or under manual control), only remember it.
+    'health.down': { actions: 'markHealthDown' },
+    'health.up': { actions: 'markHealthUp' },
   },
 });
 

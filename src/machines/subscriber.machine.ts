@@ -23,10 +23,19 @@ export interface SubscriberInput {
   readonly restartBackoff: Backoff;
 }
 
+/** What an inspected subscriber has seen of its deliveries (counted only while an inspector is attached). */
+export interface DeliveryCounts {
+  readonly attempts: number;
+  readonly acked: number;
+  readonly retried: number;
+  readonly deadLettered: number;
+}
+
 export interface SubscriberContext extends SubscriberInput {
   /** Consecutive consumer failures since it last became ready. */
   readonly failures: number;
   readonly lastError: { readonly name: string; readonly message: string } | undefined;
+  readonly deliveries: DeliveryCounts;
 }
 
 /** Events the consumer actor sends back, and the host's `stop`. */
@@ -36,7 +45,15 @@ export type SubscriberEvent =
   | { type: 'consumer.drained' }
   | { type: 'work.started' }
   | { type: 'work.idle' }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /**
+   * A delivery's steps, sent only while an inspector is attached so that it shows each attempt,
+   * retry delay, ack and dead letter; without one the machine hears of deliveries only as edges.
+   */
+  | { type: 'delivery.attempt'; eventId: string; attempt: number }
+  | { type: 'delivery.acked'; eventId: string; attempt: number }
+  | { type: 'delivery.retry'; eventId: string; attempt: number; delayMs: number }
+  | { type: 'delivery.dead'; eventId: string; attempt: number; reason: string };
 
 /** Commands the machine sends to its consumer actor. */
 export type ConsumerCommand = { type: 'drain' };
@@ -68,11 +85,30 @@ export const subscriberMachine = setup({
       lastError: ({ event }) => (event.type === 'consumer.failed' ? event.error : undefined),
     }),
     resetFailures: assign({ failures: 0 }),
+    countDelivery: assign({
+      deliveries: ({ context: { deliveries: d }, event }) => ({
+        attempts: d.attempts + (event.type === 'delivery.attempt' ? 1 : 0),
+        acked: d.acked + (event.type === 'delivery.acked' ? 1 : 0),
+        retried: d.retried + (event.type === 'delivery.retry' ? 1 : 0),
+        deadLettered: d.deadLettered + (event.type === 'delivery.dead' ? 1 : 0),
+      }),
+    }),
   },
 }).createMachine({
   id: 'subscriber',
-  context: ({ input }) => ({ ...input, failures: 0, lastError: undefined }),
+  context: ({ input }) => ({
+    ...input,
+    failures: 0,
+    lastError: undefined,
+    deliveries: { attempts: 0, acked: 0, retried: 0, deadLettered: 0 },
+  }),
   initial: 'running',
+  on: {
+    'delivery.attempt': { actions: 'countDelivery' },
+    'delivery.acked': { actions: 'countDelivery' },
+    'delivery.retry': { actions: 'countDelivery' },
+    'delivery.dead': { actions: 'countDelivery' },
+  },
   states: {
     running: {
       invoke: { id: 'consumer', src: 'consumer', input: ({ context }) => ({ name: context.name }) },

@@ -1,120 +1,149 @@
-import { assign, emit, setup, type ActorRefFrom } from 'xstate';
-import type { Backoff } from '../retry/backoff.js';
+import { assign, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 
 /**
- * One-for-one supervision of one child: when the child fails, wait a backoff and restart it;
- * more than `maxRestarts` failures within `withinMs` and the child is given up on (`failed`).
+ * The runtime's supervisor: its state is the aggregate health of everything it supervises
+ * (HEALTHY, DEGRADED, UNHEALTHY, or UNKNOWN while nothing has reported), and its context holds
+ * each child's latest status. Children (subscribers, queues, breakers, spawned machines, health
+ * checks, registered services) report changes as `child.reported` events; nothing is polled.
  *
- * The host creates one of these per child, and only once that child first fails: a healthy child
- * costs its supervisor nothing. The machine never touches the child. It tells the host what to do
- * by emitting `supervisor.restart` (start the child again) and `supervisor.gaveUp` (mark it failed,
- * raise an alert). Time reaches it only through event timestamps (`at`) and the `restartDelay`
- * delay that the host's clock drives.
+ * A report costs the same whatever the number of children: `children` is a Map updated in place
+ * and `counts` says how many children are in each status, so the aggregate is read off four
+ * numbers. `problems` (the children that are not HEALTHY, usually few) is what the inspector
+ * shows in full. Restarts are decided per child by the restart-policy machine.
  */
 
-/** What the host gives the machine. */
-export interface SupervisorInput {
-  /** The supervised child's id, for people and the inspector. */
-  readonly childId: string;
-  /** Failures tolerated within `withinMs`; one more and the child is failed for good. */
-  readonly maxRestarts: number;
-  /** The sliding window the failures are counted in. */
-  readonly withinMs: number;
-  /** Delay before the `n`-th restart within the window. */
-  readonly backoff: Backoff;
+/** A health status, as a map and a type. */
+export const Health = {
+  healthy: 'HEALTHY',
+  degraded: 'DEGRADED',
+  unhealthy: 'UNHEALTHY',
+  unknown: 'UNKNOWN',
+} as const;
+export type Health = (typeof Health)[keyof typeof Health];
+
+/** One child as it last reported. */
+export interface ChildHealth {
+  /** 'subscriber', 'queue', 'breaker', 'actor', 'check', 'service', … */
+  readonly kind: string;
+  readonly status: Health;
+  /** The child's own state where it has one (`consuming`, `OPEN`, `stalled`, …). */
+  readonly state?: string;
+  readonly message?: string;
 }
 
-/** A child failure, as the host saw it. */
-export interface ChildFailure {
-  readonly name: string;
-  readonly message: string;
+export interface SupervisorContext {
+  /** Every child's latest report, by id. Updated in place: one report touches one entry. */
+  readonly children: Map<string, ChildHealth>;
+  /** How many children are in each status. */
+  readonly counts: Readonly<Record<Health, number>>;
+  /** The children that are not HEALTHY, by id: what makes the aggregate what it is. */
+  readonly problems: Readonly<Record<string, ChildHealth>>;
+  /** Holds the aggregate at this status while set (a manual override). */
+  readonly override: Health | undefined;
 }
 
-export interface SupervisorContext extends SupervisorInput {
-  /** Timestamps (host clock, ms) of the failures still inside the window, oldest first. */
-  readonly failures: readonly number[];
-  /** Restarts done since this child was spawned. */
-  readonly restarts: number;
-  readonly lastError: ChildFailure | undefined;
-}
-
-/** Events the host sends. */
+/** Events children and the health monitor send. */
 export type SupervisorEvent =
-  /** The child failed (XState `error` status, or a bulwark actor in its `failed` state). */
-  | { type: 'child.failed'; at: number; error: ChildFailure }
-  /** Manual reset of a failed child: forget its failures and restart it. */
-  | { type: 'reset' }
-  /** The child is being stopped on purpose; nothing more to supervise. */
-  | { type: 'stop' };
+  | { type: 'child.reported'; id: string; health: ChildHealth }
+  | { type: 'child.removed'; id: string }
+  | { type: 'override.set'; status: Health | undefined };
 
-/** What the machine asks of its host. */
-export type SupervisorEmitted =
-  | { type: 'supervisor.restart'; childId: string; restarts: number }
-  | { type: 'supervisor.gaveUp'; childId: string; failures: number; error: ChildFailure | undefined };
+const SEVERITY: Record<Health, number> = { HEALTHY: 0, UNKNOWN: 1, DEGRADED: 2, UNHEALTHY: 3 };
 
-/** @returns the failure timestamps that are still within `withinMs` of `now`, plus `now` */
-function windowWith(context: SupervisorContext, now: number): number[] {
-  const from = now - context.withinMs;
-  return [...context.failures.filter((t) => t > from), now];
+/** @returns the aggregate: the override, else the worst child status; UNKNOWN with no children */
+export function aggregateOf(context: Pick<SupervisorContext, 'counts' | 'override'>): Health {
+  if (context.override) return context.override;
+  const c = context.counts;
+  if (c.UNHEALTHY > 0) return 'UNHEALTHY';
+  if (c.DEGRADED > 0) return 'DEGRADED';
+  if (c.UNKNOWN > 0 || c.HEALTHY === 0) return 'UNKNOWN';
+  return 'HEALTHY';
 }
+
+/** @returns the worse of two statuses */
+export function worseOf(a: Health, b: Health): Health {
+  return SEVERITY[b] > SEVERITY[a] ? b : a;
+}
+
+function recorded(context: SupervisorContext, id: string, next: ChildHealth | undefined) {
+  const before = context.children.get(id);
+  const counts = { ...context.counts };
+  if (before) counts[before.status]--;
+  if (next) {
+    counts[next.status]++;
+    context.children.set(id, next);
+  } else context.children.delete(id);
+  const wasProblem = before !== undefined && before.status !== 'HEALTHY';
+  const isProblem = next !== undefined && next.status !== 'HEALTHY';
+  if (!wasProblem && !isProblem) return { counts };
+  const problems = { ...context.problems };
+  if (isProblem) problems[id] = next;
+  else delete problems[id];
+  return { counts, problems };
+}
+
+const is = (status: Health) => ({ type: 'is', params: { status } }) as const;
 
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
     events: {} as SupervisorEvent,
-    input: {} as SupervisorInput,
-    emitted: {} as SupervisorEmitted,
   },
   guards: {
-    withinLimit: ({ context, event }) =>
-      event.type === 'child.failed' && windowWith(context, event.at).length <= context.maxRestarts,
-  },
-  delays: {
-    restartDelay: ({ context }) => context.backoff.delay(Math.max(1, context.failures.length)),
+    is: ({ context }, params: { status: Health }) => aggregateOf(context) === params.status,
   },
   actions: {
-    recordFailure: assign(({ context, event }) =>
-      event.type === 'child.failed'
-        ? { failures: windowWith(context, event.at), lastError: event.error }
-        : {},
-    ),
-    countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
-    forgetFailures: assign({ failures: [] as readonly number[] }),
-    requestRestart: emit(({ context }) => ({
-      type: 'supervisor.restart' as const,
-      childId: context.childId,
-      restarts: context.restarts,
-    })),
-    reportGaveUp: emit(({ context }) => ({
-      type: 'supervisor.gaveUp' as const,
-      childId: context.childId,
-      failures: context.failures.length,
-      error: context.lastError,
-    })),
+    record: assign(({ context, event }) => {
+      if (event.type === 'child.reported') return recorded(context, event.id, event.health);
+      if (event.type === 'child.removed') return recorded(context, event.id, undefined);
+      return { override: event.status };
+    }),
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ ...input, failures: [], restarts: 0, lastError: undefined }),
-  initial: 'running',
-  states: {
-    running: {
-      on: {
-        'child.failed': [
-          { guard: 'withinLimit', target: 'backingOff', actions: 'recordFailure' },
-          { target: 'failed', actions: 'recordFailure' },
-        ],
-      },
-    },
-    backingOff: {
-      after: { restartDelay: { target: 'running', actions: ['countRestart', 'requestRestart'] } },
-    },
-    failed: {
-      entry: 'reportGaveUp',
-      on: { reset: { target: 'running', actions: ['forgetFailures', 'countRestart', 'requestRestart'] } },
-    },
-    stopped: { type: 'final' },
+  context: () => ({
+    children: new Map(),
+    counts: { HEALTHY: 0, DEGRADED: 0, UNHEALTHY: 0, UNKNOWN: 0 },
+    problems: {},
+    override: undefined,
+  }),
+  initial: 'UNKNOWN',
+  on: {
+    'child.reported': { actions: 'record' },
+    'child.removed': { actions: 'record' },
+    'override.set': { actions: 'record' },
   },
-  on: { stop: '.stopped' },
+  states: {
+    UNKNOWN: {
+      always: [
+        { guard: is('UNHEALTHY'), target: 'UNHEALTHY' },
+        { guard: is('DEGRADED'), target: 'DEGRADED' },
+        { guard: is('HEALTHY'), target: 'HEALTHY' },
+      ],
+    },
+    HEALTHY: {
+      always: [
+        { guard: is('UNHEALTHY'), target: 'UNHEALTHY' },
+        { guard: is('DEGRADED'), target: 'DEGRADED' },
+        { guard: is('UNKNOWN'), target: 'UNKNOWN' },
+      ],
+    },
+    DEGRADED: {
+      always: [
+        { guard: is('UNHEALTHY'), target: 'UNHEALTHY' },
+        { guard: is('HEALTHY'), target: 'HEALTHY' },
+        { guard: is('UNKNOWN'), target: 'UNKNOWN' },
+      ],
+    },
+    UNHEALTHY: {
+      always: [
+        { guard: is('DEGRADED'), target: 'DEGRADED' },
+        { guard: is('HEALTHY'), target: 'HEALTHY' },
+        { guard: is('UNKNOWN'), target: 'UNKNOWN' },
+      ],
+    },
+  },
 });
 
 export type SupervisorActorRef = ActorRefFrom<typeof supervisorMachine>;
+export type SupervisorSnapshot = SnapshotFrom<typeof supervisorMachine>;

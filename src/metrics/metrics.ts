@@ -2,13 +2,13 @@ import { ErrorCode } from '../errors.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SubscriberObserver } from '../actors/subscriber/stats.js';
 import type { SupervisorNotice } from '../actors/supervisor/types.js';
-import type { BreakerLike } from '../health/types.js';
 import type { QueueObserver } from '../queue/types.js';
 import type { TransportStatus } from '../transport/transport.js';
+import type { CallTimings } from '../breaker/options.js';
 import { SubscriberCounters } from './series.js';
+import { BreakerSeries, type CountedBreaker } from './breakers.js';
+import { readJobCounts, type CountedQueue } from './jobs.js';
 import type { BreakerMetrics, JobMetrics, JobOutcome, JobCounts } from './hooks.js';
-
-const STATE_VALUE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const;
 const HEALTH_VALUE = { HEALTHY: 0, UNKNOWN: 1, DEGRADED: 2, UNHEALTHY: 3 } as const;
 
 /** What the metrics read on each scrape. */
@@ -36,8 +36,11 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   private readonly subscribeErrors: Counter<'type' | 'group'>;
   private readonly restarts: Counter<'kind'>;
   private readonly actorsFailed: Counter<'kind'>;
-  private readonly breakerTransitions: Counter<'breaker' | 'from' | 'to'>;
-  private readonly breakers = new Map<string, BreakerLike>();
+  private readonly breakers: BreakerSeries;
+  /** Give it to breakers (`BreakerRegistry`'s `timings`): a sample of their call durations. */
+  readonly breakerTimings: CallTimings;
+  /** The queues whose counts `bulwark_jobs` reads when scraped. */
+  private queues: () => Iterable<CountedQueue> = () => [];
   private readonly jobs: Counter<'queue' | 'outcome'>;
   private readonly jobsAdded: Counter<'queue'>;
   private readonly jobDuration: Histogram<'queue' | 'outcome'>;
@@ -59,11 +62,6 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
       'kind',
     ]);
     this.actorsFailed = counter('bulwark_actor_failures_total', 'Supervised actors given up on', ['kind']);
-    this.breakerTransitions = counter('bulwark_breaker_transitions_total', 'Circuit breaker state changes', [
-      'breaker',
-      'from',
-      'to',
-    ]);
     this.jobs = counter('bulwark_jobs_total', 'Job attempts settled, by outcome', ['queue', 'outcome']);
     this.jobsAdded = counter('bulwark_jobs_added_total', 'Jobs added', ['queue']);
     this.jobDuration = new Histogram({
@@ -73,13 +71,19 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
       registers,
     });
+    const queues = () => this.queues();
     this.jobCounts = new Gauge({
       name: 'bulwark_jobs',
-      help: 'Jobs by state',
+      help: 'Jobs by state, read from each queue when scraped',
       labelNames: ['queue', 'state'],
       registers,
+      async collect() {
+        for (const { queue, counts } of await readJobCounts(queues()))
+          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+      },
     });
-    this.breakerStateGauge();
+    this.breakers = new BreakerSeries(this.registry);
+    this.breakerTimings = this.breakers.durations;
     this.health = new Gauge({
       name: 'bulwark_health_status',
       help: '0 HEALTHY, 1 UNKNOWN, 2 DEGRADED, 3 UNHEALTHY',
@@ -110,19 +114,6 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
       'Publishes waiting in the outbox for the broker',
       (s) => s.outboxSize ?? 0,
     );
-  }
-
-  private breakerStateGauge(): void {
-    const breakers = this.breakers;
-    new Gauge({
-      name: 'bulwark_breaker_state',
-      help: 'Circuit breaker state: 0 CLOSED, 1 HALF_OPEN, 2 OPEN',
-      labelNames: ['breaker'],
-      registers: [this.registry],
-      collect() {
-        for (const [name, b] of breakers) this.set({ breaker: name }, STATE_VALUE[b.stats().state]);
-      },
-    });
   }
 
   /** Counts a stored publish. */
@@ -184,16 +175,16 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
     this.health.set(HEALTH_VALUE[status]);
   }
 
-  trackBreaker(breaker: BreakerLike): () => void {
-    const name = breaker.stats().name;
-    this.breakers.set(name, breaker);
-    const off = breaker.on?.('stateChange', ({ from, to }) =>
-      this.breakerTransitions.inc({ breaker: name, from, to }),
-    );
-    return () => {
-      off?.();
-      this.breakers.delete(name);
-    };
+  trackBreaker(breaker: CountedBreaker): () => void {
+    return this.breakers.track(breaker);
+  }
+
+  /**
+   * Where `bulwark_jobs{queue,state}` reads its values on each scrape: every queue's `counts()`
+   * (a queue that does not answer in time keeps its last values).
+   */
+  watchQueues(queues: () => Iterable<CountedQueue>): void {
+    this.queues = queues;
   }
 
   recordJob(queue: string, outcome: JobOutcome, durationMs: number): void {

@@ -70,7 +70,7 @@ const jobSchema = z.object({
 
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): void {
   const r = schema.safeParse(value);
-  if (!r.success) throw new ValidationError(`invalid ${what}: ${r.error.message}`, r.error.issues);
+  if (!r.success) throw ValidationError.fromIssues(`invalid ${what}`, r.error.issues);
 }
 
 /**

@@ -7,6 +7,7 @@ import { JobRunner } from './runner.js';
 import type { JobHandler } from './runner-options.js';
 import type { AddedJob, BulkJob, JobCounts, JobInfo, JobOptions, QueueEvents } from './types.js';
 import type { Env } from '../env.js';
+import type { ActorInfo } from '../actors/supervisor/types.js';
 
 /** What a queue borrows from its runtime. */
 export interface QueueHost extends Env {
@@ -47,6 +48,9 @@ export class Queue<D = unknown> {
   private runner: JobRunner | undefined;
   private worker: QueueWorker | undefined;
   private closing: Promise<void> | undefined;
+  private readonly statusListeners = new Set<(status: QueueStatus) => void>();
+  private lastStatus: QueueStatus = 'opening';
+  private watchdog: unknown;
 
   /** @throws {ValidationError} when an option is out of range */
   constructor(
@@ -69,18 +73,26 @@ export class Queue<D = unknown> {
     opening.then(
       () => {
         if (this.backend === opening) this.opened = true;
+        this.statusChanged();
       },
       (err: unknown) => {
         if (this.backend !== opening) return;
         this.failure = err instanceof Error ? err : new Error(String(err));
         this.logger.error({ err }, 'queue store did not open');
+        this.statusChanged();
       },
     );
     return opening;
   }
 
-  /** Where the queue object is in its life; see {@link QueueStatus}. */
+  /** Where the queue object is in its life; see {@link QueueStatus}. A change seen here is reported at once. */
   status(): QueueStatus {
+    const now = this.currentStatus();
+    if (now !== this.lastStatus) this.announce(now);
+    return now;
+  }
+
+  private currentStatus(): QueueStatus {
     if (this.closed) return 'closed';
     if (this.closing) return 'closing';
     if (this.failure) return 'failed';
@@ -88,6 +100,45 @@ export class Queue<D = unknown> {
     if (!this.runner) return 'idle';
     if (!this.workerReady) return 'starting';
     return this.runner.stalled(this.options.stalledAfterMs) ? 'stalled' : 'working';
+  }
+
+  /**
+   * Listens to changes of {@link status}: each change once, `stalled` as soon as it is true (the
+   * queue's own watchdog wakes when its jobs would count as stalled).
+   * @returns a function that removes the listener
+   */
+  onStatusChange(listener: (status: QueueStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => void this.statusListeners.delete(listener);
+  }
+
+  private statusChanged(): void {
+    const now = this.currentStatus();
+    if (now !== this.lastStatus) this.announce(now);
+  }
+
+  private announce(status: QueueStatus): void {
+    this.lastStatus = status;
+    for (const l of [...this.statusListeners]) l(status);
+  }
+
+  /** The queue's own watchdog: wakes when its jobs would count as stalled, not on every job. */
+  private watch(): void {
+    const clock = this.host.clock;
+    const after = this.options.stalledAfterMs;
+    const tick = (): void => {
+      this.statusChanged();
+      if (this.closing) return;
+      // Already stalled: progress itself announces the recovery (see `process`).
+      const due = (this.runner?.lastProgress ?? clock.now()) + after - clock.now();
+      this.watchdog = clock.setTimeout(tick, due > 0 ? due : after);
+    };
+    this.watchdog = clock.setTimeout(tick, after);
+  }
+
+  /** @returns the job actors this queue object's worker holds now (`job:<queue>/<id>`) */
+  jobActors(): ActorInfo[] {
+    return this.runner?.actors() ?? [];
   }
 
   /** Why the queue is `failed`, while it is. */
@@ -104,6 +155,7 @@ export class Queue<D = unknown> {
     this.failure = undefined;
     if (!this.opened) this.backend = this.open();
     if (this.runner && !this.workerReady) this.worker = this.startWorker(this.runner);
+    this.statusChanged();
   }
 
   /** Resolves once the queue's store is provisioned (and, after `process`, once jobs flow). */
@@ -158,6 +210,9 @@ export class Queue<D = unknown> {
       logger: this.logger,
       inspect: this.host.inspect,
       observer: o.observer,
+      onProgress: () => {
+        if (this.lastStatus === 'stalled') this.statusChanged();
+      },
       emit: (state, info) => {
         const set = this.listeners[state];
         if (set.size > 0) for (const l of [...set]) this.call(l, info());
@@ -165,6 +220,8 @@ export class Queue<D = unknown> {
     });
     this.runner = runner;
     this.worker = this.startWorker(runner);
+    this.watch();
+    this.statusChanged();
   }
 
   private startWorker(runner: JobRunner): QueueWorker {
@@ -176,11 +233,13 @@ export class Queue<D = unknown> {
     worker.ready.then(
       () => {
         if (this.worker === worker) this.workerReady = true;
+        this.statusChanged();
       },
       (err: unknown) => {
         if (this.worker !== worker || this.closing) return;
         this.failure ??= err instanceof Error ? err : new Error(String(err));
         this.logger.error({ err }, 'queue worker did not start');
+        this.statusChanged();
       },
     );
     return worker;
@@ -223,7 +282,11 @@ export class Queue<D = unknown> {
    * hands them back untried: no job is lost. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
-    return (this.closing ??= this.shutdown());
+    if (this.closing) return this.closing;
+    this.closing = this.shutdown();
+    if (this.watchdog !== undefined) this.host.clock.clearTimeout(this.watchdog);
+    this.statusChanged();
+    return this.closing;
   }
 
   /** @internal resolves once the queue has closed (the supervisor then forgets it) */
@@ -246,6 +309,7 @@ export class Queue<D = unknown> {
     const backend = await this.backend.catch(() => undefined);
     await backend?.close();
     this.closed = true;
+    this.statusChanged();
     this.signalClosed();
   }
 }

@@ -13,6 +13,8 @@ export interface RunnerOptions extends Env {
   readonly backoff: Backoff;
   readonly timeoutMs: number;
   readonly observer: QueueObserver | undefined;
+  /** Called when a job is taken or settles (after `lastProgress` moved). */
+  readonly onProgress?: () => void;
   /** Reports a settled job to the queue's listeners; `undefined` when nobody listens. */
   readonly emit: (state: 'completed' | 'failed' | 'dead', info: () => JobInfo) => void;
 }

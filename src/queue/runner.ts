@@ -1,5 +1,6 @@
 import { assign, createActor, fromCallback, sendTo, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { fromTimer } from '../actors/timer.actor.js';
+import { stateName, type ActorInfo } from '../actors/supervisor/types.js';
 import {
   retryJobMachine,
   type JobOutcome,
@@ -95,6 +96,7 @@ export class JobRunner {
   take(lease: JobLease): void {
     const o = this.options;
     this.lastProgress = o.clock.now();
+    o.onProgress?.();
     const j = lease.job;
     const maxAttempts = j.maxAttempts ?? o.maxAttempts;
     const earlier = (j.deliveries ?? 1) - 1;
@@ -177,6 +179,7 @@ export class JobRunner {
   private forget(held: HeldJob): void {
     this.active.delete(held.actor);
     this.lastProgress = this.options.clock.now();
+    this.options.onProgress?.();
   }
 
   private notifyIdle(): void {
@@ -185,6 +188,19 @@ export class JobRunner {
       this.idle = [];
       for (const w of waiters) w();
     }
+  }
+
+  /** @returns every job actor this worker holds */
+  actors(): ActorInfo[] {
+    const out: ActorInfo[] = [];
+    for (const actor of this.active.keys())
+      out.push({
+        id: actor.id,
+        kind: 'job',
+        machine: 'retryJob',
+        state: stateName(actor.getSnapshot().value),
+      });
+    return out;
   }
 
   /** @returns true when jobs are active but none was taken or settled for `afterMs` */

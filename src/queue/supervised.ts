@@ -25,8 +25,9 @@ export function superviseQueue(
     halt: () => queue.close(),
   };
   void queue.whenClosed().then(() => supervisor.stop(id));
-  supervisor.add(child, policy, () => {
+  const entry = supervisor.add(child, policy, () => {
     const err = queue.status() === 'failed' ? queue.failedWith() : undefined;
     return err && { name: err.name, message: `queue ${queue.name}: ${err.message}` };
   });
+  queue.onStatusChange(() => entry.changed());
 }

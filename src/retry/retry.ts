@@ -1,3 +1,4 @@
+import type { Clock } from '../time/clock.js';
 import { exponential, type Backoff } from './backoff.js';
 
 /** A retry policy: how many tries, how long between them, and which errors deserve another. */
@@ -16,6 +17,8 @@ export interface RetryOptions extends RetryPolicy {
   signal?: AbortSignal;
   /** Called before each wait; useful for logs and metrics. */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Times the waits between tries. @default the real clock */
+  clock?: Clock;
 }
 
 /** Retries the policy of databases: quick first retries, a short cap. */
@@ -32,19 +35,76 @@ export const API_RETRY_POLICY: Readonly<Required<Pick<RetryPolicy, 'maxAttempts'
     backoff: exponential({ initialMs: 200, maxMs: 10_000, jitter: 'full' }),
   });
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** The signal of calls made without one: a single instance that never aborts. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/**
+ * Marks a policy that hands its caller's signal (or one that aborts with it) to the function it
+ * runs, so that `wrap` needs to link nothing around it. Keyed globally: retry sits below policies.
+ */
+export const FORWARDS_SIGNAL: unique symbol = Symbol.for('bulwark.policy.forwardsSignal') as never;
+
+function sleep(ms: number, signal: AbortSignal | undefined, clock: Clock | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = (): void => {
-      clearTimeout(timer);
+      if (clock) clock.clearTimeout(timer);
+      else clearTimeout(timer as NodeJS.Timeout);
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    const done = (): void => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    };
+    const timer: unknown = clock ? clock.setTimeout(done, ms) : setTimeout(done, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+async function attempts<T>(
+  fn: (attempt: number) => T | PromiseLike<T>,
+  opts: RetryOptions,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+  const backoff = opts.backoff ?? exponential();
+  for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) throw signal.reason;
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const retryable = opts.isRetryable ? opts.isRetryable(err, attempt) : true;
+      if (attempt >= maxAttempts || !retryable) throw err;
+      const delayMs = backoff.delay(attempt);
+      opts.onRetry?.(err, attempt, delayMs);
+      await sleep(delayMs, signal, opts.clock);
+    }
+  }
+}
+
+/**
+ * A retry policy as a composable policy (`wrap(…, retry(API_RETRY_POLICY), …)`): `execute(fn)`
+ * calls `fn(signal)` until it succeeds, the attempts run out, or an error is not retryable.
+ */
+export class RetryingPolicy {
+  readonly [FORWARDS_SIGNAL] = true;
+
+  /** @param options - the policy; its `signal`, when set, stands for the caller's when one gives none */
+  constructor(readonly options: RetryOptions) {}
+
+  /**
+   * Runs `fn` with retries.
+   * @param fn - receives the caller's signal (a never-aborted one without)
+   * @param signal - aborting it stops retrying (and the wait between tries)
+   * @returns what `fn` resolved with
+   * @throws the last error of `fn`, or the signal's reason when aborted
+   */
+  execute<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
+    const s = signal ?? this.options.signal;
+    const once = (): T | PromiseLike<T> => fn(s ?? NEVER_ABORTED);
+    return attempts(once, this.options, s);
+  }
 }
 
 /**
@@ -55,19 +115,18 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * @example
  * const user = await retry(() => db.findUser(id), DB_RETRY_POLICY);
  */
-export async function retry<T>(fn: (attempt: number) => T | Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
-  const backoff = opts.backoff ?? exponential();
-  for (let attempt = 1; ; attempt++) {
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      const retryable = opts.isRetryable ? opts.isRetryable(err, attempt) : true;
-      if (attempt >= maxAttempts || !retryable) throw err;
-      const delayMs = backoff.delay(attempt);
-      opts.onRetry?.(err, attempt, delayMs);
-      await sleep(delayMs, opts.signal);
-    }
-  }
+export function retry<T>(fn: (attempt: number) => T | PromiseLike<T>, opts?: RetryOptions): Promise<T>;
+/**
+ * The policy `opts` describes, to compose with other policies.
+ * @returns a policy whose `execute(fn(signal))` retries `fn`
+ * @example
+ * const policy = wrap(retry(API_RETRY_POLICY), rt.breaker('stripe'), timeout(5_000));
+ */
+export function retry(opts: RetryOptions): RetryingPolicy;
+export function retry<T>(
+  fnOrOpts: ((attempt: number) => T | PromiseLike<T>) | RetryOptions,
+  opts: RetryOptions = {},
+): Promise<T> | RetryingPolicy {
+  if (typeof fnOrOpts !== 'function') return new RetryingPolicy(fnOrOpts);
+  return attempts(fnOrOpts, opts, opts.signal);
 }

@@ -2,7 +2,7 @@ import type { Inspect } from '../env.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { EventRegistry, EventSchemas } from '../events/registry.js';
 import { uuidv7 } from '../events/ids.js';
-import { createLogger, type Logger } from '../logging.js';
+import { serviceLogger, type Logger } from '../logging.js';
 import { memoryTransport } from '../transport/memory/memory-transport.js';
 import type { QueueTransport } from '../queue/store.js';
 import { natsTransport } from '../transport/nats/nats-transport.js';
@@ -47,7 +47,7 @@ export interface RuntimeOptions<S extends EventSchemas> {
   events: EventRegistry<S>;
   /** @default NATS JetStream at `NATS_URL` when it is set, else `memoryTransport()` (a new embedded broker) */
   transport?: Transport;
-  /** @default pino at `LOG_LEVEL` (default 'info') */
+  /** Lines carry `service` (a logger given here is wrapped in a child that adds it). @default pino at `LOG_LEVEL` (default 'info') */
   logger?: Logger;
   /** Stately inspector (or any XState inspection observer), passed to every root actor. */
   inspect?: Inspect;
@@ -82,7 +82,7 @@ export async function createRuntime<const S extends EventSchemas>(
   options: RuntimeOptions<S>,
 ): Promise<Runtime<S>> {
   const transport = options.transport ?? (await defaultTransport());
-  const baseLogger = options.logger ?? createLogger(options.service);
+  const baseLogger = serviceLogger(options.service, options.logger);
   const instanceId = `${options.service}-${uuidv7().slice(-12)}`;
   const logger = withTraceFields(baseLogger, { instance: instanceId });
   await transport.start({ service: options.service, logger });

@@ -34,12 +34,22 @@ import {
 } from '../actors/supervisor/hosted-actor.js';
 import { superviseQueue } from '../queue/supervised.js';
 import { trackBreaker } from '../breaker/supervised.js';
+import { sharedBreakerBucket } from '../breaker/shared-format.js';
 import type { Supervisor } from '../actors/supervisor/supervisor.js';
+import type { ActorInfo } from '../actors/supervisor/types.js';
 import type { HealthMonitor } from '../health/health.js';
 import type { RuntimeMetrics } from '../metrics/metrics.js';
 import { runtimeRoutes } from '../http/routes.js';
 import { withDashboard } from '../http/dashboard/routes.js';
-import { serveRoutes, type HttpServer, type ListenOptions } from '../http/server.js';
+import {
+  mountRoutes,
+  serveRoutes,
+  type HandlerOptions,
+  type HttpServer,
+  type ListenOptions,
+  type RequestHandler,
+} from '../http/server.js';
+import { isValidationError } from '../errors.js';
 import { observe } from './observability.js';
 import { advertise, discover } from '../health/presence.js';
 import { readiness, type Readiness } from '../health/readiness.js';
@@ -47,6 +57,18 @@ import { RuntimeSubscribers } from './subscribers.js';
 import type { DiscoveredInstance } from '../transport/presence.js';
 import { runShutdown, ShutdownHooks, type ShutdownPhase, type ShutdownStep } from './shutdown.js';
 import { handleSignals } from './signals.js';
+import {
+  createRateLimiter,
+  type AnyRateLimiterOptions,
+  type SharedRateLimiter,
+  type SharedRateLimiterOptions,
+} from '../policy/shared-rate-limiter.js';
+import type { RateLimiter, RateLimiterOptions } from '../policy/rate-limiter.js';
+import { RuntimeRpc } from '../rpc/rpc.js';
+import type { Endpoint } from '../rpc/endpoint.actor.js';
+import type { HandleOptions, RequestOptions } from '../rpc/options.js';
+import type { AnyEndpointHandler } from '../rpc/dispatch.js';
+import type * as Rpc from '../rpc/endpoints.js';
 
 /** Everything a runtime is made of; built by `createRuntime`. */
 export interface RuntimeParts<S extends EventSchemas> extends Env {
@@ -61,6 +83,12 @@ export interface RuntimeParts<S extends EventSchemas> extends Env {
   readonly handleSignals?: boolean;
   /** Events not stored for this long make health UNHEALTHY. @default 30_000 */
   readonly transportUnhealthyAfterMs?: number;
+}
+
+/** `rt.actors`: the runtime's live actors. */
+export interface ActorDirectory {
+  /** @returns every live actor, or those of one kind (`'job'`, `'breaker'`, `'subscriber'`, …) */
+  list(filter?: { readonly kind?: string }): ActorInfo[];
 }
 
 /**
@@ -80,12 +108,40 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   private readonly publisher: EventPublisher;
   private readonly subscribers: RuntimeSubscribers;
   private readonly queues = new Set<Queue>();
+  private readonly rpc: RuntimeRpc;
   /** Supervises every actor of this runtime: subscribers, queues, `rt.spawn` machines; tracks its breakers. */
   readonly supervisor: Supervisor;
   /** Checks, registered services, overrides and alerts: `rt.health.report()`. */
   readonly health: HealthMonitor;
+  /**
+   * The runtime's live actors: `rt.actors.list({ kind: 'job' })` gives each one's id, kind, machine id
+   * and state (the supervisor, subscribers, breakers, queues, spawned machines, endpoints, and the
+   * job actors this runtime's workers hold).
+   */
+  readonly actors: ActorDirectory = {
+    list: (filter = {}) => [
+      ...this.supervisor.actors(filter.kind),
+      ...(filter.kind === undefined || filter.kind === 'job'
+        ? [...this.queues].flatMap((q) => q.jobActors())
+        : []),
+    ],
+  };
   /** This runtime's Prometheus registry and the hooks that feed it. */
   readonly metrics: RuntimeMetrics;
+  /**
+   * The built-in routes for a server of your own: `rt.http.handler(options?)` is a node:http
+   * `(req, res)` handler, and express/connect middleware (other paths go on to `next`). It serves
+   * `/health`, `/health/live`, `/health/ready`, their Kubernetes names `/healthz`, `/livez`,
+   * `/readyz`, and `/metrics`, with `rt.listen`'s token and `Host` checks.
+   * @example
+   * app.use(rt.http.handler({ readToken: process.env.METRICS_TOKEN }));
+   */
+  readonly http: { handler(options?: HandlerOptions): RequestHandler } = {
+    handler: (options) => {
+      this.health.start();
+      return mountRoutes(runtimeRoutes(this), options);
+    },
+  };
   private readonly hooks = new ShutdownHooks();
   private readonly servers = new Set<HttpServer>();
   private readonly releaseSignals: (() => void) | undefined;
@@ -110,17 +166,28 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.releaseSignals = parts.handleSignals === false ? undefined : handleSignals(this);
     this.advertised = advertise(parts, this.health);
     this.breakerRegistry = new BreakerRegistry({
-      onCreate: (b) => {
+      onCreate: (b, o) => {
         this.metrics.trackBreaker(b);
-        trackBreaker(this.supervisor, b);
+        trackBreaker(this.supervisor, b, o?.health !== false);
+      },
+      onProtected: (b, adapter) => this.registerProtected(b, adapter),
+      timings: this.metrics.breakerTimings,
+      watchCheck: (check, listener) => {
+        // Checks run on the monitor's loop: a breaker that follows one needs it running.
+        this.health.start();
+        return this.health.watchCheck(check, (status) => listener(status !== 'UNHEALTHY'));
       },
       service: parts.service,
       logger: parts.logger.child({ actor: 'breaker' }),
       clock: parts.clock,
       ...(parts.inspect && { inspect: parts.inspect }),
-      keyValue: (bucket) => parts.transport.keyValue(bucket),
+      keyValue: (bucket, options) => parts.transport.keyValue(bucket, options),
+      bucket: sharedBreakerBucket(parts.transport.namespace),
     });
     this.breakers = this.breakerRegistry.directory;
+    this.metrics.watchQueues(() => this.queues);
+    const breaker = (name: string, o: BreakerOptions): Breaker => this.breakerRegistry.get(name, o);
+    this.rpc = new RuntimeRpc({ ...parts, supervisor: this.supervisor, breaker });
   }
 
   /**
@@ -135,6 +202,40 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   breaker(name: string, options?: BreakerOptions): Breaker {
     this.assertOpen();
     return this.breakerRegistry.get(name, options);
+  }
+
+  /** A protected adapter counts in health as a service named after it, its breaker's state deciding its status. */
+  private registerProtected(breaker: Breaker, adapter: string): void {
+    try {
+      this.health.registerService({
+        id: `${adapter}:${breaker.name}`,
+        name: adapter,
+        circuitBreaker: breaker,
+        tags: ['protected'],
+      });
+    } catch (err) {
+      // The same adapter protected again by the same breaker: registered already.
+      if (!isValidationError(err)) throw err;
+    }
+  }
+
+  /**
+   * A token-bucket rate limiter: with `shared`, one budget across every instance (any service)
+   * that names it, kept in this runtime's transport's KV bucket and limiting locally while that is
+   * unreachable; without, this process's own. A new limiter each call (a shared one's budget
+   * lives in the bucket).
+   * @throws {ValidationError} when an option is out of range
+   * @throws {ClosedError} after `shutdown()`
+   * @example
+   * const stripeLimit = rt.rateLimiter({ limit: 100, intervalMs: 1_000, shared: 'stripe' });
+   * await stripeLimit.execute((signal) => fetch(url, { signal }));
+   */
+  rateLimiter(options: SharedRateLimiterOptions): SharedRateLimiter;
+  rateLimiter(options: RateLimiterOptions): RateLimiter;
+  rateLimiter(options: AnyRateLimiterOptions): RateLimiter | SharedRateLimiter {
+    this.assertOpen();
+    const { clock, logger, transport } = this.parts;
+    return createRateLimiter(options, { clock, logger, keyValue: (bucket) => transport.keyValue(bucket) });
   }
 
   /**
@@ -173,7 +274,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
    */
   subscribe<T extends EventTypeOf<S>>(
     type: T,
-    handler: (payload: PayloadOf<S, T>, meta: EventMeta<T>) => unknown,
+    handler: (payload: PayloadOf<S, T>, meta: EventMeta<NoInfer<T>>) => unknown,
     options: SubscribeOptions<PayloadOf<S, T>> = {},
   ): Subscription {
     const schema = this.schemaOf(type);
@@ -186,7 +287,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
    */
   subscribeBatch<T extends EventTypeOf<S>>(
     type: T,
-    handler: (payloads: PayloadOf<S, T>[], metas: EventMeta<T>[]) => unknown,
+    handler: (payloads: PayloadOf<S, T>[], metas: EventMeta<NoInfer<T>>[]) => unknown,
     options: BatchSubscribeOptions = {},
   ): Subscription {
     const schema = this.schemaOf(type);
@@ -225,6 +326,47 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     return [...this.queues];
   }
 
+  /**
+   * Serves endpoint `name` of `api` on this instance (a supervised endpoint actor; instances share
+   * the load); listed with its schemas in discovery. Bad requests are answered 400, throws 500.
+   * @throws {ValidationError} for an unknown endpoint, one served already, or bad options
+   * @throws {ClosedError} after `shutdown()`
+   * @example
+   * rt.handle(api, 'orders.get', async (req, meta) => ({ id: req.id, status: 'paid' }), { concurrency: 32 });
+   */
+  handle<E extends Rpc.EndpointSchemas, N extends Rpc.EndpointNameOf<E>>(
+    api: Rpc.EndpointApi<E>,
+    name: N,
+    handler: Rpc.EndpointHandler<E, N>,
+    options?: HandleOptions,
+  ): Endpoint {
+    this.assertOpen();
+    return this.rpc.handle(api, name, handler as AnyEndpointHandler, options);
+  }
+
+  /**
+   * Asks endpoint `name` of `api`: validates the request, sends it with its deadline through the
+   * endpoint's breaker (`rpc:<name>`), and validates the response.
+   * @throws {ValidationError} for an invalid request (nothing is sent) or response
+   * @throws {RemoteError} (`code`), {@link NoRespondersError}, {@link TimeoutError}, {@link CircuitOpenError}
+   * @example
+   * const order = await rt.request(api, 'orders.get', { id: '1' }, { timeoutMs: 2_000 });
+   */
+  request<E extends Rpc.EndpointSchemas, N extends Rpc.EndpointNameOf<E>>(
+    api: Rpc.EndpointApi<E>,
+    name: N,
+    request: Rpc.RequestInput<E, N>,
+    options?: RequestOptions,
+  ): Promise<Rpc.ResponseOf<E, N>> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return this.rpc.request(api, name, request, options) as Promise<Rpc.ResponseOf<E, N>>;
+  }
+
+  /** Every endpoint this runtime serves. */
+  listEndpoints(): Endpoint[] {
+    return this.rpc.list();
+  }
+
   /** Every live subscription of this runtime. */
   listSubscriptions(): Subscription[] {
     return this.subscribers.list();
@@ -261,15 +403,18 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   /**
    * Serves \`/health\`, \`/health/live\`, \`/health/ready\`, \`/metrics\` and the live \`/dashboard\` over
-   * HTTP; closed at shutdown. The dashboard's actions need \`adminToken\` (or env \`BULWARK_ADMIN_TOKEN\`).
+   * HTTP; closed at shutdown. \`/metrics\` and the dashboard's data need \`readToken\` (env
+   * \`BULWARK_READ_TOKEN\`) when one is set; the dashboard's actions need \`adminToken\` (env
+   * \`BULWARK_ADMIN_TOKEN\`), which grants read too. Health probes are open.
    * @throws when the port cannot be bound
    * @example
    * const server = await rt.listen({ port: 8080 });
    */
   async listen(options: ListenOptions = {}): Promise<HttpServer> {
     this.assertOpen();
-    const dashboard = { adminToken: options.adminToken, logger: this.logger.child({ actor: 'dashboard' }) };
-    const server = await serveRoutes(withDashboard(runtimeRoutes(this), this, dashboard), options);
+    const dashboard = { ...options, logger: this.logger.child({ actor: 'dashboard' }) };
+    const http = { ...options, logger: this.logger.child({ actor: 'http' }) };
+    const server = await serveRoutes(withDashboard(runtimeRoutes(this), this, dashboard), http);
     this.servers.add(server);
     this.health.start();
     return server;
@@ -287,7 +432,8 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   /** Ready for traffic: open, the transport connected, every subscriber consuming and every queue open (its worker taking jobs). */
   readiness(): Readiness {
-    return readiness(this.closing !== undefined, this.transport, this.subscribers.list(), this.queues);
+    const { closing, transport, queues } = this;
+    return readiness(closing !== undefined, transport, this.subscribers.list(), queues, this.rpc.list());
   }
 
   /** @internal the process signal handler's entry */
@@ -314,6 +460,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
         name: `http ${s.url}`,
         run: () => s.close(),
       })),
+      ...this.rpc.stopSteps(),
       ...this.subscribers.stopSteps(),
       ...[...this.queues].map((q) => ({
         phase: 'jobs' as const,

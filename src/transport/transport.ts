@@ -3,6 +3,7 @@ import type { Logger } from '../logging.js';
 import type { DeadLetterStore, DeadLetterDraft } from './dead-letters.js';
 import type { KeyValueStore } from './key-value.js';
 import type { ServicePresence } from './presence.js';
+import type { RequestTransport } from './requests.js';
 
 /** Which instances receive an event: one per group (`'group'`), or every instance (`'broadcast'`). */
 export type DeliveryMode = 'group' | 'broadcast';
@@ -181,8 +182,17 @@ export interface Transport {
   ): Promise<PublishReceipt>;
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle;
   readonly deadLetters: DeadLetterStore;
-  /** A key-value bucket (shared breaker state, job state). */
-  keyValue(bucket: string): Promise<KeyValueStore>;
+  /**
+   * A key-value bucket (shared breaker state, job state), created when missing; with
+   * `create: false` (the default of a NATS transport with `provision: false`) a missing bucket
+   * rejects with `MissingStreamError` and nothing is created.
+   */
+  keyValue(bucket: string, options?: { readonly create?: boolean }): Promise<KeyValueStore>;
+  /**
+   * Optional: the prefix this transport names its streams and buckets with (NATS: its `prefix`);
+   * shared breakers keep their state in `<namespace>_breakers`. Absent where names are not shared.
+   */
+  readonly namespace?: string;
   status(): TransportStatus;
   /**
    * Optional: how many events of `type` wait for `group`, not yet delivered to any of its instances
@@ -201,6 +211,11 @@ export interface Transport {
    * `$SRV` micro protocol). Transports without such a place omit it. Call after `start()`.
    */
   presence?(): ServicePresence;
+  /**
+   * Optional: request/reply endpoints (on NATS the micro protocol, listed in `$SRV` discovery);
+   * see `requests.ts` for what an implementation owes. Call after `start()`.
+   */
+  requests?(): RequestTransport;
   /** Called by each runtime that used it; the last one closes it. Idempotent per runtime. */
   close(): Promise<void>;
 }

@@ -217,10 +217,11 @@ describe('bulwark CLI against a runtime on NATS', () => {
     const typo = `${prefix}x`;
     const dlq = await runCli(['dlq', 'ls', '--prefix', typo], { NATS_URL: url });
     expect(dlq.code).toBe(1);
-    expect(dlq.stderr).toMatch(/^bulwark: nothing to read at .*stream .*_EVENTS does not exist \(prefix "/);
+    expect(dlq.stderr).toMatch(/^bulwark: nothing to read at .*: no stream .*_EVENTS under prefix "/);
+    expect(dlq.stderr).not.toMatch(/provision/);
     const jobs = await cli('jobs', 'counts', 'emial');
     expect(jobs.code).toBe(1);
-    expect(jobs.stderr).toMatch(/^bulwark: stream .*_Q_emial does not exist/);
+    expect(jobs.stderr).toMatch(/^bulwark: no queue "emial" under prefix "/);
     const nc = await connect({ servers: url });
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];

@@ -38,14 +38,15 @@ export function json<T>(run: CliRun): T {
   }
 }
 
-/** Deletes every stream of `prefix`: events, dead letters and job queues. */
+/** Deletes every stream of `prefix`: events, dead letters, job queues and its buckets (`KV_<prefix>_…`). */
 export async function dropAllStreams(url: string, prefix: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
     const head = `${prefix.toUpperCase()}_`;
+    const buckets = `KV_${prefix}_`;
     for await (const s of jsm.streams.list()) {
-      if (s.config.name.toUpperCase().startsWith(head))
+      if (s.config.name.toUpperCase().startsWith(head) || s.config.name.startsWith(buckets))
         await jsm.streams.delete(s.config.name).catch(() => false);
     }
   } finally {

@@ -85,9 +85,9 @@ describe('HTTP endpoints', () => {
     await rt.shutdown();
   });
 
-  it('/metrics requires the admin token when one is set; unknown paths are 404', async () => {
+  it('/metrics requires the read token when one is set; unknown paths are 404', async () => {
     const rt = await runtime();
-    const server = await rt.listen({ adminToken: 's3cret' });
+    const server = await rt.listen({ readToken: 's3cret' });
     expect((await get(`${server.url}/metrics`)).status).toBe(401);
     const m = await get(`${server.url}/metrics`, { authorization: 'Bearer s3cret' });
     expect(m.status).toBe(200);

@@ -179,4 +179,94 @@ describe('circuit breaker machine', () => {
     const openEvents = json.states.OPEN!.transitions.map((t) => t.eventType);
     expect(openEvents).toContain('xstate.after.resetTimeout.circuitBreaker.OPEN');
   });
+
+  describe('following a health check', () => {
+    it('CLOSED -> OPEN on health.down, whatever the window says', () => {
+      const { send, state, window, ctx } = setupBreaker();
+      window.tripped = false;
+      send('health.down');
+      expect(state()).toBe('OPEN');
+      expect(ctx().healthDown).toBe(true);
+    });
+
+    it('stays OPEN past the reset delay while the check is down, HALF_OPEN at once on health.up', () => {
+      const { send, state, clock } = setupBreaker({ resetTimeoutMs: 1_000 });
+      send('health.down');
+      clock.advance(5_000);
+      expect(state()).toBe('OPEN');
+      send('health.up');
+      expect(state()).toBe('HALF_OPEN');
+      send('trial.started', 'trial.succeeded');
+      expect(state()).toBe('CLOSED');
+    });
+
+    it('health.up before the reset delay ends still goes HALF_OPEN, and the old delay fires nothing', () => {
+      const { send, state, clock } = setupBreaker({ resetTimeoutMs: 1_000 });
+      send('health.down');
+      clock.advance(100);
+      send('health.up', 'trial.started', 'trial.failed');
+      expect(state()).toBe('OPEN');
+      clock.advance(999);
+      expect(state()).toBe('OPEN');
+      clock.advance(1);
+      expect(state()).toBe('HALF_OPEN');
+    });
+
+    it('an OPEN breaker opened by failures ignores health.up and keeps its reset delay', () => {
+      const { send, state, clock } = setupBreaker({ resetTimeoutMs: 1_000 });
+      send('window.tripped', 'health.up');
+      expect(state()).toBe('OPEN');
+      clock.advance(1_000);
+      expect(state()).toBe('HALF_OPEN');
+    });
+
+    it('a check going down while OPEN by failures holds it OPEN past the delay', () => {
+      const { send, state, clock } = setupBreaker({ resetTimeoutMs: 1_000 });
+      send('window.tripped', 'health.down');
+      clock.advance(2_000);
+      expect(state()).toBe('OPEN');
+      send('health.up');
+      expect(state()).toBe('HALF_OPEN');
+    });
+
+    it('HALF_OPEN -> OPEN on health.down; a peer closing it does not while the check is down', () => {
+      const { send, state, clock } = setupBreaker({ resetTimeoutMs: 1_000 });
+      send('window.tripped');
+      clock.advance(1_000);
+      send('health.down');
+      expect(state()).toBe('OPEN');
+      send('peer.closed');
+      expect(state()).toBe('OPEN');
+    });
+
+    it('manual control wins: FORCED states only remember the check', () => {
+      const { send, state, ctx } = setupBreaker();
+      send('manual.close', 'health.down');
+      expect(state()).toBe('FORCED_CLOSED');
+      expect(ctx().healthDown).toBe(true);
+      send('health.up', 'manual.open');
+      expect(ctx().healthDown).toBe(false);
+      expect(state()).toBe('FORCED_OPEN');
+    });
+
+    it('starts with the check down when the host says so', () => {
+      const clock = new TestClock();
+      const window = { isTripped: () => false };
+      const actor = createActor(circuitBreakerMachine, {
+        clock,
+        input: {
+          window,
+          resetTimeoutMs: 10,
+          halfOpenMaxCalls: 1,
+          halfOpenSuccessThreshold: 1,
+          healthDown: true,
+        },
+      }).start();
+      actor.send({ type: 'window.tripped' });
+      actor.send({ type: 'peer.opened', remainingMs: 10 });
+      clock.advance(10);
+      expect(actor.getSnapshot().value).toBe('OPEN');
+      actor.stop();
+    });
+  });
 });

@@ -1,14 +1,31 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { packTarball, root } from './pack.js';
 
 // What a user gets from `npm install bulwark`: the packed tarball, installed into an app of its own.
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const app = mkdtempSync(join(tmpdir(), 'bulwark-app-'));
+
+/** Every file under `dir`, relative, sorted; symbolic links (the linked node_modules) are not followed. */
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => {
+      const path = prefix ? `${prefix}/${e.name}` : e.name;
+      return e.isDirectory() ? listFiles(dir, path) : [path];
+    })
+    .sort();
+}
 
 /** Runs `script` as an ES module of the app; resolves with what it printed as JSON. */
 function runInApp(script: string): unknown {
@@ -30,21 +47,41 @@ console.log(JSON.stringify({ afterImport, exports: Object.keys(mods[0]).length, 
 `;
 
 describe('the packed package', () => {
-  beforeAll(() => {
-    // `npm pack` builds dist afresh (prepare) and packs what `files` ships.
-    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', app], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const [{ filename }] = JSON.parse(out) as [{ filename: string }];
+  beforeAll(async () => {
+    // Built afresh and packed with what `files` ships, as `npm pack` does.
+    const tarball = await packTarball();
     const pkg = join(app, 'node_modules', 'bulwark');
     mkdirSync(pkg, { recursive: true });
-    execFileSync('tar', ['-xzf', join(app, filename), '-C', pkg, '--strip-components=1']);
+    execFileSync('tar', ['-xzf', tarball, '-C', pkg, '--strip-components=1']);
     // The app's dependencies are bulwark's: the ones this checkout installed.
     symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
-  }, 120_000);
+  }, 200_000);
   afterAll(() => rmSync(app, { recursive: true, force: true }));
+
+  it('ships dist with its licence and changelog, no source maps, and zod and xstate as peers', () => {
+    const pkg = join(app, 'node_modules', 'bulwark');
+    const files = listFiles(pkg);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'CHANGELOG.md', 'README.md', 'dist/index.js']));
+    expect(files.filter((f) => !f.startsWith('dist/') && !f.startsWith('node_modules'))).toEqual([
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'package.json',
+    ]);
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    const mapped = files.filter(
+      (f) => f.endsWith('.js') && readFileSync(join(pkg, f), 'utf8').includes('sourceMappingURL'),
+    );
+    expect(mapped).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(Object.keys(manifest.peerDependencies!).sort()).toEqual(['xstate', 'zod']);
+    expect(manifest.dependencies).not.toHaveProperty('zod');
+    expect(manifest.dependencies).not.toHaveProperty('xstate');
+    expect(manifest.exports!['.']).toMatchObject({ import: './dist/index.js', default: './dist/index.js' });
+  });
 
   it('loads no NATS module when imported, from the root or from bulwark/nats', () => {
     const root = runInApp(natsLoadedAfter(['bulwark'], 'const extra = {};'));

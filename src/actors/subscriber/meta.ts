@@ -1,7 +1,11 @@
 import type { CloudEvent } from '../../events/cloudevent.js';
 import type { Delivery } from '../../transport/transport.js';
 
-/** What a handler learns about the event besides its payload. */
+/**
+ * What a handler learns about the event besides its payload.
+ * @typeParam T - the event type. `rt.subscribe` infers the payload from the type it is given, never
+ * from this parameter, so a handler may annotate its second argument as plain `EventMeta`.
+ */
 export interface EventMeta<T extends string = string> {
   readonly id: string;
   readonly type: T;

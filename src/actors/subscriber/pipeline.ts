@@ -82,6 +82,7 @@ export class DeliveryPipeline {
     this.deadlines.add(attempt);
     o.activity.begin();
     o.stats.inFlight++;
+    o.trace?.attempt(r.event.id, delivery.attempt);
     this.run(attempt, r.payload);
   }
 
@@ -130,6 +131,7 @@ export class DeliveryPipeline {
     o.stats.handled++;
     o.observer?.onHandled?.(o.type, o.group, o.clock.now() - attempt.started);
     attempt.delivery.ack();
+    o.trace?.acked(attempt.event.id, attempt.delivery.attempt);
     this.end();
   }
 
@@ -152,6 +154,7 @@ export class DeliveryPipeline {
     // run at once than `concurrency` allows.
     attempt.release = attempt.delivery.hold();
     this.options.stats.hung++;
+    this.options.onStateChange?.();
     void settleFailure(this.options, attempt.delivery, attempt.event, err, 'timeout').then(() => this.end());
   }
 
@@ -161,6 +164,7 @@ export class DeliveryPipeline {
     attempt.release();
     attempt.release = undefined;
     this.options.stats.hung--;
+    this.options.onStateChange?.();
   }
 
   private finish(attempt: Attempt): boolean {

@@ -51,10 +51,7 @@ export function receive(delivery: Delivery, group: string, schema: z.ZodType): R
   }
   const result = schema.safeParse(event.data);
   if (result.success) return { ok: true, event, payload: result.data };
-  const error = new ValidationError(
-    `invalid "${event.type}" payload: ${result.error.message}`,
-    result.error.issues,
-  );
+  const error = ValidationError.fromIssues(`invalid "${event.type}" payload`, result.error.issues);
   return { ok: false, skip: false, event, reason: 'validation', error: describeError(error) };
 }
 

@@ -14,6 +14,18 @@ export interface SettleContext extends Pick<Env, 'clock' | 'logger'> {
   readonly backoff: Backoff;
   readonly stats: SubscriberStats;
   readonly observer: SubscriberObserver | undefined;
+  /** Told when something health reads changed outside the machine (a handler hung, or returned). */
+  readonly onStateChange?: () => void;
+  /** With an inspector attached: each delivery's steps, as events to the subscriber's actor. */
+  readonly trace?: DeliveryTrace | undefined;
+}
+
+/** A delivery's steps, for the inspector; only set when one is attached (the hot path pays nothing else). */
+export interface DeliveryTrace {
+  attempt(eventId: string, attempt: number): void;
+  acked(eventId: string, attempt: number): void;
+  retry(eventId: string, attempt: number, delayMs: number): void;
+  dead(eventId: string, attempt: number, reason: DeadLetterReason): void;
 }
 
 /**
@@ -36,6 +48,7 @@ export async function settleFailure(
       'handler failed; retrying after backoff',
     );
     delivery.nak(delayMs);
+    ctx.trace?.retry(event.id, delivery.attempt, delayMs);
     return;
   }
   await deadLetter(ctx, delivery, event, reason, describeError(err), undefined);
@@ -62,6 +75,7 @@ export async function deadLetter(
     await delivery.deadLetter(draft);
     ctx.stats.deadLettered++;
     ctx.observer?.onDeadLettered?.(ctx.type, ctx.group, reason);
+    ctx.trace?.dead(event.id, delivery.attempt, reason);
     ctx.logger.error({ eventId: event.id, reason, error, attempts: delivery.attempt }, 'event dead-lettered');
   } catch (err) {
     ctx.logger.error({ err, eventId: event.id }, 'dead-letter write failed; event sent back for redelivery');

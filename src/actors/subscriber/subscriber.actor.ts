@@ -1,14 +1,14 @@
 import { createActor } from 'xstate';
 import type { z } from 'zod';
 import type { Env } from '../../env.js';
-import { subscriberMachine } from '../../machines/subscriber.machine.js';
+import { subscriberMachine, type SubscriberActorRef } from '../../machines/subscriber.machine.js';
 import { exponential, type Backoff } from '../../retry/backoff.js';
 import type { DeliveryMode, ReplayFrom, Transport } from '../../transport/transport.js';
 import { BatchPipeline, type BatchHandler } from './batch-pipeline.js';
 import { consumerActor, type DeliveryWork } from './consumer.actor.js';
 import type { EventMeta } from './meta.js';
 import { DeliveryPipeline, type Handler } from './pipeline.js';
-import type { SettleContext } from './settle.js';
+import type { DeliveryTrace, SettleContext } from './settle.js';
 import { emptyStats, type SubscriberObserver, type SubscriberStats } from './stats.js';
 import type { Logger } from 'pino';
 
@@ -58,6 +58,11 @@ export interface Subscription {
   stop(): Promise<void>;
   status(): SubscriberStatus;
   stats(): Readonly<SubscriberStats>;
+  /**
+   * Listens to changes of `status()` and of hung handlers (what health reads).
+   * @returns a function that removes the listener
+   */
+  onChange?(listener: () => void): () => void;
 }
 
 /** What the runtime lends every subscriber. */
@@ -97,6 +102,12 @@ export function startSubscriber(
   const stats = emptyStats();
   const name = `${group}/${def.type}`;
   const logger = host.logger.child({ actor: 'subscriber', id: name });
+  const changes = new Set<() => void>();
+  const changed = (): void => {
+    for (const l of changes) l();
+  };
+  // The actor is made after its pipeline's options: deliveries reach it through this slot.
+  const slot: { actor?: SubscriberActorRef } = {};
   const settle: SettleContext = {
     type: def.type,
     group,
@@ -106,6 +117,8 @@ export function startSubscriber(
     clock: host.clock,
     stats,
     observer: host.observer,
+    onStateChange: changed,
+    trace: host.inspect && traceTo(() => slot.actor),
   };
   const timeoutMs = o.timeoutMs ?? 30_000;
   const batchSize = def.kind === 'batch' ? Math.max(1, def.options.batchSize ?? 10) : 0;
@@ -146,7 +159,18 @@ export function startSubscriber(
     clock: host.clock,
     ...(host.inspect && { inspect: host.inspect }),
   });
-  return hostSubscriber(actor, def.type, group, stats, logger);
+  slot.actor = actor;
+  return hostSubscriber(actor, def.type, group, stats, logger, changes);
+}
+
+/** Sends a delivery's steps to the subscriber's actor (only with an inspector attached). */
+function traceTo(ref: () => SubscriberActorRef | undefined): DeliveryTrace {
+  return {
+    attempt: (eventId, attempt) => ref()?.send({ type: 'delivery.attempt', eventId, attempt }),
+    acked: (eventId, attempt) => ref()?.send({ type: 'delivery.acked', eventId, attempt }),
+    retry: (eventId, attempt, delayMs) => ref()?.send({ type: 'delivery.retry', eventId, attempt, delayMs }),
+    dead: (eventId, attempt, reason) => ref()?.send({ type: 'delivery.dead', eventId, attempt, reason }),
+  };
 }
 
 function statusOf(value: unknown): SubscriberStatus {
@@ -163,8 +187,16 @@ function hostSubscriber(
   group: string,
   stats: SubscriberStats,
   logger: Logger,
+  changes: Set<() => void>,
 ): Subscription {
   let stopping: Promise<void> | undefined;
+  let last: SubscriberStatus | undefined;
+  actor.subscribe((snapshot) => {
+    const now = statusOf(snapshot.value);
+    if (now === last) return;
+    last = now;
+    for (const l of changes) l();
+  });
   const ready = new Promise<void>((resolve, reject) => {
     const sub = actor.subscribe((snapshot) => {
       const status = statusOf(snapshot.value);
@@ -184,6 +216,10 @@ function hostSubscriber(
     ready,
     status: () => statusOf(actor.getSnapshot().value),
     stats: () => stats,
+    onChange: (listener) => {
+      changes.add(listener);
+      return () => void changes.delete(listener);
+    },
     stop: () =>
       (stopping ??= new Promise<void>((resolve) => {
         const done = (): void => {

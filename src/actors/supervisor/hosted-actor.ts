@@ -66,6 +66,7 @@ export interface SupervisedActor<TLogic extends AnyActorLogic> {
  */
 class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, SupervisedActor<TLogic> {
   readonly kind: string;
+  readonly machine: string;
   ref!: Actor<TLogic>;
   supervision!: Supervision;
   /** Undefined for an isolated actor: a root actor with its own system, watched by subscription. */
@@ -81,6 +82,8 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
     private readonly options: SpawnOptions<TLogic>,
   ) {
     this.kind = options.kind ?? 'machine';
+    this.machine =
+      (logic as { id?: unknown }).id === undefined ? this.kind : String((logic as { id?: unknown }).id);
     this.group = options.isolated || registersSystemIds(logic) ? undefined : supervisor.joinGroup();
   }
 
@@ -181,6 +184,8 @@ class HostedActor<TLogic extends AnyActorLogic> implements SupervisedChild, Supe
   }
 
   state(): string | undefined {
+    // Asked for as soon as it is supervised, which is just before its first incarnation starts.
+    if (this.ref === undefined) return undefined;
     const value = (this.ref.getSnapshot() as { value?: unknown }).value;
     return typeof value === 'string' ? value : value === undefined ? undefined : JSON.stringify(value);
   }
@@ -235,5 +240,6 @@ export function spawnSupervised<TLogic extends AnyActorLogic>(
   const hosted = new HostedActor(supervisor, logic, options);
   hosted.supervision = supervisor.add(hosted, options.restart ?? {});
   hosted.start();
+  hosted.supervision.changed();
   return hosted;
 }

@@ -1,6 +1,6 @@
 import type { Subscription, SubscriberStatus } from '../subscriber/subscriber.actor.js';
 import type { SubscriberStats } from '../subscriber/stats.js';
-import type { Supervisor } from './supervisor.js';
+import type { Supervision, Supervisor } from './supervisor.js';
 import type { RestartPolicy, SupervisedChild } from './types.js';
 
 /**
@@ -10,12 +10,15 @@ import type { RestartPolicy, SupervisedChild } from './types.js';
  */
 class SupervisedSubscription implements Subscription, SupervisedChild {
   readonly kind = 'subscriber';
+  readonly machine = 'subscriber';
   readonly type: string;
   readonly group: string;
   readonly ready: Promise<void>;
   private current: Subscription;
   private readonly carried: SubscriberStats;
   private stopping: Promise<void> | undefined;
+  private supervision: Supervision | undefined;
+  private detach: (() => void) | undefined;
 
   constructor(
     readonly id: string,
@@ -33,6 +36,13 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
 
   status(): SubscriberStatus {
     return this.current.status();
+  }
+
+  /** @internal reports every change of the current incarnation to its supervision */
+  attach(supervision: Supervision): void {
+    this.supervision = supervision;
+    this.detach?.();
+    this.detach = this.current.onChange?.(() => supervision.changed());
   }
 
   /** The subscriber's status, or `hung` while a timed-out handler has not returned. */
@@ -54,6 +64,7 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
     for (const k of Object.keys(this.carried) as (keyof SubscriberStats)[]) this.carried[k] += counts[k];
     this.current = this.start();
     this.current.ready.catch(() => undefined);
+    if (this.supervision) this.attach(this.supervision);
     void old.stop();
   }
 
@@ -61,6 +72,7 @@ class SupervisedSubscription implements Subscription, SupervisedChild {
   readonly stop = (): Promise<void> => this.supervisor.stopChild(this);
 
   halt(): Promise<void> {
+    this.detach?.();
     return (this.stopping ??= this.current.stop().then(() => this.onStopped?.()));
   }
 }
@@ -74,7 +86,7 @@ export interface SupervisedSubscriptionOptions {
 }
 
 /**
- * Starts a subscriber under supervision; `status()` is polled for `failed` every sweep.
+ * Starts a subscriber under supervision; each change of its status is reported, and `failed` restarts it.
  * @param start - starts one subscriber incarnation
  * @example
  * const sub = superviseSubscription(supervisor, 'subscriber:mailer/user.created', () => startSubscriber(...));
@@ -87,8 +99,11 @@ export function superviseSubscription(
 ): Subscription {
   const { policy = {}, onStopped } = options;
   const sub = new SupervisedSubscription(id, supervisor, start, onStopped);
-  supervisor.add(sub, policy, () =>
+  const entry = supervisor.add(sub, policy, () =>
     sub.status() === 'failed' ? { name: 'SubscriberFailed', message: `subscriber ${id} failed` } : undefined,
   );
+  sub.attach(entry);
+  // It may have failed before it was listened to.
+  entry.changed();
   return sub;
 }

@@ -3,18 +3,36 @@ import type { Env } from '../../env.js';
 import { ValidationError } from '../../errors.js';
 import { exponential } from '../../retry/backoff.js';
 import {
-  supervisorMachine,
+  restartPolicyMachine,
   type ChildFailure,
+  type RestartPolicyActorRef,
+  type RestartPolicyInput,
+} from '../../machines/restart-policy.machine.js';
+import {
+  supervisorMachine,
+  type ChildHealth,
   type SupervisorActorRef,
-  type SupervisorInput,
+  type SupervisorSnapshot,
 } from '../../machines/supervisor.machine.js';
 import { ActorGroups, type ActorGroup } from '../groups/actor-group.js';
-import type { ActorReport, ChildStatus, RestartPolicy, SupervisedChild, SupervisorNotice } from './types.js';
+import { childHealth } from './child-health.js';
+import {
+  stateName,
+  type ActorInfo,
+  type ActorReport,
+  type ChildStatus,
+  type RestartPolicy,
+  type SupervisedChild,
+  type SupervisorNotice,
+} from './types.js';
 
 /** What a supervisor runs in; `inspect` reaches every root actor it creates (policy actors, actor groups). */
 export interface SupervisorEnvironment extends Env {
-  /** How often watched children (subscribers) are checked for failure. @default 1_000 */
-  readonly sweepMs?: number;
+  /**
+   * Up to this many children, `report()` lists every child; beyond it, the ones that are not
+   * HEALTHY (a report then costs what is wrong, not what exists). @default 1_000
+   */
+  readonly reportAllUpTo?: number;
 }
 
 const DEFAULT_BACKOFF = exponential({ initialMs: 100, maxMs: 10_000, jitter: 'equal' });
@@ -24,15 +42,24 @@ export class Supervision {
   status: ChildStatus = 'running';
   restarts = 0;
   lastError: ChildFailure | undefined = undefined;
-  policyActor: SupervisorActorRef | undefined = undefined;
+  policyActor: RestartPolicyActorRef | undefined = undefined;
+  /** What the supervisor actor last heard of this child. */
+  reported: ChildHealth | undefined = undefined;
 
   constructor(
     readonly supervisor: Supervisor,
     readonly child: SupervisedChild,
     readonly policy: RestartPolicy | false,
-    /** For watched children: reports a failure the child cannot announce itself. */
+    /** Tells whether the child, as it is now, has failed; asked each time it says it changed. */
     readonly probe: (() => ChildFailure | undefined) | undefined,
   ) {}
+
+  /** The child's state changed: a failure goes to its restart policy, its health to the supervisor. */
+  changed(): void {
+    const error = this.status === 'running' ? this.probe?.() : undefined;
+    if (error) this.failed(error);
+    else this.supervisor.reportChild(this);
+  }
 
   /** The child failed: its policy decides whether and when it restarts. */
   failed(error: ChildFailure): void {
@@ -47,31 +74,63 @@ export class Supervision {
 }
 
 /**
- * The runtime's supervisor: tracks every supervised child in a map and restarts failed ones
- * one-for-one through the supervisor machine. Hosted machines are members of small actor groups
- * ({@link ActorGroup}), never XState children listed under one parent, so spawning and stopping
- * cost the same at 10 or 100,000 children.
+ * The runtime's supervisor: tracks every supervised child, restarts failed ones one-for-one
+ * through a restart-policy actor each, and runs the supervisor actor (`supervisor`), whose state
+ * is the aggregate health that every child's reports add up to. Children report changes
+ * ({@link Supervision.changed}); nothing is polled. Hosted machines are members of small actor
+ * groups ({@link ActorGroup}), never XState children listed under one parent, so spawning and
+ * stopping cost the same at 10 or 100,000 children.
  * @example
  * const supervisor = new Supervisor({ clock: systemClock, logger });
  * const cache = spawnSupervised(supervisor, cacheMachine, { id: 'cache', restart: { maxRestarts: 3 } });
  */
 export class Supervisor {
   private readonly children = new Map<string, Supervision>();
-  private readonly watched = new Set<Supervision>();
+  /** The next suffix to try per id base: `freeId` finds a free id in constant time. */
+  private readonly suffixes = new Map<string, number>();
   private readonly listeners = new Set<(notice: SupervisorNotice) => void>();
-  private sweepTimer: unknown;
   private stopping = false;
   private readonly groups: ActorGroups;
+  /** The supervisor actor: its state is the aggregate health, its context every child's status. */
+  readonly actor: SupervisorActorRef;
 
   constructor(readonly env: SupervisorEnvironment) {
     this.groups = new ActorGroups(env, (group, notice) =>
       this.children.get(notice.id)?.child.memberNotice?.(group, notice),
     );
+    this.actor = createActor(supervisorMachine, {
+      id: 'supervisor',
+      clock: env.clock,
+      ...(env.inspect && { inspect: env.inspect }),
+    }).start();
+  }
+
+  /** The supervisor actor's snapshot: `value` is the aggregate health, `context.children` each child's. */
+  getSnapshot(): SupervisorSnapshot {
+    return this.actor.getSnapshot();
+  }
+
+  /** Reports a child that is not supervised (a health check, a registered service); `undefined` removes it. */
+  reportHealth(id: string, health: ChildHealth | undefined): void {
+    if (health) this.actor.send({ type: 'child.reported', id, health });
+    else this.actor.send({ type: 'child.removed', id });
+  }
+
+  /** @internal sends a supervised child's health when it changed */
+  reportChild(entry: Supervision): void {
+    if (this.children.get(entry.child.id) !== entry) return;
+    const next = childHealth(entry.child.kind, entry.status, entry.child.state?.(), entry.lastError);
+    const last = entry.reported;
+    // A healthy child's moves between healthy states (idle, handling, …) do not concern health.
+    if (last && last.status === next.status && (next.status === 'HEALTHY' || last.state === next.state))
+      return;
+    entry.reported = next;
+    this.actor.send({ type: 'child.reported', id: entry.child.id, health: next });
   }
 
   /**
    * Puts a child under supervision.
-   * @param probe - for children that cannot report their own failure: polled every `sweepMs`
+   * @param probe - tells whether the child has failed; asked whenever it reports a change
    * @throws {ValidationError} when a child with the same id is already supervised
    */
   add(
@@ -82,7 +141,7 @@ export class Supervisor {
     if (this.children.has(child.id)) throw new ValidationError(`an actor with id "${child.id}" already runs`);
     const entry = new Supervision(this, child, policy, probe);
     this.children.set(child.id, entry);
-    if (probe) this.watch(entry);
+    this.reportChild(entry);
     return entry;
   }
 
@@ -91,11 +150,13 @@ export class Supervisor {
     return this.groups.join();
   }
 
-  /** @returns `base`, or `base#2`, `base#3`, … : the first id no supervised child has */
+  /** @returns `base`, or `base#2`, `base#3`, … : an id no supervised child has, found in constant time */
   freeId(base: string): string {
-    let id = base;
-    for (let n = 2; this.children.has(id); n++) id = `${base}#${n}`;
-    return id;
+    if (!this.children.has(base)) return base;
+    let n = this.suffixes.get(base) ?? 2;
+    while (this.children.has(`${base}#${n}`)) n++;
+    this.suffixes.set(base, n + 1);
+    return `${base}#${n}`;
   }
 
   /** @returns whether a child with this id is supervised */
@@ -137,11 +198,17 @@ export class Supervisor {
     return true;
   }
 
-  /** @returns every supervised child's status and restart count, by id */
+  /**
+   * @returns supervised children's status and restart count, by id: every child up to
+   * `reportAllUpTo` children, else the ones that are not HEALTHY
+   */
   report(): Record<string, ActorReport> {
-    this.sweep();
     const out: Record<string, ActorReport> = {};
-    for (const [id, e] of this.children) {
+    const all = this.children.size <= (this.env.reportAllUpTo ?? 1_000);
+    const ids = all ? this.children.keys() : Object.keys(this.actor.getSnapshot().context.problems);
+    for (const id of ids) {
+      const e = this.children.get(id);
+      if (!e) continue;
       const state = e.child.state?.();
       out[id] = {
         kind: e.child.kind,
@@ -150,6 +217,24 @@ export class Supervisor {
         ...(state !== undefined && { state }),
         ...(e.lastError && { lastError: e.lastError }),
       };
+    }
+    return out;
+  }
+
+  /** @returns the supervisor actor and every supervised child that is not stopped, optionally of one kind */
+  actors(kind?: string): ActorInfo[] {
+    const out: ActorInfo[] = [];
+    if (kind === undefined || kind === 'supervisor')
+      out.push({
+        id: 'supervisor',
+        kind: 'supervisor',
+        machine: 'supervisor',
+        state: String(this.getSnapshot().value),
+      });
+    for (const [id, e] of this.children) {
+      const c = e.child;
+      if (kind !== undefined && c.kind !== kind) continue;
+      out.push({ id, kind: c.kind, machine: c.machine ?? c.kind, state: stateName(c.state?.() ?? e.status) });
     }
     return out;
   }
@@ -170,6 +255,7 @@ export class Supervisor {
     );
     if (entry.policy === false) return this.gaveUp(entry, error);
     entry.status = 'restarting';
+    this.reportChild(entry);
     (entry.policyActor ??= this.startPolicy(entry, entry.policy)).send({
       type: 'child.failed',
       at: this.env.clock.now(),
@@ -179,21 +265,23 @@ export class Supervisor {
 
   /** @internal removes a child from the map and ends its policy actor */
   forget(entry: Supervision): void {
-    if (this.children.get(entry.child.id) === entry) this.children.delete(entry.child.id);
-    this.watched.delete(entry);
+    if (this.children.get(entry.child.id) === entry) {
+      this.children.delete(entry.child.id);
+      this.actor.send({ type: 'child.removed', id: entry.child.id });
+    }
     entry.policyActor?.stop();
     entry.policyActor = undefined;
   }
 
-  private startPolicy(entry: Supervision, policy: RestartPolicy): SupervisorActorRef {
-    const input: SupervisorInput = {
+  private startPolicy(entry: Supervision, policy: RestartPolicy): RestartPolicyActorRef {
+    const input: RestartPolicyInput = {
       childId: entry.child.id,
       maxRestarts: policy.maxRestarts ?? 5,
       withinMs: policy.withinMs ?? 60_000,
       backoff: policy.backoff ?? DEFAULT_BACKOFF,
     };
-    const actor = createActor(supervisorMachine, {
-      id: `supervisor:${entry.child.id}`,
+    const actor = createActor(restartPolicyMachine, {
+      id: `restart:${entry.child.id}`,
       input,
       clock: this.env.clock,
       ...(this.env.inspect && { inspect: this.env.inspect }),
@@ -212,11 +300,13 @@ export class Supervisor {
       'restarting',
     );
     entry.child.restart();
+    this.reportChild(entry);
     this.notify({ type: 'restarted', id: entry.child.id, kind: entry.child.kind, restarts: entry.restarts });
   }
 
   private gaveUp(entry: Supervision, error: ChildFailure | undefined): void {
     entry.status = 'failed';
+    this.reportChild(entry);
     this.env.logger.error(
       { actor: entry.child.kind, id: entry.child.id, err: error },
       'supervised actor failed for good',
@@ -228,30 +318,8 @@ export class Supervisor {
     for (const listener of this.listeners) listener(notice);
   }
 
-  private watch(entry: Supervision): void {
-    this.watched.add(entry);
-    if (this.sweepTimer !== undefined) return;
-    const tick = (): void => {
-      this.sweep();
-      this.sweepTimer = this.watched.size
-        ? this.env.clock.setTimeout(tick, this.env.sweepMs ?? 1_000)
-        : undefined;
-    };
-    this.sweepTimer = this.env.clock.setTimeout(tick, this.env.sweepMs ?? 1_000);
-  }
-
-  /** Checks watched children that cannot announce their own failure. */
-  sweep(): void {
-    for (const entry of this.watched) {
-      if (entry.status !== 'running') continue;
-      const error = entry.probe?.();
-      if (error) entry.failed(error);
-    }
-  }
-
-  /** Stops the sweep timer; children are left as they are. */
+  /** Stops the supervisor actor; children are left as they are. */
   dispose(): void {
-    if (this.sweepTimer !== undefined) this.env.clock.clearTimeout(this.sweepTimer);
-    this.sweepTimer = undefined;
+    this.actor.stop();
   }
 }

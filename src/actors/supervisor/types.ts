@@ -1,6 +1,6 @@
 import type { Backoff } from '../../retry/backoff.js';
 import type { ActorGroupNotice } from '../../machines/actor-group.machine.js';
-import type { ChildFailure } from '../../machines/supervisor.machine.js';
+import type { ChildFailure } from '../../machines/restart-policy.machine.js';
 import type { ActorGroup } from '../groups/actor-group.js';
 
 /** How a supervised child is restarted when it fails. */
@@ -49,6 +49,29 @@ export interface SupervisedChild {
   halt(): Promise<void>;
   /** Its own state name, when it has one worth reporting. */
   state?(): string | undefined;
+  /** The id of the machine it runs, when it is an XState machine (`subscriber`, `circuitBreaker`, …). */
+  readonly machine?: string;
   /** For members of an actor group: what the group saw of a member with this child's id. */
   memberNotice?(group: ActorGroup, notice: ActorGroupNotice): void;
+}
+
+/** One live actor, as `rt.actors.list()` shows it. */
+export interface ActorInfo {
+  /** Its stable id: `breaker:<name>`, `subscriber:<group>/<type>`, `job:<queue>/<jobId>`, `supervisor`, a spawned machine's id. */
+  readonly id: string;
+  /** 'subscriber', 'breaker', 'job', 'queue', 'machine', 'endpoint', 'supervisor', … */
+  readonly kind: string;
+  /** The id of the machine it runs (the statechart the inspector draws). */
+  readonly machine: string;
+  /** Its current state: a state name, or a dotted path for nested states (`running.consuming.idle`). */
+  readonly state: string;
+}
+
+/** @returns a machine state value as one string: `'OPEN'`, or `'running.consuming.idle'` for nested states */
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${k}.${stateName(v)}`)
+    .join(',');
 }

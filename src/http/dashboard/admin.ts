@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Logger } from '../../logging.js';
+import { checkAccess, refuse, type Tokens } from '../access.js';
 import type { DashboardSource } from './snapshot.js';
 
 /** Largest request body an admin action reads. */
@@ -23,22 +23,6 @@ const deadLetterQuery = z
 const breakerAction = z
   .object({ name: z.string().min(1), action: z.enum(['open', 'close', 'reset']) })
   .strict();
-
-/** The outcome of checking a request's `Authorization` header. */
-export type AdminCheck = 'ok' | 'unauthorized' | 'disabled';
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/**
- * Checks `Authorization: Bearer <token>` in constant time (both sides hashed first, so that
- * neither the token's length nor its bytes leak through timing).
- * @returns `'disabled'` when no admin token is configured: admin actions are then refused
- */
-export function checkAdmin(header: string | undefined, token: string | undefined): AdminCheck {
-  if (token === undefined || token === '') return 'disabled';
-  const ok = timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
-  return ok ? 'ok' : 'unauthorized';
-}
 
 /** Writes a JSON response. */
 export function sendJson(
@@ -72,12 +56,13 @@ type Action = (body: unknown) => Promise<{ status: number; body: unknown }>;
 
 /**
  * The state-changing actions of the dashboard: redrive and purge dead letters, force a breaker
- * open, closed, or back to automatic. Each is a POST that requires the admin token.
+ * open, closed, or back to automatic. Each is a POST that requires the admin token (any-case
+ * `Bearer` scheme, compared in constant time); the read token is refused with 403.
  */
 export class AdminActions {
   constructor(
     private readonly src: DashboardSource,
-    private readonly token: string | undefined,
+    private readonly tokens: Tokens,
     private readonly logger: Logger | undefined,
   ) {}
 
@@ -106,12 +91,11 @@ export class AdminActions {
   private guarded(name: string, act: Action): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
     return async (req, res) => {
       if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
-      const auth = checkAdmin(req.headers.authorization, this.token);
-      if (auth === 'disabled')
-        return sendJson(res, 403, { error: 'admin actions are disabled: no admin token is configured' });
-      if (auth === 'unauthorized') {
-        this.logger?.warn({ action: name }, 'dashboard admin action refused: bad or missing token');
-        return sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' });
+      const auth = checkAccess(req.headers.authorization, 'admin', this.tokens);
+      if (auth !== 'ok') {
+        if (auth !== 'disabled')
+          this.logger?.warn({ action: name }, 'dashboard admin action refused: bad or missing token');
+        return refuse(res, auth);
       }
       try {
         const out = await act(await readJson(req));

@@ -14,20 +14,26 @@ export interface FeedOptions {
   readonly refreshMs?: number;
   /** Changes closer together than this are pushed once. @default 25 */
   readonly coalesceMs?: number;
+  /** Pages connected at once; more are answered 503. @default 64 */
+  readonly maxClients?: number;
   readonly logger?: Logger;
 }
 
 /**
- * The dashboard's server-sent events: every connected page gets a `snapshot` event at once, again
- * shortly after a breaker changes state or `changed()` is called (health changes), and on a
- * periodic refresh.
- * Nothing runs while no page is connected.
+ * The dashboard's server-sent events: one snapshot is read per update and the same frame written to
+ * every connected page, shortly after a breaker changes state or `changed()` is called (health
+ * changes), and on a periodic refresh. A page that connects gets the latest frame at once (the
+ * others are not pushed to); the first one waits for a fresh read. At most `maxClients` pages are
+ * served. Nothing runs while no page is connected.
  */
 export class DashboardFeed {
   private readonly clients = new Set<ServerResponse>();
   private readonly watched = new Map<DashboardBreaker, () => void>();
   private readonly refreshMs: number;
   private readonly coalesceMs: number;
+  private readonly maxClients: number;
+  /** The last frame written, while pages are connected: what a newly connected page starts with. */
+  private latest: string | undefined;
   private unwatch: (() => void) | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private pushTimer: NodeJS.Timeout | undefined;
@@ -38,12 +44,20 @@ export class DashboardFeed {
   constructor(private readonly o: FeedOptions) {
     this.refreshMs = o.refreshMs ?? 1_000;
     this.coalesceMs = o.coalesceMs ?? 25;
+    this.maxClients = o.maxClients ?? 64;
+  }
+
+  /** How many pages are connected. */
+  get size(): number {
+    return this.clients.size;
   }
 
   /** Serves `GET …/events`: keeps the response open and writes snapshots to it. */
   attach(req: IncomingMessage, res: ServerResponse): void {
-    if (this.closed) {
-      res.writeHead(503).end();
+    if (this.closed || this.clients.size >= this.maxClients) {
+      const error = this.closed ? 'the dashboard is closing' : 'too many live dashboard pages';
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '5' });
+      res.end(JSON.stringify({ error }));
       return;
     }
     res.writeHead(200, {
@@ -63,7 +77,9 @@ export class DashboardFeed {
     this.watchBreakers();
     this.unwatch ??= this.o.watch?.(() => this.changed());
     this.refreshTimer ??= setInterval(() => this.changed(0), this.refreshMs);
-    this.changed(0);
+    // A read under way reaches this page too; a page that joins later starts from the latest frame.
+    if (this.latest !== undefined) res.write(this.latest);
+    else if (!this.reading) this.changed(0);
   }
 
   /** Pushes an update soon (coalescing bursts of changes). */
@@ -103,7 +119,9 @@ export class DashboardFeed {
 
   private send(snap: DashboardSnapshot): void {
     this.watchBreakers();
+    if (this.clients.size === 0) return;
     const frame = `event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`;
+    this.latest = frame;
     for (const res of this.clients) res.write(frame);
   }
 
@@ -119,6 +137,7 @@ export class DashboardFeed {
   }
 
   private idle(): void {
+    this.latest = undefined;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.pushTimer) clearTimeout(this.pushTimer);
     this.refreshTimer = undefined;

@@ -38,6 +38,8 @@ svg .node.active rect { fill: #bee3f8; stroke: #2b6cb0; stroke-width: 3; }
 svg .node text { font-size: 12px; fill: #1a202c; }
 svg .edge path { fill: none; stroke: #718096; stroke-width: 1.2; }
 svg .edge text { font-size: 10px; fill: #4a5568; }
+svg .edge .label-box { fill: #fff; fill-opacity: 0.85; stroke: none; }
+#chart svg { max-width: 100%; height: auto; }
 dialog { border: 1px solid var(--line); border-radius: 6px; padding: 16px; }
 dialog input { width: 260px; margin: 8px 0; }
 pre { margin: 4px 0; font-size: 12px; max-width: 520px; overflow-x: auto; background: #f7fafc; padding: 6px; }
@@ -77,7 +79,7 @@ const BODY = `
     <th>Error</th><th>Attempts</th><th>Failed at</th><th>Actions</th></tr></thead><tbody id="dead-letters"></tbody></table></section>
 </main>
 <dialog id="token-dialog"><form method="dialog">
-  <div>This action needs the admin token.</div>
+  <div id="token-prompt">This action needs the admin token.</div>
   <input id="token-input" type="password" autocomplete="off" placeholder="admin token">
   <div><button value="ok" id="token-ok">OK</button> <button value="cancel" id="token-cancel">Cancel</button></div>
 </form></dialog>

@@ -1,21 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../logging.js';
-import { circuitBreakerMachine } from '../../machines/circuit-breaker.machine.js';
-import { subscriberMachine } from '../../machines/subscriber.machine.js';
 import type { DeadLetterReason } from '../../transport/dead-letters.js';
+import { admit, resolveTokens, type Scope, type TokenOptions, type Tokens } from '../access.js';
 import type { RawRoute } from '../raw-route.js';
 import type { Route } from '../server.js';
 import { AdminActions, sendJson } from './admin.js';
 import { DashboardFeed } from './feed.js';
 import { dashboardPage } from './page.js';
 import { readSnapshot, StatusSince, type DashboardSnapshot, type DashboardSource } from './snapshot.js';
-import { chartOf } from './statechart.js';
+import { DASHBOARD_CHARTS } from './charts.generated.js';
 
 /** Options of {@link dashboardRoutes}. */
-export interface DashboardOptions {
-  /** Required by every admin action; without one the dashboard is read-only. @default env `BULWARK_ADMIN_TOKEN` */
+export interface DashboardOptions extends TokenOptions {
+  /**
+   * Required by every admin action, and grants read too; without one the dashboard is read-only.
+   * @default env `BULWARK_ADMIN_TOKEN`
+   */
   readonly adminToken?: string | undefined;
+  /**
+   * Required by the dashboard's data (snapshot, live feed, dead letters with their payloads, charts);
+   * without one (nor an admin token given instead) they are open. @default env `BULWARK_READ_TOKEN`
+   */
+  readonly readToken?: string | undefined;
+  /** Live pages served at once; more are refused with 503. @default 64 */
+  readonly maxFeedClients?: number;
   /** Where the dashboard is served. @default '/dashboard' */
   readonly base?: string;
   /** @default 1_000 */
@@ -59,13 +68,10 @@ function servePage(req: IncomingMessage, res: ServerResponse, base: string): voi
 
 let charts: string | undefined;
 
-/** `GET …/api/charts`: every machine the dashboard draws, laid out once. */
+/** `GET …/api/charts`: every machine the dashboard draws, laid out when the dashboard was built. */
 function serveCharts(req: IncomingMessage, res: ServerResponse): void {
   if (!onlyGet(req, res)) return;
-  charts ??= JSON.stringify({
-    circuitBreaker: chartOf(circuitBreakerMachine),
-    subscriber: chartOf(subscriberMachine),
-  });
+  charts ??= JSON.stringify(DASHBOARD_CHARTS);
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(charts);
 }
@@ -101,37 +107,47 @@ function feedOf(
       return () => offs.forEach((off) => off?.());
     },
     ...(opts.refreshMs !== undefined && { refreshMs: opts.refreshMs }),
+    ...(opts.maxFeedClients !== undefined && { maxClients: opts.maxFeedClients }),
     ...(opts.logger && { logger: opts.logger }),
   });
 }
 
+/** A raw route that answers only requests whose token meets `scope`. */
+function scoped(scope: Scope, tokens: Tokens, raw: RawRoute['raw']): RawRoute['raw'] {
+  return (req, res) => (admit(req, res, scope, tokens) ? raw(req, res) : undefined);
+}
+
 /**
- * The live dashboard: the page, its server-sent events, the read-only JSON it is built from, and
- * the admin actions (which require the admin token).
+ * The live dashboard: the page (open: it holds no data), its server-sent events and the JSON it is
+ * built from (read token), and the admin actions (admin token). Tokens are checked by the routes
+ * themselves, wherever they are mounted.
  * @example
- * const dashboard = dashboardRoutes(rt, { adminToken: process.env.BULWARK_ADMIN_TOKEN });
+ * const dashboard = dashboardRoutes(rt, { readToken: process.env.BULWARK_READ_TOKEN });
  * for (const route of dashboard.routes) routes.set(route.path, route);
  */
 export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {}): Dashboard {
   const base = opts.base ?? '/dashboard';
-  const token = opts.adminToken ?? process.env.BULWARK_ADMIN_TOKEN;
+  const tokens = resolveTokens(opts);
   const since = new StatusSince();
-  const read = () => readSnapshot(src, { adminEnabled: token !== undefined && token !== '', since });
+  const read = () => readSnapshot(src, { adminEnabled: tokens.admin !== undefined, since });
   const feed = feedOf(src, read, opts);
-  const admin = new AdminActions(src, token, opts.logger);
+  const admin = new AdminActions(src, tokens, opts.logger);
+  const data = (raw: RawRoute['raw']): RawRoute['raw'] => scoped('read', tokens, raw);
   const routes: RawRoute[] = [
     { path: base, raw: (req, res) => servePage(req, res, base) },
     {
       path: `${base}/events`,
-      raw: (req, res) => (req.method === 'GET' ? feed.attach(req, res) : onlyGet(req, res) && res.end()),
+      raw: data((req, res) =>
+        req.method === 'GET' ? feed.attach(req, res) : onlyGet(req, res) && res.end(),
+      ),
       close: () => feed.close(),
     },
     {
       path: `${base}/api/snapshot`,
-      raw: async (req, res) => void (onlyGet(req, res) && sendJson(res, 200, await read())),
+      raw: data(async (req, res) => void (onlyGet(req, res) && sendJson(res, 200, await read()))),
     },
-    { path: `${base}/api/charts`, raw: serveCharts },
-    { path: `${base}/api/dead-letters`, raw: (req, res) => serveDeadLetters(src, req, res) },
+    { path: `${base}/api/charts`, raw: data(serveCharts) },
+    { path: `${base}/api/dead-letters`, raw: data((req, res) => serveDeadLetters(src, req, res)) },
     { path: `${base}/api/dead-letters/redrive`, raw: admin.redrive },
     { path: `${base}/api/dead-letters/purge`, raw: admin.purge },
     { path: `${base}/api/breakers/action`, raw: admin.breaker },

@@ -6,6 +6,7 @@ import type { HealthReport, HealthStatus } from '../../health/types.js';
 import { deadLetterGroup } from '../../queue/dead-letter.js';
 import type { JobCounts } from '../../queue/types.js';
 import type { DeadLetter, DeadLetterStore } from '../../transport/dead-letters.js';
+import { endpointRows, type DashboardEndpoint, type EndpointRow } from './endpoint-rows.js';
 
 /** The part of a breaker the dashboard reads and drives. */
 export interface DashboardBreaker {
@@ -31,6 +32,8 @@ export interface DashboardSource {
   readonly deadLetters: DeadLetterStore;
   listSubscriptions(): readonly Subscription[];
   listQueues?(): readonly DashboardQueue[];
+  /** The request/reply endpoints it serves. */
+  listEndpoints?(): readonly DashboardEndpoint[];
   /** Where subscribers' backlogs are read, when the transport can tell. */
   readonly transport?: {
     backlog?(type: string, group: string): Promise<number | undefined>;
@@ -108,6 +111,8 @@ export interface DashboardSnapshot {
   readonly queues: readonly QueueRow[];
   readonly actors: readonly ActorRow[];
   readonly deadLetters: number;
+  /** The request/reply endpoints served (`rt.handle`). */
+  readonly endpoints?: readonly EndpointRow[];
 }
 
 const SUBSCRIBER_ACTIVE: Record<string, readonly string[]> = {
@@ -127,26 +132,36 @@ function subscriberActive(status: string): string[] {
   return (SUBSCRIBER_ACTIVE[status] ?? [status]).map((s) => `subscriber.${s}`);
 }
 
-/** Remembers when each card's status last changed, for cards whose report has no uptime. */
+/**
+ * Remembers when each card's status last changed, for cards whose report has no uptime. A status
+ * seen for the first time is dated from the runtime's start, not from when the first page asked;
+ * later changes from when a read first saw them.
+ */
 export class StatusSince {
   private readonly since = new Map<string, { status: string; at: number }>();
 
-  uptime(id: string, status: string, now: number): number {
+  /**
+   * @param startedAt - when the runtime started (ms since the epoch): the date of a status seen first
+   * @returns milliseconds `id` has been in `status`
+   */
+  uptime(id: string, status: string, now: number, startedAt = now): number {
     const last = this.since.get(id);
     if (last?.status === status) return now - last.at;
-    this.since.set(id, { status, at: now });
-    return 0;
+    const at = last === undefined ? Math.min(startedAt, now) : now;
+    this.since.set(id, { status, at });
+    return now - at;
   }
 }
 
 function cards(report: HealthReport | undefined, since: StatusSince, now: number): ServiceCard[] {
   if (!report) return [];
+  const startedAt = now - report.uptime;
   const services = Object.entries(report.services).map(([id, s]) => ({
     id,
     kind: 'service' as const,
     name: s.name,
     status: s.status,
-    uptime: since.uptime(`service:${id}`, s.status, now),
+    uptime: since.uptime(`service:${id}`, s.status, now, startedAt),
     ...(s.breaker !== undefined && { breaker: s.breaker }),
   }));
   const checks = Object.entries(report.checks).map(([id, c]) => ({
@@ -216,7 +231,7 @@ async function queueRows(
   );
 }
 
-const OWN_ROWS = new Set(['subscriber', 'queue', 'breaker']);
+const OWN_ROWS = new Set(['subscriber', 'queue', 'breaker', 'endpoint']);
 
 function actorRows(report: HealthReport | undefined): ActorRow[] {
   if (!report) return [];
@@ -271,5 +286,6 @@ export async function readSnapshot(
     queues: await queueRows(src.listQueues?.() ?? [], dead),
     actors: actorRows(report),
     deadLetters: dead.length,
+    endpoints: endpointRows(src.listEndpoints?.() ?? []),
   };
 }

@@ -1,40 +1,73 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
-/** One state drawn as a box; compound states are boxes too, placed before their children. */
-export interface ChartNode {
-  /** The state node's id, e.g. `subscriber.running.consuming`. */
-  readonly id: string;
-  readonly label: string;
-  readonly compound: boolean;
+/** A point of a chart, in pixels from its top left corner. */
+export interface Point {
   readonly x: number;
   readonly y: number;
 }
 
-/** A transition between two drawn states; `label` names its events (and guards). */
+/** A rectangle of a chart. */
+export interface Box extends Point {
+  readonly width: number;
+  readonly height: number;
+}
+
+/** One state of a machine, to be drawn as a box; compound states are boxes too. */
+export interface GraphNode {
+  /** The state node's id, e.g. `subscriber.running.consuming`. */
+  readonly id: string;
+  readonly label: string;
+  readonly compound: boolean;
+}
+
+/** A transition between two states; `label` names its events (and guards). */
 export interface ChartEdge {
   readonly from: string;
   readonly to: string;
   readonly label: string;
 }
 
-/** A machine laid out for drawing: boxes in layers from left to right, in pixels. */
+/** A machine's states and transitions, before layout. */
+export interface ChartGraph {
+  readonly machine: string;
+  readonly nodes: readonly GraphNode[];
+  readonly edges: readonly ChartEdge[];
+}
+
+/** A state placed on the chart. */
+export type ChartNode = GraphNode & Box;
+
+/** A transition routed on the chart: a polyline from box to box, its label in a box of its own. */
+export interface ChartRoute extends ChartEdge {
+  readonly points: readonly Point[];
+  readonly labelBox: Box;
+}
+
+/** A machine laid out for drawing, in pixels: no label box overlaps another, a state, or another edge. */
 export interface Chart {
   readonly machine: string;
   readonly width: number;
   readonly height: number;
-  readonly nodeWidth: number;
-  readonly nodeHeight: number;
   readonly nodes: readonly ChartNode[];
-  readonly edges: readonly ChartEdge[];
+  readonly edges: readonly ChartRoute[];
 }
 
-const NODE_W = 150;
-const NODE_H = 36;
-const COL_GAP = 90;
-const ROW_GAP = 44;
-const PAD = 20;
-/** Room above the first row for the labels of edges between top-row states. */
-const TOP = 34;
+/** The font size of edge labels, and what a character of it takes at most (the page sets the font). */
+export const LABEL_FONT_PX = 10;
+const LABEL_CHAR_PX = 6.2;
+/** The font size of state names. */
+export const NODE_FONT_PX = 12;
+const NODE_CHAR_PX = 7.4;
+
+/** The box an edge label is given: wide enough for its text in the page's font, with a margin. */
+export function labelSize(text: string): { width: number; height: number } {
+  return { width: Math.ceil(text.length * LABEL_CHAR_PX) + 8, height: LABEL_FONT_PX + 6 };
+}
+
+/** The box of a state: its name with room on both sides, at least 110 px wide. */
+export function nodeSize(label: string): { width: number; height: number } {
+  return { width: Math.max(110, Math.ceil(label.length * NODE_CHAR_PX) + 24), height: 36 };
+}
 
 /** `xstate.after.resetTimeout.circuitBreaker.OPEN` reads `after resetTimeout`. */
 function eventLabel(event: string): string {
@@ -80,59 +113,22 @@ function edgesOf(machine: AnyStateMachine, anyId: string): ChartEdge[] {
   return [...byPair.values()].map((e) => ({ from: e.from, to: e.to, label: e.labels.join(' / ') }));
 }
 
-/** Layer of each state: its distance from the initial state, following transitions; the rest go last. */
-function layers(
-  ids: readonly string[],
-  start: readonly string[],
-  edges: readonly ChartEdge[],
-): Map<string, number> {
-  const layer = new Map<string, number>(start.map((id) => [id, 0]));
-  const queue = [...start];
-  for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-    const here = layer.get(id) ?? 0;
-    for (const e of edges) {
-      if (e.from !== id || layer.has(e.to)) continue;
-      layer.set(e.to, here + 1);
-      queue.push(e.to);
-    }
-  }
-  const last = Math.max(0, ...layer.values()) + 1;
-  for (const id of ids) if (!layer.has(id)) layer.set(id, last);
-  return layer;
-}
-
 /**
- * Lays a machine's states out for drawing, from its definition: states in layers by distance from
- * the initial state, transitions labelled with their events and guards. Transitions declared on the
- * root (taken from any state) start at an `(any state)` box.
+ * A machine's states and transitions, from its definition, for layout: transitions labelled with
+ * their events and guards; those declared on the root (taken from any state) start at an
+ * `(any state)` box. States come parents first.
  * @example
- * const chart = chartOf(circuitBreakerMachine);
- * chart.nodes.map((n) => n.id); // ['circuitBreaker.CLOSED', 'circuitBreaker.OPEN', …]
+ * const graph = graphOf(circuitBreakerMachine);
+ * graph.nodes.map((n) => n.id); // ['circuitBreaker.*', 'circuitBreaker.CLOSED', …]
  */
-export function chartOf(machine: AnyStateMachine): Chart {
+export function graphOf(machine: AnyStateMachine): ChartGraph {
   const anyId = `${machine.root.id}.*`;
   const states = statesOf(machine.root);
   const edges = edgesOf(machine, anyId);
   const hasAny = edges.some((e) => e.from === anyId);
-  const start = (machine.root.initial?.target ?? []).map((t: AnyStateNode) => t.id);
-  const ids = [...(hasAny ? [anyId] : []), ...states.map((s) => s.id)];
-  // The "(any state)" box comes first: what it leads to (manual overrides) sits in the next column.
-  const layer = layers(ids, hasAny ? [anyId] : start, edges);
-  const rank = (id: string): number => (layer.get(id) ?? 0) * 2 + (start.includes(id) ? 0 : 1);
-  const order = [...ids].sort((a, b) => rank(a) - rank(b));
-  const rows = new Map<number, number>();
-  const place = (id: string): { x: number; y: number } => {
-    const col = layer.get(id) ?? 0;
-    const row = rows.get(col) ?? 0;
-    rows.set(col, row + 1);
-    return { x: PAD + col * (NODE_W + COL_GAP), y: TOP + row * (NODE_H + ROW_GAP) };
-  };
-  const nodes: ChartNode[] = order.map((id) => {
-    const state = states.find((s) => s.id === id);
-    const label = state ? state.path.join('.') : '(any state)';
-    return { id, label, compound: state ? Object.keys(state.states).length > 0 : false, ...place(id) };
-  });
-  const width = Math.max(...nodes.map((n) => n.x)) + NODE_W + PAD;
-  const height = Math.max(...nodes.map((n) => n.y)) + NODE_H + PAD + ROW_GAP;
-  return { machine: machine.id, width, height, nodeWidth: NODE_W, nodeHeight: NODE_H, nodes, edges };
+  const nodes: GraphNode[] = [
+    ...(hasAny ? [{ id: anyId, label: '(any state)', compound: false }] : []),
+    ...states.map((s) => ({ id: s.id, label: s.path.join('.'), compound: Object.keys(s.states).length > 0 })),
+  ];
+  return { machine: machine.id, nodes, edges };
 }

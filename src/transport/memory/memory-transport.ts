@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../../time/clock.js';
 import { uuidv7 } from '../../events/ids.js';
-import { BackpressureError } from '../../errors.js';
+import { BackpressureError, MissingStreamError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging.js';
 import { rawBytes } from '../../events/cloudevent.js';
 import type { DeadLetter } from '../dead-letters.js';
@@ -20,6 +20,8 @@ import {
 } from '../transport.js';
 import { MemoryConsumer, type Member } from './consumer.js';
 import { MemoryDeadLetterStore } from './dead-letters.js';
+import { MemoryRequests } from './requests.js';
+import type { RequestTransport } from '../requests.js';
 import type { MemoryQueueStore } from './queue/store.js';
 import { queueOfGroup } from '../../queue/dead-letter.js';
 import { DedupWindow } from './dedup-window.js';
@@ -72,6 +74,7 @@ class InMemoryTransport implements MemoryTransport {
   private readonly byType = new Map<string, MemoryConsumer[]>();
   private readonly buckets = new Map<string, Promise<KeyValueStore>>();
   private readonly queues = new Map<string, Promise<QueueStore>>();
+  private requestsOf: MemoryRequests | undefined;
   private readonly resume = (stream: TypeStream): void => this.resumed(stream);
   private logger: Logger = silentLogger;
   private seq = 0;
@@ -264,8 +267,9 @@ class InMemoryTransport implements MemoryTransport {
     return type === undefined ? totalUsage(this.streams.values()) : streamUsage(this.streams.get(type));
   }
 
-  async keyValue(bucket: string): Promise<KeyValueStore> {
+  async keyValue(bucket: string, options?: { readonly create?: boolean }): Promise<KeyValueStore> {
     let kv = this.buckets.get(bucket);
+    if (!kv && options?.create === false) throw new MissingStreamError(`bucket ${bucket}`, 'memory');
     if (!kv) {
       // Loaded on first use: most runtimes never open a bucket.
       kv = import('./key-value.js').then(({ MemoryKeyValue }) => new MemoryKeyValue(bucket));
@@ -283,6 +287,11 @@ class InMemoryTransport implements MemoryTransport {
       this.queues.set(name, q);
     }
     return q;
+  }
+
+  /** Request/reply between the runtimes sharing this transport. */
+  requests(): RequestTransport {
+    return (this.requestsOf ??= new MemoryRequests(this.clock));
   }
 
   status(): TransportStatus {

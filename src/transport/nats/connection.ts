@@ -23,7 +23,7 @@ import type { Publisher } from './publisher.js';
 import { replayRange } from './replay.js';
 import { safeToken, type Names } from './toolkit/names.js';
 import type { NatsTransportOptions, ResolvedNatsOptions } from './toolkit/options.js';
-import { ensureStreams } from './toolkit/provision.js';
+import { ensureStreams, isNotFound } from './toolkit/provision.js';
 import { PubAckPublisher } from './toolkit/pub-ack.js';
 import { serverFeatures, type ServerFeatures } from './toolkit/server-features.js';
 import { WireHeader } from './toolkit/wire.js';
@@ -215,8 +215,17 @@ export class NatsLink {
     return opened;
   }
 
-  keyValue(bucket: string): Promise<KeyValueStore> {
-    return openNatsKeyValue(this.jsm.jetstream(), bucket, { replicas: this.s.o.replicas });
+  /** Opens a bucket; one that is missing is created only when `create` (else MissingStreamError). */
+  async keyValue(bucket: string, create: boolean): Promise<KeyValueStore> {
+    if (!create) {
+      const stream = `KV_${bucket}`;
+      const exists = await this.jsm.streams.info(stream).then(
+        () => true,
+        (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+      );
+      if (!exists) throw new MissingStreamError(stream, this.s.o.prefix);
+    }
+    return openNatsKeyValue(this.jsm.jetstream(), bucket, { replicas: this.s.o.replicas, bindOnly: !create });
   }
 
   /** A job queue's store on this connection; its code is loaded on first use. */

@@ -1,6 +1,7 @@
 import { NoRespondersError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { DiscoveredInstance, ServiceAdvert, ServicePresence } from '../presence.js';
 import { safeToken } from './toolkit/names.js';
+import { endpointsOf, type MicroEndpoint } from './rpc/directory.js';
 
 // The NATS micro protocol (ADR-32): every service instance answers PING, INFO and STATS on
 // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>`; `nats micro ls` lists them.
@@ -21,6 +22,8 @@ interface Instance {
   errors: number;
   lastError: string;
   processingNs: number;
+  /** The request/reply endpoints this instance serves on the connection, listed after `health`. */
+  readonly served: () => MicroEndpoint[];
 }
 
 const encoder = new TextEncoder();
@@ -34,10 +37,29 @@ function endpoint(i: Instance) {
   return { name: 'health', subject: i.healthSubject, queue_group: 'q', metadata: null };
 }
 
+function servedInfo(e: MicroEndpoint) {
+  return { name: e.name, subject: e.subject, queue_group: e.queueGroup, metadata: e.metadata };
+}
+
+function servedStats(e: MicroEndpoint) {
+  const c = e.counters();
+  return {
+    ...servedInfo(e),
+    num_requests: c.requests,
+    num_errors: c.errors,
+    last_error: c.lastError,
+    processing_time: c.processingNs,
+    average_processing_time: c.requests ? Math.round(c.processingNs / c.requests) : 0,
+  };
+}
+
 async function describe(i: Instance, verb: Verb): Promise<unknown> {
   const base = { type: TYPES[verb], ...identity(i) };
   if (verb === 'PING') return base;
-  if (verb === 'INFO') return { ...base, description: i.advert.description ?? '', endpoints: [endpoint(i)] };
+  if (verb === 'INFO') {
+    const endpoints = [endpoint(i), ...i.served().map(servedInfo)];
+    return { ...base, description: i.advert.description ?? '', endpoints };
+  }
   const health = await i.advert.health().catch((err: unknown) => ({ status: 'UNKNOWN', error: String(err) }));
   return {
     ...base,
@@ -52,6 +74,7 @@ async function describe(i: Instance, verb: Verb): Promise<unknown> {
         average_processing_time: i.requests ? Math.round(i.processingNs / i.requests) : 0,
         data: health,
       },
+      ...i.served().map(servedStats),
     ],
   };
 }
@@ -112,6 +135,7 @@ export function natsPresence(nc: NatsConnection, prefix: string): ServicePresenc
         errors: 0,
         lastError: '',
         processingNs: 0,
+        served: () => endpointsOf(nc, advert.name, advert.id),
       };
       const subs = subscribeAll(nc, instance);
       await nc.flush();

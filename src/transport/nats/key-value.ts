@@ -11,6 +11,8 @@ export interface NatsKeyValueOptions {
   replicas?: number;
   /** Entries older than this are removed, when the bucket is created. @default none */
   ttlMs?: number;
+  /** Binds to the bucket as it is, neither creating nor updating it. @default false */
+  bindOnly?: boolean;
 }
 
 function toEntry(e: NatsKvEntry): KvEntry {
@@ -145,6 +147,7 @@ export async function openNatsKeyValue(
   bucket: string,
   opts: NatsKeyValueOptions = {},
 ): Promise<KeyValueStore> {
+  if (opts.bindOnly) return new NatsKeyValue(bucket, await new Kvm(nc).open(bucket));
   const kv = await new Kvm(nc).create(bucket, {
     history: opts.history ?? 1,
     replicas: opts.replicas ?? 1,

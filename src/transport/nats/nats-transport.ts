@@ -6,6 +6,8 @@ import type { QueueStore, QueueStoreOptions, QueueTransport } from '../../queue/
 import type { DeadLetterStore } from '../dead-letters.js';
 import type { KeyValueStore } from '../key-value.js';
 import type { ServicePresence } from '../presence.js';
+import type { RequestTransport } from '../requests.js';
+import { lazyNatsRequests } from './rpc/lazy.js';
 import type {
   ConsumerHandle,
   ConsumerSpec,
@@ -60,6 +62,7 @@ class NatsTransport implements QueueTransport {
   /** Consumers asked for before the first connection; started once it is up. */
   private readonly waitingConsumers = new Set<WaitingConsumer>();
   private readonly presenceWaiters = new Set<(presence: ServicePresence) => void>();
+  private requestsOf: RequestTransport | undefined;
   private closing: Promise<void> | undefined;
   private closed = false;
   private users = 0;
@@ -238,8 +241,21 @@ class NatsTransport implements QueueTransport {
     };
   }
 
-  async keyValue(bucket: string): Promise<KeyValueStore> {
-    return this.required().keyValue(bucket);
+  /**
+   * Request/reply on the NATS micro protocol over this connection (`<prefix>.rpc.<endpoint>`, queue
+   * group `q`, listed in `$SRV` discovery); fails while the broker has not been reached.
+   */
+  requests(): RequestTransport {
+    return (this.requestsOf ??= lazyNatsRequests(() => this.required().nc, this.o.prefix));
+  }
+
+  async keyValue(bucket: string, options?: { readonly create?: boolean }): Promise<KeyValueStore> {
+    return this.required().keyValue(bucket, options?.create ?? this.o.provision);
+  }
+
+  /** The subject prefix (`prefix` option) that names this transport's streams and buckets. */
+  get namespace(): string {
+    return this.o.prefix;
   }
 
   async queueStore(name: string, options: QueueStoreOptions): Promise<QueueStore> {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkAdmin } from '../../../src/http/dashboard/admin.js';
+import { checkAccess, resolveTokens } from '../../../src/http/access.js';
 import type { DashboardSnapshot } from '../../../src/http/dashboard/snapshot.js';
 import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../../src/runtime/runtime.js';
@@ -16,7 +16,7 @@ describe('dashboard admin API', () => {
     delete process.env.BULWARK_ADMIN_TOKEN;
   });
 
-  async function serve(adminToken?: string): Promise<string> {
+  async function serve(adminToken?: string, readToken?: string): Promise<string> {
     rt = await createRuntime({
       service: 'accounts',
       events: testEvents,
@@ -24,7 +24,10 @@ describe('dashboard admin API', () => {
       logger: testLogger,
       handleSignals: false,
     });
-    const server = await rt.listen(adminToken === undefined ? {} : { adminToken });
+    const server = await rt.listen({
+      ...(adminToken !== undefined && { adminToken }),
+      ...(readToken !== undefined && { readToken }),
+    });
     return `${server.url}/dashboard`;
   }
 
@@ -35,13 +38,22 @@ describe('dashboard admin API', () => {
       body: JSON.stringify(body),
     });
 
-  it('checks the bearer token in constant time, and refuses everything without a configured token', () => {
-    expect(checkAdmin(`Bearer ${TOKEN}`, TOKEN)).toBe('ok');
-    expect(checkAdmin(`Bearer ${TOKEN}x`, TOKEN)).toBe('unauthorized');
-    expect(checkAdmin(undefined, TOKEN)).toBe('unauthorized');
-    expect(checkAdmin(TOKEN, TOKEN)).toBe('unauthorized');
-    expect(checkAdmin('Bearer ', undefined)).toBe('disabled');
-    expect(checkAdmin('Bearer ', '')).toBe('disabled');
+  it('checks the bearer token (scheme in any case), and refuses everything without a configured token', () => {
+    const tokens = resolveTokens({ adminToken: TOKEN, readToken: 'reader' }, {});
+    const admin = (header: string | undefined) => checkAccess(header, 'admin', tokens);
+    expect(admin(`Bearer ${TOKEN}`)).toBe('ok');
+    expect(admin(`bearer ${TOKEN}`)).toBe('ok');
+    expect(admin(`BEARER  ${TOKEN}`)).toBe('ok');
+    expect(admin(`Bearer ${TOKEN}x`)).toBe('unauthorized');
+    expect(admin(undefined)).toBe('unauthorized');
+    expect(admin(TOKEN)).toBe('unauthorized');
+    expect(admin('Basic ' + TOKEN)).toBe('unauthorized');
+    expect(admin('Bearer reader')).toBe('forbidden');
+    expect(checkAccess('Bearer reader', 'read', tokens)).toBe('ok');
+    expect(checkAccess(`Bearer ${TOKEN}`, 'read', tokens)).toBe('ok');
+    expect(checkAccess('Bearer ', 'admin', resolveTokens({}, {}))).toBe('disabled');
+    expect(checkAccess('Bearer ', 'admin', resolveTokens({ adminToken: '' }, {}))).toBe('disabled');
+    expect(checkAccess(undefined, 'read', resolveTokens({ adminToken: TOKEN }, {}))).toBe('ok');
   });
 
   it('forces a breaker with the token; 401 without, 400 on a bad body, 405 on GET; the page stays free of it', async () => {
@@ -88,5 +100,20 @@ describe('dashboard admin API', () => {
     expect(rt!.breakers.get('payments')?.stats().state).toBe('CLOSED');
     const snap = (await (await fetch(`${base}/api/snapshot`)).json()) as DashboardSnapshot;
     expect(snap.adminEnabled).toBe(false);
+  });
+
+  it('breakers ls --url reads with the read token (--token or BULWARK_READ_TOKEN)', async () => {
+    const base = await serve(TOKEN, 'reader');
+    rt!.breaker('search');
+    const origin = base.replace(/\/dashboard$/, '');
+    const refused = await runCli(['breakers', 'ls', '--url', origin]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^bulwark: 401/);
+    const [viaEnv, viaOption] = await Promise.all([
+      runCli(['breakers', 'ls', '--url', origin, '--json'], { BULWARK_READ_TOKEN: 'reader' }),
+      runCli(['breakers', 'ls', '--url', origin, '--token', 'reader']),
+    ]);
+    expect(JSON.parse(viaEnv.stdout)).toEqual([expect.objectContaining({ name: 'search', state: 'CLOSED' })]);
+    expect(viaOption.stdout).toMatch(/^STATE\s+BREAKER\s+FAILURE RATE\s+CALLS\s+REJECTED\nCLOSED\s+search/);
   });
 });

@@ -7,6 +7,14 @@ export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = 'test-artifacts';
 
+/** Whether chromium is there to drive; the browser tests are skipped (and say why) when it is not. */
+export const HAS_CHROMIUM = existsSync(CHROMIUM);
+
+/** Why the browser tests were skipped. */
+export const NO_CHROMIUM =
+  `chromium was not found at ${CHROMIUM}: the dashboard's browser tests are SKIPPED. Install it with ` +
+  '`apt-get install -y chromium` (`bash .ci/run` does) or point CHROMIUM_BIN at a binary';
+
 /** Launches headless chromium with nothing that reaches the network on its own. */
 export function launch(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {

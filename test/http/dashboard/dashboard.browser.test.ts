@@ -6,14 +6,37 @@ import type { Runtime } from '../../../src/runtime/runtime.js';
 import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
 import { testEvents, testLogger, user } from '../../support/events.js';
 import { until } from '../../support/wait.js';
-import { ARTIFACTS, launch, openPage } from './browser.js';
+import { ARTIFACTS, HAS_CHROMIUM, launch, NO_CHROMIUM, openPage } from './browser.js';
 import { tour } from './tour.js';
 
 const TOKEN = 'test-admin-token-9f2c';
 
+interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Whether an `M x,y L x,y …` polyline has a segment through a box's inside. */
+function pathCrosses(d: string, b: Box): boolean {
+  const points = [...d.matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)].map((m) => ({
+    x: Number(m[1]),
+    y: Number(m[2]),
+  }));
+  return points.slice(1).some((q, k) => {
+    const p = points[k]!;
+    const [x1, x2] = [Math.min(p.x, q.x), Math.max(p.x, q.x)];
+    const [y1, y2] = [Math.min(p.y, q.y), Math.max(p.y, q.y)];
+    return x1 < b.x + b.width && b.x < x2 + 0.5 && y1 < b.y + b.height && b.y < y2 + 0.5;
+  });
+}
+
 type TestRuntime = Runtime<typeof testEvents.schemas>;
 
-describe('dashboard in headless chromium', () => {
+if (!HAS_CHROMIUM) console.warn(NO_CHROMIUM);
+
+describe.skipIf(!HAS_CHROMIUM)('dashboard in headless chromium', () => {
   let browser: Browser;
   let rt: TestRuntime;
   let page: Page;
@@ -31,7 +54,7 @@ describe('dashboard in headless chromium', () => {
     await rt?.shutdown();
   });
 
-  async function start(): Promise<void> {
+  async function start(readToken?: string): Promise<void> {
     rt = await createRuntime({
       service: 'accounts',
       events: testEvents,
@@ -39,7 +62,7 @@ describe('dashboard in headless chromium', () => {
       logger: testLogger,
       handleSignals: false,
     });
-    const server = await rt.listen({ adminToken: TOKEN });
+    const server = await rt.listen({ adminToken: TOKEN, ...(readToken && { readToken }) });
     url = `${server.url}/dashboard`;
     ({ page, errors } = await openPage(browser));
   }
@@ -64,10 +87,10 @@ describe('dashboard in headless chromium', () => {
     await page.locator('[data-breaker="payments"] .dot.OPEN').waitFor({ timeout: 1_000 });
     expect(Date.now() - tripped).toBeLessThan(1_000);
     await page.locator('#chart g.node.active[data-state="circuitBreaker.OPEN"]').waitFor({ timeout: 1_000 });
-    const colour = await page
-      .locator('[data-breaker="payments"] .dot')
-      .evaluate((el) => getComputedStyle(el).backgroundColor);
-    expect(colour).toBe('rgb(229, 62, 62)');
+    // Every snapshot redraws the row: read the colour of the dot drawn last.
+    const colour = () =>
+      page.locator('[data-breaker="payments"] .dot').evaluate((el) => getComputedStyle(el).backgroundColor);
+    await expect.poll(colour).toBe('rgb(229, 62, 62)');
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-breaker-open.png`, fullPage: true });
     expect(errors).toEqual([]);
   });
@@ -84,6 +107,102 @@ describe('dashboard in headless chromium', () => {
     expect(await page.locator('.card').count()).toBe(7);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it('draws statecharts whose labels overlap no other label, no state and no other edge', async () => {
+    await start();
+    rt.breaker('payments');
+    await rt.subscribe('user.created', () => undefined, { group: 'mailer' }).ready;
+    await page.goto(url);
+    const measured: string[] = [];
+    for (const row of [
+      'tr[data-breaker="payments"] td',
+      'tr[data-actor="subscriber:mailer/user.created"] td',
+    ]) {
+      await page.click(row);
+      await page.locator('#chart svg .edge text').first().waitFor();
+      // Boxes as the browser renders them: each label's text, its backing box, every state's box.
+      const chart = await page.locator('#chart svg').evaluate((svg) => {
+        const box = (el: Element | null) => {
+          if (!el) throw new Error('an edge without its label');
+          const b = (el as SVGGraphicsElement).getBBox();
+          return { x: b.x, y: b.y, width: b.width, height: b.height };
+        };
+        return {
+          labels: Array.from(svg.querySelectorAll('.edge')).map((g) => ({
+            text: g.querySelector('text')?.textContent ?? '',
+            box: box(g.querySelector('text')),
+            reserved: box(g.querySelector('rect.label-box')),
+            path: g.querySelector('path')?.getAttribute('d') ?? '',
+          })),
+          nodes: Array.from(svg.querySelectorAll('.node rect')).map(box),
+        };
+      });
+      expect(chart.labels.length).toBeGreaterThan(5);
+      const overlaps = (a: Box, b: Box) =>
+        a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+      const inside = (a: Box, b: Box) =>
+        a.x >= b.x - 0.5 &&
+        a.y >= b.y - 0.5 &&
+        a.x + a.width <= b.x + b.width + 0.5 &&
+        a.y + a.height <= b.y + b.height + 0.5;
+      const bad: string[] = [];
+      chart.labels.forEach((l, i) => {
+        if (!inside(l.box, l.reserved)) bad.push(`"${l.text}" spills out of the room kept for it`);
+        chart.labels.forEach((m, j) => {
+          if (j > i && overlaps(l.box, m.box)) bad.push(`"${l.text}" over "${m.text}"`);
+          if (j !== i && pathCrosses(m.path, l.box)) bad.push(`edge "${m.text}" through "${l.text}"`);
+        });
+        for (const n of chart.nodes) if (overlaps(l.box, n)) bad.push(`"${l.text}" over a state`);
+      });
+      expect(bad).toEqual([]);
+      measured.push(...chart.labels.map((l) => l.text));
+    }
+    expect(measured).toContain('window.tripped [thresholdReached] / peer.opened');
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-statechart.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('with a read token, asks for it before showing any data; the dead-letter count always matches its rows', async () => {
+    await start('read-token-77');
+    const sub = rt.subscribe(
+      'user.created',
+      () => {
+        throw new Error('template missing');
+      },
+      { group: 'mailer', maxAttempts: 1 },
+    );
+    await sub.ready;
+    for (const id of ['1', '2', '3']) await rt.publish('user.created', user(id, `user${id}@example.com`));
+    await until(() => sub.stats().deadLettered === 3, 'three dead letters');
+    // Every time the heading changes, what it says and how many rows the table has at that moment.
+    await page.addInitScript(() => {
+      const seen: [string, number][] = [];
+      (window as unknown as { dlSeen: typeof seen }).dlSeen = seen;
+      document.addEventListener('DOMContentLoaded', () => {
+        const count = document.getElementById('dl-count')!;
+        const rows = () => document.querySelectorAll('#dead-letters tr[data-dead-letter]').length;
+        new MutationObserver(() => seen.push([count.textContent ?? '', rows()])).observe(count, {
+          childList: true,
+          characterData: true,
+          subtree: true,
+        });
+      });
+    });
+    await page.goto(url);
+    await page.locator('#token-dialog[open]').waitFor();
+    expect(await page.locator('#token-prompt').textContent()).toMatch(/read token/);
+    expect(await page.content()).not.toContain('@example.com');
+    await page.fill('#token-input', 'read-token-77');
+    await page.click('#token-ok');
+    await page.locator('#dead-letters tr[data-dead-letter]').nth(2).waitFor();
+    expect(await page.locator('#dl-count').textContent()).toBe('3');
+    expect(await page.locator('#dead-letters').textContent()).toContain('user1@example.com');
+    const seen = await page.evaluate(() => (window as unknown as { dlSeen: [string, number][] }).dlSeen);
+    // A bare count is only ever shown over as many rows; before they arrive it says it is loading.
+    for (const [text, rows] of seen) if (/^\d+$/.test(text)) expect(Number(text), text).toBe(rows);
+    expect(seen.some(([text]) => text.includes('loading'))).toBe(true);
+    expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
   });
 
   it('lists spawned machines with their status, restarts and last error, pushed as they fail', async () => {

@@ -75,4 +75,36 @@ describe('dashboard feed', () => {
     feed.close();
     breaker.dispose();
   });
+
+  it('reads one snapshot per update for every page; a page that joins gets the latest frame, the others nothing new', async () => {
+    let reads = 0;
+    const feed = new DashboardFeed({
+      read: () => Promise.resolve({ reads: ++reads } as unknown as DashboardSnapshot),
+      breakers: () => [],
+      refreshMs: 60_000,
+      coalesceMs: COALESCE_MS,
+    });
+    server = createServer((req, res) => feed.attach(req, res));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const abort = new AbortController();
+    const first = frames(url, abort.signal);
+    expect((await first.next()).value).toEqual({ reads: 1 });
+    const second = frames(url, abort.signal);
+    expect((await second.next()).value).toEqual({ reads: 1 });
+    const third = frames(url, abort.signal);
+    expect((await third.next()).value).toEqual({ reads: 1 });
+    expect(feed.size).toBe(3);
+    // Pages joining pushed nothing to the others and read nothing: the next frame anyone sees is the next update.
+    await quiet(2 * COALESCE_MS);
+    expect(reads).toBe(1);
+    const next = first.next();
+    feed.changed();
+    expect((await next).value).toEqual({ reads: 2 });
+    expect((await second.next()).value).toEqual({ reads: 2 });
+    expect((await third.next()).value).toEqual({ reads: 2 });
+    expect(reads).toBe(2);
+    abort.abort();
+    feed.close();
+  });
 });

@@ -4,6 +4,10 @@ import { transportCases } from '../../support/transports.js';
 import { useRuntimes } from '../../support/runtime.js';
 import { user } from '../../support/events.js';
 import { deferred, poll } from '../../support/wait.js';
+import { TestClock, PAST_EPOCH } from '../../support/clock.js';
+import { createRuntime } from '../../../src/runtime/create-runtime.js';
+import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
+import { testEvents, testLogger } from '../../support/events.js';
 
 describe.each(transportCases)('dashboard snapshot on $name', (c) => {
   const { runtime } = useRuntimes(c);
@@ -54,5 +58,36 @@ describe.each(transportCases)('dashboard snapshot on $name', (c) => {
     ]);
     expect(snap.deadLetters).toBe(1);
     release.resolve();
+  });
+});
+
+describe("a service card's up time", () => {
+  it('counts from when the runtime started, not from when a page first looked', async () => {
+    const clock = new TestClock(PAST_EPOCH);
+    const rt = await createRuntime({
+      service: 'accounts',
+      events: testEvents,
+      transport: memoryTransport(),
+      logger: testLogger,
+      handleSignals: false,
+      clock,
+    });
+    rt.health.registerService({
+      id: 'payments-api',
+      name: 'Payments API',
+      circuitBreaker: rt.breaker('payments'),
+    });
+    clock.advance(90_000);
+    const snap = await readSnapshot(rt, { adminEnabled: false, since: new StatusSince() });
+    expect(snap.services.find((c) => c.id === 'payments-api')?.uptime).toBe(90_000);
+    await rt.shutdown();
+  });
+
+  it('restarts at a change of status, from when a read saw it', () => {
+    const since = new StatusSince();
+    expect(since.uptime('a', 'HEALTHY', 10_000, 1_000)).toBe(9_000);
+    expect(since.uptime('a', 'HEALTHY', 12_000, 1_000)).toBe(11_000);
+    expect(since.uptime('a', 'DEGRADED', 13_000, 1_000)).toBe(0);
+    expect(since.uptime('a', 'DEGRADED', 14_500, 1_000)).toBe(1_500);
   });
 });

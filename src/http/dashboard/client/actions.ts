@@ -1,21 +1,11 @@
 import { base } from './base.js';
-import { byId, showNotice } from './dom.js';
+import { showNotice } from './dom.js';
 import { state } from './state.js';
+import { askToken, authHeader } from './token.js';
 
 /** What an admin action answers: what it did, or why it refused. */
 interface ActionReply {
   readonly error?: string;
-}
-
-/** Asks for the admin token in the page's dialog; null when cancelled. */
-function askToken(): Promise<string | null> {
-  return new Promise((resolve) => {
-    const dialog = byId('token-dialog', HTMLDialogElement);
-    const input = byId('token-input', HTMLInputElement);
-    input.value = '';
-    dialog.onclose = () => resolve(dialog.returnValue === 'ok' ? input.value : null);
-    dialog.showModal();
-  });
 }
 
 function messageOf(err: unknown): string {
@@ -33,17 +23,17 @@ export async function postAction(path: string, body: unknown): Promise<void> {
     return showNotice('Read-only: no admin token is configured on the server.');
   }
   try {
-    const token = state.token ?? (await askToken());
+    const token = state.token ?? (await askToken('admin'));
     if (!token) return showNotice('Cancelled: the action needs the admin token.');
     const res = await fetch(base + path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      headers: { 'content-type': 'application/json', ...authHeader(token) },
       body: JSON.stringify(body),
     });
     const out: ActionReply = await res.json();
-    if (res.status === 401) {
+    if (res.status === 401 || (res.status === 403 && state.snap?.adminEnabled !== false)) {
       state.token = null;
-      return showNotice('Refused: unauthorized (wrong admin token).');
+      return showNotice('Refused: unauthorized (that is not the admin token).');
     }
     if (!res.ok) return showNotice(`Refused: ${out.error || res.status}`);
     state.token = token;

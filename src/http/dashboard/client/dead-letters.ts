@@ -1,6 +1,6 @@
 import type { DeadLetter } from '../../../transport/dead-letters.js';
-import { base } from './base.js';
-import { fillRows, showNotice } from './dom.js';
+import { getJson } from './data.js';
+import { byId, fillRows, showNotice } from './dom.js';
 import { escapeHtml as esc } from './format.js';
 
 /** A dead letter's row: its event (data folded away), why it failed, and its admin buttons. */
@@ -15,13 +15,35 @@ export function deadLetterRow(d: DeadLetter): string {
   );
 }
 
-/** Loads the newest dead letters into their table; says so in the notice bar when it cannot. */
-export async function loadDeadLetters(): Promise<void> {
+/** Rows the table shows at most. */
+const LIMIT = 200;
+
+/** Counts the loads started, so that an older one that ends late does not overwrite a newer one. */
+let generation = 0;
+
+/** What the heading says for `shown` rows of `total` dead letters. */
+function countText(shown: number, total: number): string {
+  return shown < total ? `${shown} of ${total}` : String(shown);
+}
+
+/**
+ * Shows that the list for a new count is on its way (never a count above an empty table), then
+ * loads the newest dead letters; the heading counts the rows that arrived.
+ */
+export async function loadDeadLetters(total: number): Promise<void> {
+  const mine = ++generation;
+  byId('dl-count').textContent = total === 0 ? '0' : `${total}, loading…`;
+  if (total > 0 && !byId('dead-letters').querySelector('tr[data-dead-letter]'))
+    fillRows('dead-letters', [], deadLetterRow, 'loading…');
   try {
-    const res = await fetch(`${base}/api/dead-letters?limit=200`);
-    const list: DeadLetter[] = await res.json();
+    const list = await getJson<DeadLetter[]>(`/api/dead-letters?limit=${LIMIT}`);
+    // A later count started a later load: its rows win.
+    if (mine !== generation) return;
     fillRows('dead-letters', list, deadLetterRow, 'no dead letters');
+    byId('dl-count').textContent = countText(list.length, Math.max(total, list.length));
   } catch {
+    if (mine !== generation) return;
+    byId('dl-count').textContent = String(total);
     showNotice('could not load dead letters');
   }
 }

@@ -3,8 +3,9 @@
  * status, draws the selected actor's statechart, lists dead letters, and sends admin actions.
  */
 import { postAction } from './actions.js';
-import { base } from './base.js';
+import { getJson } from './data.js';
 import { byId } from './dom.js';
+import { follow } from './feed.js';
 import { renderChart, renderSnapshot } from './render.js';
 import { state, type Charts } from './state.js';
 
@@ -30,20 +31,24 @@ function onClick(ev: MouseEvent): void {
   }
 }
 
-async function loadCharts(): Promise<void> {
-  const res = await fetch(`${base}/api/charts`);
-  const charts: Charts = await res.json();
-  state.charts = charts;
-  renderChart();
+let charts: Promise<void> | undefined;
+
+/** Loads the statecharts once, after the first snapshot (by then any read token has been given). */
+function loadCharts(): void {
+  charts ??= getJson<Charts>('/api/charts').then(
+    (c) => {
+      state.charts = c;
+      renderChart();
+    },
+    () => (charts = undefined),
+  );
 }
 
 document.addEventListener('click', onClick);
 byId('filter').addEventListener('change', () => {
   if (state.snap) renderSnapshot(state.snap);
 });
-void loadCharts();
-const source = new EventSource(`${base}/events`);
-source.addEventListener('snapshot', (ev) => renderSnapshot(JSON.parse(ev.data)));
-source.onerror = () => {
-  byId('conn').textContent = 'reconnecting…';
-};
+void follow((data) => {
+  renderSnapshot(JSON.parse(data));
+  loadCharts();
+});

@@ -2,6 +2,7 @@ import type { DashboardSnapshot } from '../snapshot.js';
 import { drawChart } from './chart.js';
 import { loadDeadLetters } from './dead-letters.js';
 import { byId, fillRows } from './dom.js';
+import { renderEndpoints } from './endpoints.js';
 import { actorRow, breakerRow, queueRow, serviceCard, subscriberRow } from './rows.js';
 import { state } from './state.js';
 
@@ -16,6 +17,7 @@ function renderTables(s: DashboardSnapshot): void {
   fillRows('subscribers', s.subscribers, subscriberRow, 'no subscribers');
   fillRows('queues', s.queues, queueRow, 'no queues');
   fillRows('actors', s.actors, actorRow, 'no machines spawned with rt.spawn');
+  renderEndpoints(s);
 }
 
 /** Draws the selected actor's statechart, or hides the panel when there is nothing to draw. */
@@ -44,9 +46,8 @@ export function renderSnapshot(s: DashboardSnapshot): void {
   renderCards(s);
   renderTables(s);
   renderChart();
-  byId('dl-count').textContent = String(s.deadLetters);
   if (s.deadLetters !== state.dlCount) {
     state.dlCount = s.deadLetters;
-    void loadDeadLetters();
+    void loadDeadLetters(s.deadLetters);
   }
 }

@@ -16,9 +16,18 @@ export interface PageState {
   chart: string | null;
   /** The admin token, once the server accepted it: in memory only, so a reload forgets it. */
   token: string | null;
+  /** The token the page reads data with (the read or the admin token), once given; in memory only. */
+  readToken: string | null;
   /** The dead-letter count the list was last loaded for; -1 reloads it on the next snapshot. */
   dlCount: number;
 }
 
 /** The page's one state. */
-export const state: PageState = { snap: null, charts: null, chart: null, token: null, dlCount: -1 };
+export const state: PageState = {
+  snap: null,
+  charts: null,
+  chart: null,
+  token: null,
+  readToken: null,
+  dlCount: -1,
+};

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { supervisorMachine, type SupervisorEmitted } from '../../src/machines/supervisor.machine.js';
+import {
+  restartPolicyMachine,
+  type RestartPolicyEmitted,
+} from '../../src/machines/restart-policy.machine.js';
 import { exponential, fixed } from '../../src/retry/backoff.js';
 import { TestClock } from '../support/clock.js';
 
@@ -8,18 +11,18 @@ const error = { name: 'Error', message: 'boom' };
 
 function setupPolicy(maxRestarts = 2, withinMs = 10_000, backoff = fixed({ delayMs: 1_000 })) {
   const clock = new TestClock();
-  const actor = createActor(supervisorMachine, {
+  const actor = createActor(restartPolicyMachine, {
     clock,
     input: { childId: 'worker', maxRestarts, withinMs, backoff },
   });
-  const emitted: SupervisorEmitted[] = [];
+  const emitted: RestartPolicyEmitted[] = [];
   actor.on('*', (e) => emitted.push(e));
   actor.start();
   const fail = () => actor.send({ type: 'child.failed', at: clock.now(), error });
   return { actor, clock, emitted, fail, state: () => actor.getSnapshot().value };
 }
 
-describe('supervisor machine', () => {
+describe('restart-policy machine', () => {
   it('waits out the backoff before asking for a restart', () => {
     const { clock, emitted, fail, state } = setupPolicy();
     fail();
