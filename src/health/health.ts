@@ -208,8 +208,9 @@ export class HealthMonitor {
   }
 
   private async evaluate(): Promise<HealthReport> {
+    const checks = await this.runChecks(this.env.clock.now());
+    // Read once the checks answered: a report (shared by every caller meanwhile) is as of its end.
     const now = this.env.clock.now();
-    const checks = await this.runChecks(now);
     const { breakers, services } = this.serviceReports();
     const actors = this.env.supervisor.report();
     const whole = this.overrides.get('*');
