@@ -91,7 +91,7 @@ export class Breaker {
   private healthDown = false;
   private readonly listeners = new Listeners<BreakerStateChange>();
   /** With an inspector: the window's calls, told to the actor once per event-loop turn. */
-  private readonly shown = new RecordedCalls();
+  private shown: RecordedCalls | undefined;
 
   /**
    * @param name - shown in stats, errors and logs
@@ -282,7 +282,7 @@ export class Breaker {
     }
     // A call that started before the breaker left CLOSED says nothing of its new period.
     if (this.gate !== PASS) return;
-    if (this.inspect) this.shown.add(failed || slow, this.actor?.ref);
+    if (this.inspect) (this.shown ??= new RecordedCalls()).add(failed || slow, this.actor?.ref);
     if (this.strategy.record(failed, slow, now) && this.machineState === 'CLOSED') {
       this.send(WINDOW_TRIPPED);
     }

@@ -1,4 +1,5 @@
 import {
+  and,
   assign,
   setup,
   type ActorLogic,
@@ -11,7 +12,9 @@ import { TimeoutError, describeError } from '../errors.js';
 
 /**
  * One job's life while a worker holds it: `waiting` → `active` (a try) → `completed`, or →
- * `failed` (backing off) → `active` for the next try, or → `dead` once its attempts are spent.
+ * `failed` (backing off) → `active` for the next try, or → `dead` once its attempts are spent;
+ * `released` when its worker hands it back untried. A host that holds the job already creates the
+ * actor with `held: true`, and the first try starts with it.
  *
  * Everything here is serializable, so the snapshot a worker persists into the job's record
  * (`actor.getPersistedSnapshot()`) is the job: any worker restores the actor from it with
@@ -39,6 +42,16 @@ export interface RetryJobInput {
   readonly timeoutMs: number;
   /** Per-job backoff resolved when the job was added: `backoffMs[n - 1]` follows try `n`. */
   readonly backoffMs?: readonly number[] | undefined;
+  /**
+   * The host holds the job already: the first try starts with the actor (no `job.start` needed).
+   * @default false
+   */
+  readonly held?: boolean;
+  /**
+   * The store handed this record out this many times before without it settling: with `held`, the
+   * job is dead as stalled at once (see `job.stalled`). @default 0
+   */
+  readonly stalledDeliveries?: number;
 }
 
 /** A failure as it is stored: plain data. */
@@ -56,6 +69,9 @@ export interface RetryJobContext {
   readonly backoffMs: readonly number[] | undefined;
   /** The wait before the next try, decided when the last one failed. */
   readonly retryDelayMs: number;
+  /** Starts its first try at once (`held`), or is dead at once (`stalled` > 0), when created. */
+  readonly held: boolean;
+  readonly stalled: number;
   readonly error: JobFailure | undefined;
   /** Why the last try failed. */
   readonly reason: 'handler' | 'timeout' | undefined;
@@ -116,6 +132,8 @@ export function retryJobContext(input: RetryJobInput): RetryJobContext {
     timeoutMs: input.timeoutMs,
     backoffMs: input.backoffMs,
     retryDelayMs: 0,
+    held: input.held ?? false,
+    stalled: input.stalledDeliveries ?? 0,
     error: undefined,
     reason: undefined,
     result: undefined,
@@ -136,6 +154,8 @@ export const retryJobMachine = setup({
   },
   guards: {
     hasTimeout: ({ context }) => context.timeoutMs > 0,
+    startsHeld: ({ context }) => context.held,
+    startsStalled: ({ context }) => context.held && context.stalled > 0,
     canRetry: ({ context }) => context.attempt < context.maxAttempts,
   },
   delays: {
@@ -163,7 +183,7 @@ export const retryJobMachine = setup({
       reason: 'handler' as const,
     }),
     recordStall: assign(({ context, event }) => {
-      const n = event.type === 'job.stalled' ? event.deliveries : 0;
+      const n = event.type === 'job.stalled' ? event.deliveries : context.stalled;
       return {
         attempt: context.attempt + n,
         reason: 'timeout' as const,
@@ -185,13 +205,22 @@ export const retryJobMachine = setup({
   initial: 'waiting',
   states: {
     waiting: {
-      on: { 'job.start': 'active', 'job.stalled': { target: 'dead', actions: 'recordStall' } },
+      always: [
+        { guard: 'startsStalled', target: 'dead', actions: 'recordStall' },
+        { guard: and(['startsHeld', 'hasTimeout']), target: 'active.timed' },
+        { guard: 'startsHeld', target: 'active.running' },
+      ],
+      on: {
+        'job.start': [{ guard: 'hasTimeout', target: 'active.timed' }, { target: 'active.running' }],
+        'job.stalled': { target: 'dead', actions: 'recordStall' },
+      },
     },
     active: {
       entry: ['beginAttempt', 'startTry'],
+      // `timed` when the job has a timeout: its `after` is the only timer a try arms.
       initial: 'running',
       states: {
-        running: { always: { guard: 'hasTimeout', target: 'timed' } },
+        running: {},
         timed: {
           after: { timeout: { target: '#retryJob.settling', actions: ['recordTimeout', 'abortTry'] } },
         },
@@ -199,7 +228,7 @@ export const retryJobMachine = setup({
       on: {
         'try.done': { target: 'completed', actions: 'recordResult' },
         'try.failed': { target: 'settling', actions: 'recordError' },
-        'job.release': { target: 'waiting', actions: ['abortTry', 'undoAttempt', report('released')] },
+        'job.release': { target: 'released', actions: ['abortTry', 'undoAttempt', report('released')] },
       },
     },
     // Decides between another try and death; a transient state, never observed at rest.
@@ -212,7 +241,7 @@ export const retryJobMachine = setup({
         id: BACKOFF_ID,
         src: 'backoff',
         input: ({ context }) => ({ ms: context.retryDelayMs }),
-        onDone: 'active',
+        onDone: [{ guard: 'hasTimeout', target: 'active.timed' }, { target: 'active.running' }],
       },
       on: {
         'job.stalled': { target: 'dead', actions: 'recordStall' },
@@ -222,6 +251,8 @@ export const retryJobMachine = setup({
     },
     completed: { type: 'final', entry: report('completed') },
     dead: { type: 'final', entry: report('dead') },
+    /** Handed back untried (the worker is closing): the store keeps the job as it was. */
+    released: { type: 'final' },
   },
 });
 

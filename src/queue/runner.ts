@@ -1,5 +1,6 @@
 import { assign, createActor, fromCallback, sendTo, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { fromTimer } from '../actors/timer.actor.js';
+import { ActorGroups } from '../actors/groups/actor-group.js';
 import { stateName, type ActorInfo } from '../actors/supervisor/types.js';
 import {
   retryJobMachine,
@@ -26,7 +27,6 @@ export type WorkerEvent =
   | { type: 'abort'; job: AnyActorRef }
   | { type: 'report'; job: AnyActorRef; outcome: JobOutcome };
 
-const START = { type: 'job.start' } as const;
 const RELEASE = { type: 'job.release' } as const;
 const FALLBACK_ERROR = { name: 'Error', message: 'failed' };
 
@@ -78,6 +78,8 @@ export class JobRunner {
   readonly clock: JobClock;
   private readonly worker: WorkerRef;
   private readonly machine: ReturnType<typeof hostedMachine>;
+  /** Job actors are members of small groups that share one actor system, not roots of their own. */
+  private readonly groups: ActorGroups;
   private idle: (() => void)[] = [];
 
   constructor(readonly options: RunnerOptions) {
@@ -90,6 +92,7 @@ export class JobRunner {
       ...inspect,
     }).start();
     this.machine = hostedMachine(this.worker, options);
+    this.groups = new ActorGroups({ name: `jobs:${options.queue}`, clock: this.clock, ...inspect });
   }
 
   /** Starts (or resumes) the job's actor; called by the store. */
@@ -101,33 +104,31 @@ export class JobRunner {
     const maxAttempts = j.maxAttempts ?? o.maxAttempts;
     const earlier = (j.deliveries ?? 1) - 1;
     const snapshot = resumable(j);
-    const actor = createActor(this.machine, {
-      id: `job:${o.queue}/${j.id}`,
-      clock: this.clock,
-      input: this.input(j, maxAttempts),
-      ...(snapshot && { snapshot }),
-      ...(o.inspect && { inspect: o.inspect }),
-    });
-    this.active.set(actor, new HeldJob(this, lease, actor));
+    const stalled = j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN;
+    const input = this.input(j, maxAttempts, stalled ? earlier : 0);
+    const group = this.groups.join();
+    const actor = group.member(this.machine, `job:${o.queue}/${j.id}`, input, snapshot);
+    this.active.set(actor, new HeldJob(this, lease, actor, group));
     actor.start();
-    if (j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN)
-      actor.send({ type: 'job.stalled', deliveries: earlier });
-    else if (!snapshot) actor.send(START);
-    // A resumed actor waits out the rest of its backoff, then starts its next try by itself.
+    // A new actor starts its first try (or is dead as stalled) as it starts; a resumed one waits out
+    // the rest of its backoff, then starts its next try by itself.
+    if (snapshot && stalled) actor.send({ type: 'job.stalled', deliveries: earlier });
   }
 
-  private input(j: StoredJob, maxAttempts: number): RetryJobInput {
+  private input(j: StoredJob, maxAttempts: number, stalledDeliveries: number): RetryJobInput {
     return {
       id: j.id,
       attemptsMade: j.attemptsMade,
       maxAttempts,
       timeoutMs: this.options.timeoutMs,
       backoffMs: j.backoffMs,
+      held: true,
+      stalledDeliveries,
     };
   }
 
   private receive(e: WorkerEvent): void {
-    const held = this.active.get(e.job);
+    const held = e.job && this.active.get(e.job);
     if (!held) return;
     if (e.type === 'try') {
       this.options.observer?.onActive?.(this.options.queue);
@@ -141,13 +142,14 @@ export class JobRunner {
     const o = this.options;
     this.forget(held);
     if (outcome === 'completed') {
+      held.leave(false);
       held.lease.complete(ctx.result);
       o.observer?.onCompleted?.(o.queue, o.clock.now() - held.started, ctx.attempt);
       o.emit('completed', () => held.info('completed', ctx));
     } else if (outcome === 'failed') this.failed(held, ctx);
     else if (outcome === 'dead') this.dead(held, ctx);
     else {
-      held.actor.stop();
+      held.leave(true);
       held.lease.release();
     }
     this.notifyIdle();
@@ -160,7 +162,7 @@ export class JobRunner {
     // The job backs off in the store, as data: the record keeps this actor's snapshot, which the
     // worker that takes it next resumes (its backoff timer keeps the due time).
     held.lease.retry(ctx.retryDelayMs, error, held.actor.getPersistedSnapshot());
-    held.actor.stop();
+    held.leave(true);
     o.observer?.onFailed?.(o.queue, o.clock.now() - held.started, ctx.attempt, ctx.reason ?? 'handler');
     o.emit('failed', () => held.info('failed', ctx));
   }
@@ -169,6 +171,7 @@ export class JobRunner {
     const o = this.options;
     const error = ctx.error ?? FALLBACK_ERROR;
     const reason = ctx.reason ?? 'handler';
+    held.leave(false);
     o.logger.error({ jobId: held.lease.job.id, attempts: ctx.attempt, error }, 'job is dead');
     held.lease.dead(error, reason, ctx.attempt);
     o.observer?.onDead?.(o.queue, ctx.attempt, reason);
@@ -222,6 +225,7 @@ export class JobRunner {
   /** Stops the worker's actor and the shared timeout timer; call once idle. */
   stop(): void {
     this.worker.stop();
+    this.groups.stop();
     this.clock.stop();
   }
 }

@@ -1,3 +1,4 @@
+import type { ActorGroup } from '../actors/groups/actor-group.js';
 import type { RetryJobActorRef, RetryJobContext } from '../machines/retry-job.machine.js';
 import type { JobLease } from './store.js';
 import type { RunnerOptions } from './runner-options.js';
@@ -49,7 +50,14 @@ export class HeldJob {
     readonly holder: JobHolder,
     readonly lease: JobLease,
     readonly actor: RetryJobActorRef,
+    private readonly group: ActorGroup,
   ) {}
+
+  /** The job leaves this worker: its actor leaves its group, stopped first when it has not finished. */
+  leave(stop: boolean): void {
+    if (stop) this.group.stopMember(this.actor);
+    this.group.leave();
+  }
 
   /** Runs try `attempt` of the handler; its outcome goes to the actor as `try.done` / `try.failed`. */
   startTry(attempt: number): void {

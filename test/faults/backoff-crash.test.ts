@@ -59,6 +59,12 @@ describe('job queue on nats: a worker SIGKILLed while its jobs back off', () => 
         20_000,
       );
       expect([...failedAt.keys()].sort()).toEqual(added.map((a) => a.id).sort());
+      // Killed once every failure is stored: the retry records are what the next worker resumes.
+      await poll(
+        () => q.counts(),
+        (n) => n.failed === JOBS,
+        'every failure stored',
+      );
     } finally {
       child.kill('SIGKILL');
     }

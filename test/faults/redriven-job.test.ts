@@ -31,13 +31,19 @@ describe.each(transportCases)('a redriven job that fails again, on $name', (c) =
         `${jobs} dead letters in life ${life}`,
       );
       for (const id of ids) expect(runs.get(id)).toBe(2 * life);
-      // The dead letter is written first, the queue's own dead record right after.
+      // The dead letter is written first, the queue's own dead record right after. (Every job's record
+      // is read, not `counts().dead`: on nats-server 2.9 a counting consumer's pending figure can
+      // come out short once a redriven job's old dead record has been purged.)
+      await poll(
+        async () => Promise.all(ids.map(async (id) => (await q.getJob(id))?.state)),
+        (states) => states.every((s) => s === 'dead'),
+        `every job dead in life ${life}`,
+      );
       await poll(
         () => q.counts(),
-        (n) => n.dead === jobs && n.waiting === 0 && n.active === 0 && n.failed === 0,
-        `counts of life ${life}`,
+        (n) => n.waiting === 0 && n.active === 0 && n.failed === 0,
+        `nothing left to run in life ${life}`,
       );
-      for (const id of ids) expect((await q.getJob(id))?.state).toBe('dead');
       if (life < 3) expect(await rt.deadLetters.redrive({ group })).toEqual({ redriven: jobs });
     }
   });

@@ -57,6 +57,20 @@ describe('retry-job machine', () => {
     expect(t.tries).toEqual([1]);
   });
 
+  it('created held by a worker, starts its first try at once', () => {
+    const t = start({ held: true, attemptsMade: 1 });
+    expect(t.state()).toEqual({ active: 'running' });
+    expect(t.tries).toEqual([2]);
+  });
+
+  it('created held with stalled deliveries, is dead at once with those tries counted', () => {
+    const t = start({ held: true, attemptsMade: 1, stalledDeliveries: 7 });
+    expect(t.state()).toBe('dead');
+    expect(t.tries).toEqual([]);
+    expect(t.ctx()).toMatchObject({ attempt: 8, reason: 'timeout', error: { name: 'StalledError' } });
+    expect(t.reports).toEqual(['dead']);
+  });
+
   it('completes with the try result and reports it', () => {
     const t = start();
     t.actor.send({ type: 'job.start' });
@@ -129,11 +143,11 @@ describe('retry-job machine', () => {
     expect(t.clock.pending).toBe(0);
   });
 
-  it('hands an active job back on job.release: waiting, the try not counted, aborted, reported', () => {
+  it('hands an active job back on job.release: released, the try not counted, aborted, reported', () => {
     const t = start();
     t.actor.send({ type: 'job.start' });
     t.actor.send({ type: 'job.release' });
-    expect(t.state()).toBe('waiting');
+    expect(t.state()).toBe('released');
     expect(t.ctx().attempt).toBe(0);
     expect(t.aborted).toEqual([1]);
     expect(t.reports).toEqual(['released']);

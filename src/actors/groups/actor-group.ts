@@ -1,4 +1,11 @@
-import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InputFrom } from 'xstate';
+import {
+  createActor,
+  type Actor,
+  type AnyActorLogic,
+  type AnyActorRef,
+  type InputFrom,
+  type Snapshot,
+} from 'xstate';
 import type { Env } from '../../env.js';
 import {
   actorGroupMachine,
@@ -58,9 +65,14 @@ export class ActorGroup {
   }
 
   /** Creates (without starting) an actor of `logic` whose parent is this group. */
-  member<TLogic extends AnyActorLogic>(logic: TLogic, id: string, input?: InputFrom<TLogic>): Actor<TLogic> {
+  member<TLogic extends AnyActorLogic>(
+    logic: TLogic,
+    id: string,
+    input?: InputFrom<TLogic>,
+    snapshot?: Snapshot<unknown>,
+  ): Actor<TLogic> {
     // Clock, logger and inspector come from the group's actor system.
-    return createActor<TLogic>(logic, { id, input, parent: this.ref });
+    return createActor<TLogic>(logic, { id, input, parent: this.ref, ...(snapshot && { snapshot }) });
   }
 
   /** Stops one member (XState refuses `stop()` on an actor that has a parent). */

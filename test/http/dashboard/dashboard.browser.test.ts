@@ -158,7 +158,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in headless chromium', () => {
       expect(bad).toEqual([]);
       measured.push(...chart.labels.map((l) => l.text));
     }
-    expect(measured).toContain('window.tripped [thresholdReached] / peer.opened');
+    expect(measured).toContain('window.tripped [thresholdReached] / peer.opened / health.down');
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-statechart.png`, fullPage: true });
     expect(errors).toEqual([]);
   });

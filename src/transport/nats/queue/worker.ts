@@ -126,18 +126,46 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
 
   private start(m: QueueMsg): void {
     let job: JobWire;
+    let redriven = false;
     try {
       const value: unknown = decodeWire(m.data);
-      job = isRedrivenJob(value) ? this.redriven(value) : (value as JobWire);
+      redriven = isRedrivenJob(value);
+      job = redriven ? this.redriven(value as CloudEvent, m.seq) : (value as JobWire);
     } catch (err) {
       this.ctx.logger.error({ err, subject: m.subject }, 'undecodable job removed from the queue');
       m.term();
       return;
     }
     this.active++;
+    if (m.delivered > 1 && !redriven) void this.takeIfCurrent(m, job);
+    else this.hand(m, job);
+  }
+
+  private hand(m: QueueMsg, job: JobWire): void {
     const lease = new NatsJobLease(this, m, job);
     this.leases.add(lease);
     this.sink.take(lease);
+  }
+
+  /**
+   * A redelivered record may be stale: its worker stored the job's next step (a retry, `done`,
+   * `dead`) and died before its ack reached the server. Then the job has a newer record, and running
+   * this one would repeat a try the job already made; it is acked instead. Only redeliveries pay
+   * for the lookup.
+   */
+  private async takeIfCurrent(m: QueueMsg, job: JobWire): Promise<void> {
+    const { jsm, names, logger } = this.ctx;
+    const last = await jsm.streams
+      .getMessage(names.stream, { last_by_subj: names.job(job.id) })
+      .catch(() => null);
+    if (!last || last.seq <= m.seq) return this.hand(m, job);
+    logger.info(
+      { jobId: job.id, seq: m.seq, newer: last.seq },
+      'a redelivered job record was already settled',
+    );
+    m.ack();
+    this.active--;
+    this.dispatch();
   }
 
   /** Queues a completed job's writes for the end of this turn: one socket write for all of them. */
@@ -146,11 +174,12 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   }
 
   /** A redriven dead letter is back in its queue: its `dead` record goes, so counts and getJob agree. */
-  private redriven(event: CloudEvent): JobWire {
+  private redriven(event: CloudEvent, seq: number): JobWire {
     const { jsm, names, logger } = this.ctx;
     const job = jobWire(jobFromDeadLetter(event));
+    // Only records older than the redriven one: the purge may land after this life's own `dead`.
     void jsm.streams
-      .purge(names.stream, { filter: names.subject(job.id, JobKind.dead) })
+      .purge(names.stream, { filter: names.subject(job.id, JobKind.dead), seq })
       .catch((err: unknown) =>
         logger.warn({ err, jobId: job.id }, "could not drop a redriven job's dead record"),
       );
