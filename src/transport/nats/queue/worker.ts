@@ -126,7 +126,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
 
   private start(m: QueueMsg): void {
     let job: JobWire;
-    let redriven = false;
+    let redriven: boolean;
     try {
       const value: unknown = decodeWire(m.data);
       redriven = isRedrivenJob(value);
