@@ -1,5 +1,12 @@
 import { BulkheadRejectedError, ValidationError } from '../errors.js';
-import { FORWARDS_SIGNAL, invoke, NEVER_ABORTED, type Policy, type PolicyCall } from './policy.js';
+import {
+  FORWARDS_SIGNAL,
+  invoke,
+  NEVER_ABORTED,
+  type Policy,
+  type PolicyCall,
+  type Waiter,
+} from './policy.js';
 
 /** Options of {@link bulkhead}. */
 export interface BulkheadOptions {
@@ -22,15 +29,6 @@ export interface BulkheadStats {
   readonly queued: number;
   /** Calls refused with a BulkheadRejectedError so far. */
   readonly rejected: number;
-}
-
-/** A call waiting for a slot. */
-interface Waiter {
-  readonly fn: PolicyCall<unknown>;
-  readonly signal: AbortSignal | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (err: unknown) => void;
-  onAbort: (() => void) | undefined;
 }
 
 /**

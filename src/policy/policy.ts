@@ -5,6 +5,15 @@ export { FORWARDS_SIGNAL, NEVER_ABORTED };
 /** The work a policy runs: it receives a signal that aborts when the call should stop. */
 export type PolicyCall<T> = (signal: AbortSignal) => T | PromiseLike<T>;
 
+/** A call queued by a policy (a bulkhead's slot, a limiter's token); `onAbort` unhooks its signal. */
+export interface Waiter {
+  readonly fn: PolicyCall<unknown>;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+  onAbort: (() => void) | undefined;
+}
+
 /**
  * A resilience policy: a bulkhead, a rate limiter, a timeout, a retry, a circuit breaker, or any
  * composition of them made by `wrap`. A `Breaker` satisfies it as it is.

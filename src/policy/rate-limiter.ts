@@ -1,6 +1,13 @@
 import { RateLimitedError, ValidationError } from '../errors.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { FORWARDS_SIGNAL, invoke, NEVER_ABORTED, type Policy, type PolicyCall } from './policy.js';
+import {
+  FORWARDS_SIGNAL,
+  invoke,
+  NEVER_ABORTED,
+  type Policy,
+  type PolicyCall,
+  type Waiter,
+} from './policy.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Options of {@link rateLimiter}. */
@@ -47,14 +54,6 @@ export function resolveLimits(options: RateLimiterOptions, fallbackName: string)
   }
   if (!(maxWaitMs >= 0)) throw new ValidationError(`rate limiter "${name}": maxWaitMs must be >= 0`);
   return { limit, intervalMs, wait, maxWaitMs, name };
-}
-
-interface Waiter {
-  readonly fn: PolicyCall<unknown>;
-  readonly signal: AbortSignal | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (err: unknown) => void;
-  onAbort: (() => void) | undefined;
 }
 
 /**

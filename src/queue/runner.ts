@@ -1,6 +1,6 @@
 import { assign, createActor, fromCallback, sendTo, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { fromTimer } from '../actors/timer.actor.js';
-import { ActorGroups } from '../actors/groups/actor-group.js';
+import { ActorGroups, type ActorGroup } from '../actors/groups/actor-group.js';
 import { stateName, type ActorInfo } from '../actors/supervisor/types.js';
 import {
   retryJobMachine,
@@ -62,6 +62,9 @@ function hostedMachine(worker: WorkerRef, options: RunnerOptions) {
 function resumable(job: StoredJob): RetryJobSnapshot | undefined {
   const s = job.machine as Partial<RetryJobSnapshot> | undefined;
   if (!s || s.status !== 'active' || s.value !== 'failed') return undefined;
+  // The record comes from the broker: a timer without a finite due time would never settle.
+  const timer = (s.children as { backoff?: { snapshot?: { dueAt?: unknown } } } | undefined)?.backoff;
+  if (!Number.isFinite(timer?.snapshot?.dueAt)) return undefined;
   return s.context?.attempt === job.attemptsMade ? (s as RetryJobSnapshot) : undefined;
 }
 
@@ -107,12 +110,31 @@ export class JobRunner {
     const stalled = j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN;
     const input = this.input(j, maxAttempts, stalled ? earlier : 0);
     const group = this.groups.join();
-    const actor = group.member(this.machine, `job:${o.queue}/${j.id}`, input, snapshot);
+    const actor = this.member(group, `job:${o.queue}/${j.id}`, input, snapshot);
     this.active.set(actor, new HeldJob(this, lease, actor, group));
     actor.start();
     // A new actor starts its first try (or is dead as stalled) as it starts; a resumed one waits out
     // the rest of its backoff, then starts its next try by itself.
     if (snapshot && stalled) actor.send({ type: 'job.stalled', deliveries: earlier });
+  }
+
+  /** The job's actor, resumed from its snapshot; from its record alone if the snapshot will not restore. */
+  private member(
+    group: ActorGroup,
+    id: string,
+    input: RetryJobInput,
+    snapshot: RetryJobSnapshot | undefined,
+  ) {
+    if (!snapshot) return group.member(this.machine, id, input);
+    try {
+      return group.member(this.machine, id, input, snapshot);
+    } catch (err) {
+      this.options.logger.warn(
+        { err, jobId: input.id },
+        'stored job snapshot did not restore; starting from its record',
+      );
+      return group.member(this.machine, id, input);
+    }
   }
 
   private input(j: StoredJob, maxAttempts: number, stalledDeliveries: number): RetryJobInput {

@@ -29,7 +29,7 @@ function lease(job: Partial<StoredJob>) {
   return { l, calls };
 }
 
-function runner(handler: () => unknown) {
+function runner(handler: (job: { attempt: number }) => unknown) {
   return new JobRunner({
     queue: 'q',
     handler,
@@ -62,6 +62,22 @@ describe('job runner', () => {
     r.take(l);
     await r.whenIdle();
     expect(ran).toBe(1);
+    expect(calls).toEqual(['complete']);
+  });
+
+  it('runs a job whose stored snapshot is not one it can resume from its record instead', async () => {
+    const attempts: number[] = [];
+    const r = runner((job: { attempt: number }) => void attempts.push(job.attempt));
+    const machine = {
+      status: 'active',
+      value: 'failed',
+      context: { attempt: 1 },
+      children: { backoff: { snapshot: { dueAt: 'soon' } } },
+    };
+    const { l, calls } = lease({ attemptsMade: 1, machine });
+    r.take(l);
+    await r.whenIdle();
+    expect(attempts).toEqual([2]);
     expect(calls).toEqual(['complete']);
   });
 });

@@ -7,8 +7,12 @@ export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = 'test-artifacts';
 
-/** Whether chromium is there to drive; the browser tests are skipped (and say why) when it is not. */
-export const HAS_CHROMIUM = existsSync(CHROMIUM);
+/**
+ * Whether the browser tests run: when chromium is there to drive, and always under
+ * `BULWARK_REQUIRE_BROWSER=1` (`.ci/run` sets it), where a missing chromium fails them instead of
+ * skipping them. Elsewhere they are skipped, and say why.
+ */
+export const HAS_CHROMIUM = existsSync(CHROMIUM) || process.env.BULWARK_REQUIRE_BROWSER === '1';
 
 /** Why the browser tests were skipped. */
 export const NO_CHROMIUM =
