@@ -14,6 +14,9 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   scale: async () => (await import('./scale.bench.js')).runScaleBench(),
   policy: async () => (await import('./policy.bench.js')).runPolicyBench(),
   rpc: async () => (await import('./rpc.bench.js')).runRpcBench(),
+  patterns: async () => (await import('./patterns.bench.js')).runPatternsBench(),
+  idempotency: async () => (await import('./idempotency.bench.js')).runIdempotencyBench(),
+  gateway: async () => (await import('./gateway.bench.js')).runGatewayBench(),
 };
 
 const FILE = new URL('../BENCHMARKS.md', import.meta.url);

@@ -167,6 +167,8 @@ async function hostingRound(inspect: ((e: unknown) => void) | undefined): Promis
     retry: () => undefined,
     dead: () => undefined,
     release: () => undefined,
+    cancel: () => undefined,
+    note: () => undefined,
     working: () => undefined,
   });
   const t = performance.now();

@@ -14,6 +14,7 @@ export const ErrorCode = {
   bulkheadRejected: 'BULWARK_BULKHEAD_REJECTED',
   rateLimited: 'BULWARK_RATE_LIMITED',
   noResponders: 'BULWARK_NO_RESPONDERS',
+  lockLost: 'BULWARK_LOCK_LOST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -286,3 +287,26 @@ export function describeError(e: unknown): { name: string; message: string } {
   if (e instanceof Error) return { name: e.name, message: e.message };
   return { name: 'Error', message: typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e)) };
 }
+
+/**
+ * A lock's lease is gone: it could not be renewed before it expired, or another holder took it
+ * after it expired. Work guarded by the lock must stop; its `signal` was aborted with this error.
+ */
+export class LockLostError extends BulwarkError {
+  /**
+   * @param lock - the lock's name
+   * @param token - the fencing token of the lease that was lost
+   * @param message - why it was lost
+   */
+  constructor(
+    readonly lock: string,
+    readonly token: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.lockLost, message, options);
+  }
+}
+
+/** @returns true when `e` is a {@link LockLostError}. */
+export const isLockLostError = (e: unknown): e is LockLostError => hasCode(e, ErrorCode.lockLost);

@@ -18,7 +18,17 @@ export {
   type EventTypeOf,
   type PayloadInput,
   type PayloadOf,
+  type EventDefinition,
+  type VersionedEvent,
+  type Upcaster,
+  type EventScope,
+  type ResolvedEvent,
+  type SchemaOf,
+  type SubscribePattern,
+  type TypesMatching,
 } from './events/registry.js';
+export { decodePayload, type DecodedPayload } from './events/versions.js';
+export { isPattern, isValidPattern, matchesPattern, type MatchingTypes } from './events/patterns.js';
 export { encodeEvent, decodeEvent, type CloudEvent, CLOUDEVENTS_CONTENT_TYPE } from './events/cloudevent.js';
 export { uuidv7 } from './events/ids.js';
 
@@ -29,6 +39,7 @@ export type {
   SubscriberStatus,
 } from './actors/subscriber/subscriber.actor.js';
 export type { EventMeta } from './actors/subscriber/meta.js';
+export type { IdempotencyOptions } from './actors/subscriber/idempotency.js';
 export type { SubscriberStats } from './actors/subscriber/stats.js';
 export { subscriberMachine } from './machines/subscriber.machine.js';
 
@@ -81,6 +92,8 @@ export {
   NoRespondersError,
   isRemoteError,
   isNoRespondersError,
+  LockLostError,
+  isLockLostError,
 } from './errors.js';
 
 export {
@@ -99,6 +112,8 @@ export type {
   ReplayFrom,
   ReplayRequest,
   ReplayResult,
+  ReadRequest,
+  StoredEvent,
   PublishReceipt,
   OutboundMessage,
   ConsumerSpec,
@@ -110,6 +125,18 @@ export type {
   DeadLetterStore,
 } from './transport/dead-letters.js';
 export type { KeyValueStore, KvEntry } from './transport/key-value.js';
+export type {
+  RuntimeEvents,
+  EventReader,
+  ReadOptions,
+  HistoryPoint,
+  HistoryMeta,
+  HistoryEvent,
+  EventHistory,
+  SkippedEvent,
+} from './events/history.js';
+export type { Lock } from './lock/lock.js';
+export type { LockOptions } from './lock/lease.js';
 
 export { Queue } from './queue/queue.js';
 export type { QueueOptions } from './queue/options.js';
@@ -126,6 +153,11 @@ export {
   type AddedJob,
   type QueueEvents,
   type QueueObserver,
+  type JobProgress,
+  type CleanOptions,
+  type FinishedJobState,
+  MAX_JOB_LOG_LINES,
+  MAX_JOB_LOG_LINE,
 } from './queue/types.js';
 export {
   hasQueues,
@@ -136,8 +168,18 @@ export {
   type QueueBackendOptions,
   type JobLease,
   type StoredJob,
+  type JobNotes,
+  type StoreCounts,
 } from './queue/store.js';
 export { deadLetterGroup } from './queue/dead-letter.js';
+export type { RepeatSchedule, RepeatJobOptions, SchedulerInfo } from './queue/schedule.js';
+export type { SchedulerActorInfo } from './queue/scheduler.js';
+export {
+  jobSchedulerMachine,
+  type JobSchedulerInput,
+  type JobSchedulerContext,
+  type JobSchedulerEvent,
+} from './machines/job-scheduler.machine.js';
 export {
   retryJobMachine,
   type RetryJobInput,
@@ -254,6 +296,9 @@ export {
 export type { RuntimeMetrics } from './metrics/metrics.js';
 export type { JobMetrics, BreakerMetrics, JobOutcome } from './metrics/hooks.js';
 export type { ListenOptions, HttpServer, HandlerOptions, RequestHandler } from './http/server.js';
+export type { GatewayOptions } from './gateway/options.js';
+export type { GatewayStats } from './gateway/hub.js';
+export { DisconnectReason } from './gateway/connection.js';
 export type { Readiness } from './health/readiness.js';
 export { dashboardRoutes, type Dashboard, type DashboardOptions } from './http/dashboard/routes.js';
 export type { DashboardSnapshot, DashboardSource } from './http/dashboard/snapshot.js';

@@ -10,6 +10,8 @@ import { brokerCommand, withTransport, type BrokerOptions } from './broker.js';
 import { CliError, paint, printJson, safe, safeJson, statusColor } from './output.js';
 import { list, positiveInt } from './parse.js';
 import { ProgressBar } from './progress.js';
+import { schedulersCommand } from './job-schedulers.js';
+import { jobAdminCommands } from './job-admin.js';
 
 interface JobsOptions extends BrokerOptions {
   readonly ackWait?: number;
@@ -47,6 +49,8 @@ function printJob(job: JobInfo): void {
     `${paint('bold', safe(job.id))} ${safe(job.name)} — ${paint(statusColor(job.state), job.state)}, priority ${job.priority}, ${job.attempts} attempt(s)`,
     ...(job.error ? [`error: ${safe(`${job.error.name}: ${job.error.message}`)}`] : []),
     ...(job.result !== undefined ? [`result: ${safeJson(job.result)}`] : []),
+    ...(job.progress !== undefined ? [`progress: ${safeJson(job.progress)}`] : []),
+    ...(job.logs ? ['logs:', ...job.logs.map((l) => `  ${safe(l)}`)] : []),
     `data: ${safeJson(job.data, 2)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -92,9 +96,14 @@ function queueCommand(cmd: Command): Command {
   );
 }
 
-/** `bulwark jobs counts|show|retry <queue>`: a job queue on JetStream at `NATS_URL`. */
+/**
+ * `bulwark jobs counts|show|retry|schedulers <queue>`, and the admin actions
+ * `pause|resume|cancel|remove|clean` (see `job-admin.ts`): a job queue on JetStream at `NATS_URL`.
+ */
 export function jobsCommand(program: Command): void {
   const jobs = program.command('jobs').description('job queues on NATS JetStream (NATS_URL)');
+  schedulersCommand(jobs);
+  jobAdminCommands(jobs, { command: queueCommand, withQueue });
   queueCommand(
     jobs.command('counts').description('jobs in each state').argument('<queue>', 'queue name'),
   ).action((name: string, o: JobsOptions) =>

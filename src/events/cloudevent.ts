@@ -10,6 +10,8 @@ export interface CloudEvent<T = unknown> {
   readonly time: string;
   readonly datacontenttype: string;
   readonly data: T;
+  /** The payload's schema version, `'bulwark:<type>/<version>'`; absent for unversioned types (read as version 1). */
+  readonly dataschema?: string;
   /** W3C trace context, as the CloudEvents distributed-tracing extension. */
   readonly traceparent?: string;
   readonly tracestate?: string;
@@ -67,6 +69,8 @@ export function checkEnvelope(value: unknown): CloudEvent {
   }
   if (e.time !== undefined && typeof e.time !== 'string')
     throw new DecodeError('CloudEvent "time" is not a string');
+  if (e.dataschema !== undefined && typeof e.dataschema !== 'string')
+    throw new DecodeError('CloudEvent "dataschema" is not a string');
   if (e.datacontenttype === undefined)
     (e as { datacontenttype?: string }).datacontenttype = 'application/json';
   return e as unknown as CloudEvent;

@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { Gateway } from '../gateway/gateway.js';
+import type { GatewayOptions } from '../gateway/options.js';
 import type { Logger } from '../logging.js';
 import { checkAccess, refusal, resolveTokens, type Scope, type Tokens } from './access.js';
 import { defaultHosts, HostAllowlist, isLoopback } from './hosts.js';
@@ -24,8 +27,8 @@ export interface Route {
   readonly handle: (req: IncomingMessage) => RouteResponse | Promise<RouteResponse>;
 }
 
-/** Options of `rt.listen`. */
-export interface ListenOptions {
+/** Options of `rt.listen`; `C` is what the gateway's `authorize` returns for a user. */
+export interface ListenOptions<C = unknown> {
   /** @default 0 (any free port) */
   port?: number;
   /** @default '127.0.0.1' */
@@ -50,12 +53,28 @@ export interface ListenOptions {
   allowedHosts?: readonly string[];
   /** Live dashboard pages served at once; more are refused with 503. @default 64 */
   maxFeedClients?: number;
+  /**
+   * The browser gateway: WebSocket at `/events`, server-sent events at `/events/sse`; see
+   * `docs/gateway.md`. Its endpoints answer the allowed `Host`s only, and check no token:
+   * `authorize` decides. @default none
+   */
+  gateway?: GatewayOptions<C>;
+}
+
+/** Takes a server's HTTP upgrades (the gateway's WebSocket). */
+export interface UpgradeHandler {
+  /** @returns false when the request's path is not one it serves (the socket is then refused 404) */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Ends its connections; the server awaits it before closing. */
+  close(): Promise<void>;
 }
 
 /** Options of {@link serveRoutes}: those of `rt.listen`, and where to log. */
 export interface ServeOptions extends ListenOptions {
   /** Told when the server is bound beyond loopback without a read token. */
   readonly logger?: Logger;
+  /** Takes HTTP upgrades after the `Host` check; without one, every upgrade is refused. */
+  readonly upgrade?: UpgradeHandler;
 }
 
 /** A listening HTTP server. */
@@ -64,6 +83,8 @@ export interface HttpServer {
   readonly url: string;
   /** Stops accepting connections and closes idle ones; resolves once closed. Idempotent. */
   close(): Promise<void>;
+  /** The browser gateway, when `rt.listen` was given one: its counters (`stats()`). */
+  readonly gateway?: Pick<Gateway, 'stats' | 'path'>;
 }
 
 const json = 'application/json; charset=utf-8';
@@ -127,6 +148,28 @@ function handler(
   };
 }
 
+/** Refuses an upgrade with a status and closes the socket. */
+function refuseUpgrade(socket: Duplex, status: 404 | 421): void {
+  const body =
+    status === 404 ? '{"error":"not found"}' : '{"error":"this server does not answer for that Host"}';
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Misdirected Request'}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The server's `upgrade` listener: the `Host` check, then the handler (404 without one). */
+function upgrades(
+  hosts: () => HostAllowlist,
+  handler: UpgradeHandler | undefined,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    if (!hosts().allows(req.headers.host)) return refuseUpgrade(socket, 421);
+    if (!handler?.upgrade(req, socket, head)) refuseUpgrade(socket, 404);
+  };
+}
+
 /**
  * What to warn of when a server bound to `address` serves data without a read token.
  * @returns the warning, or undefined on loopback or with a read token
@@ -156,6 +199,10 @@ export async function serveRoutes(
   // Known once bound (the port may be any free one); nothing is answered before.
   const hosts = { allowed: new HostAllowlist([]) };
   const server = createServer(handler(routes, tokens, () => hosts.allowed));
+  server.on(
+    'upgrade',
+    upgrades(() => hosts.allowed, opts.upgrade),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
@@ -172,11 +219,15 @@ export async function serveRoutes(
   return {
     url: `http://${host}:${port}`,
     close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        for (const r of routes.values()) if (isRawRoute(r)) r.close?.();
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      })),
+      (closing ??= (async () => {
+        // Open sockets (WebSockets) end first: the server closes once no connection is left.
+        await opts.upgrade?.close();
+        await new Promise<void>((resolve) => {
+          for (const r of routes.values()) if (isRawRoute(r)) r.close?.();
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+      })()),
   };
 }
 

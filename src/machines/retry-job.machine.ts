@@ -88,11 +88,13 @@ export type RetryJobEvent =
   | { type: 'job.start' }
   | { type: 'job.release' }
   | { type: 'job.stalled'; deliveries: number }
+  /** `queue.cancel`: the job ends `cancelled` from wherever it is; a running try is aborted. */
+  | { type: 'job.cancel' }
   | { type: 'try.done'; output: unknown }
   | { type: 'try.failed'; error: unknown };
 
 /** What `report` tells the host, as its `params`. */
-export type JobOutcome = 'completed' | 'failed' | 'dead' | 'released';
+export type JobOutcome = 'completed' | 'failed' | 'dead' | 'released' | 'cancelled';
 
 /** The id of the invoked backoff timer. */
 export const BACKOFF_ID = 'backoff';
@@ -213,6 +215,7 @@ export const retryJobMachine = setup({
       on: {
         'job.start': [{ guard: 'hasTimeout', target: 'active.timed' }, { target: 'active.running' }],
         'job.stalled': { target: 'dead', actions: 'recordStall' },
+        'job.cancel': 'cancelled',
       },
     },
     active: {
@@ -229,6 +232,7 @@ export const retryJobMachine = setup({
         'try.done': { target: 'completed', actions: 'recordResult' },
         'try.failed': { target: 'settling', actions: 'recordError' },
         'job.release': { target: 'released', actions: ['abortTry', 'undoAttempt', report('released')] },
+        'job.cancel': { target: 'cancelled', actions: 'abortTry' },
       },
     },
     // Decides between another try and death; a transient state, never observed at rest.
@@ -245,12 +249,15 @@ export const retryJobMachine = setup({
       },
       on: {
         'job.stalled': { target: 'dead', actions: 'recordStall' },
+        'job.cancel': 'cancelled',
         // Held through the backoff by a worker that is closing: the record already says all this.
         'job.release': { actions: report('released') },
       },
     },
     completed: { type: 'final', entry: report('completed') },
     dead: { type: 'final', entry: report('dead') },
+    /** Cancelled (`queue.cancel`): never retried, no dead letter. */
+    cancelled: { type: 'final', entry: report('cancelled') },
     /** Handed back untried (the worker is closing): the store keeps the job as it was. */
     released: { type: 'final' },
   },

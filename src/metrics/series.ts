@@ -12,6 +12,7 @@ export const HANDLER_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5
 class HandlerSeries {
   received = 0;
   handled = 0;
+  duplicates = 0;
   durationSum = 0;
   readonly buckets = new Float64Array(HANDLER_BUCKETS.length);
   readonly failed = new Map<string, number>();
@@ -66,6 +67,10 @@ export class SubscriberCounters implements SubscriberObserver {
     s.observe(durationMs / 1_000);
   }
 
+  onDuplicate(type: string, group: string): void {
+    this.series(type, group).duplicates++;
+  }
+
   onFailed(type: string, group: string, reason: string): void {
     const m = this.series(type, group).failed;
     m.set(reason, (m.get(reason) ?? 0) + 1);
@@ -102,6 +107,9 @@ export class SubscriberCounters implements SubscriberObserver {
     counter('bulwark_events_handled_total', 'Handler successes', (s) => [
       { labels: s.labels, value: s.handled },
     ]);
+    counter('bulwark_duplicates_skipped_total', 'Duplicates by idempotency key, acked unhandled', (s) =>
+      s.duplicates > 0 ? [{ labels: s.labels, value: s.duplicates }] : [],
+    );
     counter('bulwark_events_failed_total', 'Failed handler attempts', (s) => byReason(s, s.failed));
     counter('bulwark_events_dead_lettered_total', 'Events sent to the dead-letter store', (s) =>
       byReason(s, s.dead),

@@ -5,9 +5,27 @@ import { hasQueues, type QueueStore, type QueueWorker } from './store.js';
 import { newJob, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
 import { JobRunner } from './runner.js';
 import type { JobHandler } from './runner-options.js';
-import type { AddedJob, BulkJob, JobCounts, JobInfo, JobOptions, QueueEvents } from './types.js';
+import type {
+  AddedJob,
+  BulkJob,
+  CleanOptions,
+  JobCounts,
+  JobInfo,
+  JobOptions,
+  QueueEvents,
+} from './types.js';
+import { PauseState } from './pause.js';
+import { cancelHeld, checkClean } from './queue-admin.js';
 import type { Env } from '../env.js';
 import type { ActorInfo } from '../actors/supervisor/types.js';
+import { JobScheduler, type SchedulerActorInfo } from './scheduler.js';
+import {
+  defineScheduler,
+  schedulersBucket,
+  type RepeatJobOptions,
+  type RepeatSchedule,
+  type SchedulerInfo,
+} from './schedule.js';
 
 /** What a queue borrows from its runtime. */
 export interface QueueHost extends Env {
@@ -44,13 +62,23 @@ export class Queue<D = unknown> {
   private readonly closedSignal = new Promise<void>((resolve) => (this.signalClosed = resolve));
   private failure: Error | undefined;
   private readonly logger: Logger;
-  private readonly listeners: Listeners = { completed: new Set(), failed: new Set(), dead: new Set() };
+  private readonly listeners: Listeners = {
+    completed: new Set(),
+    failed: new Set(),
+    dead: new Set(),
+    progress: new Set(),
+    cancelled: new Set(),
+  };
+  /** The queue's shared pause state, and what this queue object's worker last heard of it. */
+  private readonly pauseState: PauseState;
+  private paused = false;
   private runner: JobRunner | undefined;
   private worker: QueueWorker | undefined;
   private closing: Promise<void> | undefined;
   private readonly statusListeners = new Set<(status: QueueStatus) => void>();
   private lastStatus: QueueStatus = 'opening';
   private watchdog: unknown;
+  private scheduler: JobScheduler | undefined;
 
   /** @throws {ValidationError} when an option is out of range */
   constructor(
@@ -60,6 +88,7 @@ export class Queue<D = unknown> {
   ) {
     this.options = resolveQueueOptions(options);
     this.logger = host.logger.child({ actor: 'queue', id: name });
+    this.pauseState = new PauseState(host.transport, name, this.logger);
     this.backend = this.open();
   }
 
@@ -221,14 +250,21 @@ export class Queue<D = unknown> {
     this.runner = runner;
     this.worker = this.startWorker(runner);
     this.watch();
+    this.jobScheduler().start();
     this.statusChanged();
   }
 
   private startWorker(runner: JobRunner): QueueWorker {
-    const started = this.backend.then((b) => b.work({ concurrency: this.options.concurrency }, runner));
+    const sink = { take: runner.take.bind(runner), cancel: (id: string) => cancelHeld(runner, id) };
+    // The pause state first: a worker of a paused queue must not take a job as it starts.
+    const started = this.backend.then(async (b) => {
+      await this.followPause();
+      return b.work({ concurrency: this.options.concurrency, paused: this.paused }, sink);
+    });
     const worker: QueueWorker = {
       ready: started.then((w) => w.ready),
       stop: () => started.then((w) => w.stop()),
+      pause: (paused) => void started.then((w) => w.pause(paused)),
     };
     worker.ready.then(
       () => {
@@ -264,7 +300,69 @@ export class Queue<D = unknown> {
    * those a worker has fetched ahead of its handlers (up to about twice its concurrency).
    */
   async counts(): Promise<JobCounts> {
-    return (await this.backend).counts();
+    const [counts, paused] = await Promise.all([(await this.backend).counts(), this.pauseState.get()]);
+    return { ...counts, paused };
+  }
+
+  // Pause, remove, cancel, clean.
+
+  /**
+   * Pauses the queue for every worker in every process (shared through the transport's key-value
+   * store): active jobs finish, no worker takes another until {@link resume}. Jobs can still be
+   * added. Idempotent.
+   */
+  async pause(): Promise<void> {
+    await this.pauseState.set(true);
+  }
+
+  /** Lets every worker of the queue take jobs again. Idempotent. */
+  async resume(): Promise<void> {
+    await this.pauseState.set(false);
+  }
+
+  /** @returns whether this queue object's worker holds off because the queue is paused, as it last heard */
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Removes a job that no worker holds (waiting, delayed, backing off, or finished), its progress
+   * and logs included. An active job is not removed: {@link cancel} it. Idempotent.
+   * @returns true when it was removed; false when it is active or not known
+   */
+  async remove(id: string): Promise<boolean> {
+    return (await this.backend).remove(id);
+  }
+
+  /**
+   * Cancels a live job: one no worker holds ends `cancelled` at once; an active one has its
+   * `job.signal` aborted wherever it runs, and ends `cancelled` (never retried, no dead letter).
+   * @returns true when the job was live; false when it is not known or already finished
+   */
+  async cancel(id: string): Promise<boolean> {
+    return (await this.backend).cancel(id);
+  }
+
+  /**
+   * Removes the records of jobs that finished in `state` at least `olderThanMs` ago, oldest first.
+   * Idempotent and bounded (`limit` per call).
+   * @returns how many it removed
+   * @throws {ValidationError} for an unknown state or a negative age
+   * @example
+   * await emails.clean({ state: 'completed', olderThanMs: 86_400_000 });
+   */
+  async clean(options: CleanOptions): Promise<number> {
+    checkClean(options);
+    return (await this.backend).clean(options);
+  }
+
+  /** Follows the shared pause state for this queue object's worker. */
+  private async followPause(): Promise<void> {
+    await this.pauseState.follow((paused) => {
+      this.paused = paused;
+      this.worker?.pause(paused);
+      this.logger.info({ paused }, paused ? 'queue paused' : 'queue resumed');
+    });
   }
 
   /**
@@ -275,6 +373,69 @@ export class Queue<D = unknown> {
     const set = this.listeners[event] as unknown as Set<QueueEvents<D>[K]>;
     set.add(listener);
     return () => void set.delete(listener);
+  }
+
+  // Job schedulers (repeatable jobs).
+
+  /**
+   * Adds a job named `name` with `data` at every slot of `schedule`, once per slot across every
+   * worker and process: the slot is the job's id (`repeat:<name>:<slotMs>`). Every queue object
+   * that processes jobs runs the schedulers; slots missed while none did are owed one catch-up job
+   * (the latest), not one each. Calling it again with the same name replaces the definition (no
+   * write when unchanged). `data` must survive JSON: the definition is stored on the transport.
+   * @returns the scheduler as {@link schedulers} lists it
+   * @throws {ValidationError} for a bad name, cron pattern, time zone, `everyMs` or job option
+   * @throws {MissingStreamError} on a NATS transport that does not provision, before the
+   *   `<prefix>_schedulers` bucket exists
+   * @throws {ClosedError} after `close()`
+   * @example
+   * await emails.repeat('digest', { list: 'weekly' }, { cron: '0 3 * * MON', tz: 'Europe/Berlin' });
+   * await emails.repeat('ping', null, { everyMs: 60_000 }, { priority: 'low' });
+   */
+  async repeat(
+    name: string,
+    data: D,
+    schedule: RepeatSchedule,
+    opts?: RepeatJobOptions,
+  ): Promise<SchedulerInfo> {
+    if (this.closing) throw new ClosedError(`queue "${this.name}" is closed`);
+    return this.jobScheduler().define(defineScheduler(name, data, schedule, opts));
+  }
+
+  /**
+   * Removes the scheduler `name` for every process; jobs it already added stay. Idempotent.
+   * @returns whether it existed
+   * @throws {ClosedError} after `close()`
+   */
+  async unrepeat(name: string): Promise<boolean> {
+    if (this.closing) throw new ClosedError(`queue "${this.name}" is closed`);
+    return this.jobScheduler().remove(name);
+  }
+
+  /** @returns the queue's schedulers, defined by any process, ordered by name, with their next and last slots */
+  async schedulers(): Promise<SchedulerInfo[]> {
+    return this.jobScheduler().list();
+  }
+
+  /** @returns this queue object's scheduler actors (`scheduler:<queue>/<name>`), while it processes */
+  schedulerActors(): SchedulerActorInfo[] {
+    return this.scheduler?.actors() ?? [];
+  }
+
+  private jobScheduler(): JobScheduler {
+    const { transport, clock, inspect } = this.host;
+    return (this.scheduler ??= new JobScheduler({
+      queue: this.name,
+      clock,
+      inspect,
+      logger: this.logger.child({ actor: 'scheduler' }),
+      keyValue: () => transport.keyValue(schedulersBucket(transport.namespace)),
+      add: async (job) => {
+        const [added] = await (await this.backend).add([job]);
+        this.options.observer?.onAdded?.(this.name, 1);
+        return added!;
+      },
+    }));
   }
 
   /**
@@ -295,7 +456,10 @@ export class Queue<D = unknown> {
   }
 
   private async shutdown(): Promise<void> {
+    // Stops adding at once; its adds in flight finish before the store closes.
+    const scheduling = this.scheduler?.stop();
     const runner = this.runner;
+    this.pauseState.stop();
     await this.worker?.stop().catch((err: unknown) => this.logger.warn({ err }, 'worker stop failed'));
     if (runner) {
       const idle = runner.whenIdle();
@@ -306,6 +470,7 @@ export class Queue<D = unknown> {
       }
       runner.stop();
     }
+    await scheduling;
     const backend = await this.backend.catch(() => undefined);
     await backend?.close();
     this.closed = true;

@@ -16,5 +16,8 @@ export interface RunnerOptions extends Env {
   /** Called when a job is taken or settles (after `lastProgress` moved). */
   readonly onProgress?: () => void;
   /** Reports a settled job to the queue's listeners; `undefined` when nobody listens. */
-  readonly emit: (state: 'completed' | 'failed' | 'dead', info: () => JobInfo) => void;
+  readonly emit: (
+    state: 'completed' | 'failed' | 'dead' | 'cancelled' | 'progress',
+    info: () => JobInfo,
+  ) => void;
 }

@@ -170,7 +170,11 @@ export class JobRunner {
       o.emit('completed', () => held.info('completed', ctx));
     } else if (outcome === 'failed') this.failed(held, ctx);
     else if (outcome === 'dead') this.dead(held, ctx);
-    else {
+    else if (outcome === 'cancelled') {
+      held.leave(false);
+      held.lease.cancel(ctx.attempt);
+      o.emit('cancelled', () => held.info('cancelled', ctx));
+    } else {
       held.leave(true);
       held.lease.release();
     }

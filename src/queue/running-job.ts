@@ -2,7 +2,8 @@ import type { ActorGroup } from '../actors/groups/actor-group.js';
 import type { RetryJobActorRef, RetryJobContext } from '../machines/retry-job.machine.js';
 import type { JobLease } from './store.js';
 import type { RunnerOptions } from './runner-options.js';
-import type { JobInfo, Job, JobPriority, JobState } from './types.js';
+import type { JobInfo, Job, JobPriority, JobProgress, JobState } from './types.js';
+import { checkProgress, notesInfo, pushLog } from './job-notes.js';
 
 /** What a held job needs from the worker that took it. */
 export interface JobHolder {
@@ -32,6 +33,24 @@ class JobView implements Job {
   get signal(): AbortSignal {
     return this.held.signal();
   }
+
+  progress(value: JobProgress): Promise<void> {
+    return this.note(() => this.held.note(this.attempt, checkProgress(value), undefined));
+  }
+
+  log(line: string): Promise<void> {
+    return this.note(() => this.held.note(this.attempt, undefined, line));
+  }
+
+  /** Bad input rejects, as from an async method; the write itself follows at the end of the turn. */
+  private note(record: () => void): Promise<void> {
+    try {
+      record();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
 }
 
 /**
@@ -45,13 +64,22 @@ export class HeldJob {
   private running = 0;
   private aborted = false;
   private controller: AbortController | undefined;
+  /** Progress and logs, as the store last had them plus this worker's calls; written once per turn. */
+  private progress: JobProgress | undefined;
+  private logs: string[] | undefined;
+  private dirty = false;
+  private readonly flushLater = (): void => this.flush();
 
   constructor(
     readonly holder: JobHolder,
     readonly lease: JobLease,
     readonly actor: RetryJobActorRef,
     private readonly group: ActorGroup,
-  ) {}
+  ) {
+    const notes = lease.job.notes;
+    this.progress = notes?.progress;
+    this.logs = notes?.logs && [...notes.logs];
+  }
 
   /** The job leaves this worker: its actor leaves its group, stopped first when it has not finished. */
   leave(stop: boolean): void {
@@ -78,10 +106,39 @@ export class HeldJob {
     );
   }
 
+  /** Records progress or a log line of try `attempt`; ignored once that try is over. */
+  note(attempt: number, progress: JobProgress | undefined, line: string | undefined): void {
+    if (this.running !== attempt) return;
+    if (line !== undefined) pushLog((this.logs ??= []), line);
+    else this.progress = progress;
+    if (this.dirty) return;
+    this.dirty = true;
+    setImmediate(this.flushLater);
+  }
+
+  /** Hands the notes to the store and the `progress` listeners: once per turn, and as a try ends. */
+  private flush(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const notes = {
+      ...(this.progress !== undefined && { progress: this.progress }),
+      ...(this.logs && { logs: this.logs.slice() }),
+    };
+    this.lease.note(notes);
+    if (this.actor.getSnapshot().status === 'active')
+      this.holder.options.emit('progress', () => this.info('active', this.actor.getSnapshot().context));
+  }
+
+  /** `queue.cancel` reached this worker: the job's actor ends `cancelled`. */
+  cancel(): void {
+    this.actor.send({ type: 'job.cancel' });
+  }
+
   /** @returns whether try `attempt` is still the one the actor waits for */
   private settle(attempt: number): boolean {
     if (this.running !== attempt || this.actor.getSnapshot().status !== 'active') return false;
     this.running = 0;
+    this.flush();
     return true;
   }
 
@@ -89,6 +146,7 @@ export class HeldJob {
   abortTry(): void {
     if (this.running === 0) return;
     this.running = 0;
+    this.flush();
     this.aborted = true;
     this.controller?.abort();
   }
@@ -112,6 +170,7 @@ export class HeldJob {
       attempts: ctx.attempt,
       ...(ctx.error && { error: ctx.error }),
       ...(state === 'completed' && { result: ctx.result }),
+      ...notesInfo({ ...(this.progress !== undefined && { progress: this.progress }), logs: this.logs }),
     };
   }
 }

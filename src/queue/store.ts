@@ -1,5 +1,13 @@
 import type { Transport } from '../transport/transport.js';
-import type { AddedJob, JobCounts, JobError, JobInfo, JobPriority } from './types.js';
+import type {
+  AddedJob,
+  CleanOptions,
+  JobCounts,
+  JobError,
+  JobInfo,
+  JobPriority,
+  JobProgress,
+} from './types.js';
 
 /**
  * The contract between a queue and the place its jobs live. A transport that offers job queues
@@ -48,7 +56,19 @@ export interface StoredJob {
    * the store; absent for a job that never failed.
    */
   readonly machine?: unknown;
+  /** Progress and log lines the job's earlier tries left (the store's latest {@link JobNotes}). */
+  readonly notes?: JobNotes;
 }
+
+/** A job's progress and log lines, as a running try last reported them (whole, not a delta). */
+export interface JobNotes {
+  readonly progress?: JobProgress;
+  /** Oldest first, already bounded by the caller (`MAX_JOB_LOG_LINES`, `MAX_JOB_LOG_LINE`). */
+  readonly logs?: readonly string[];
+}
+
+/** Job counts as a store keeps them; the queue adds whether it is paused. */
+export type StoreCounts = Omit<JobCounts, 'paused'>;
 
 /** Why a job died. */
 export type JobDeathReason = 'handler' | 'timeout';
@@ -75,6 +95,18 @@ export interface JobLease {
   dead(error: JobError, reason: JobDeathReason, attempts: number): void;
   /** Hands the job back untried (the worker is closing): the next worker takes it as it was. */
   release(): void;
+  /**
+   * Cancelled (`queue.cancel`) after `attempts` tries: the job ends `cancelled`, is never retried and
+   * has no dead letter; the store keeps its record like a finished one (up to `keepFinished`).
+   */
+  cancel(attempts: number): void;
+  /**
+   * The job's progress and logs as they are now. Called at most once per event-loop turn, and once
+   * more before the lease settles, so the store may write each call: `getJob` must show the latest
+   * (also once the job finished), and a retry must carry it to the next try as `StoredJob.notes`.
+   * Calls after the lease settled are ignored.
+   */
+  note(notes: JobNotes): void;
   /** Still working: extends the broker's ack deadline. */
   working(): void;
 }
@@ -82,11 +114,19 @@ export interface JobLease {
 /** Receives leases, called synchronously by the store; never more unsettled than `concurrency`. */
 export interface JobSink {
   take(lease: JobLease): void;
+  /**
+   * A cancel notice for job `id` (from `queue.cancel` in any process): when the sink holds it, its
+   * try is aborted and its lease settles with `cancel`. Stores call it on every worker of the queue
+   * that may hold the job. @returns whether this sink held the job
+   */
+  cancel?(id: string): boolean;
 }
 
 /** What a worker asks the store for. */
 export interface WorkerSpec {
   readonly concurrency: number;
+  /** The queue is paused as the worker starts: it takes nothing until `pause(false)`. @default false */
+  readonly paused?: boolean;
 }
 
 /** A running worker's connection to the store. */
@@ -95,6 +135,11 @@ export interface QueueWorker {
   readonly ready: Promise<void>;
   /** Stops taking jobs; jobs fetched but not yet handed out go back. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Paused (`true`): hands out no new job until resumed; active ones run on, and jobs fetched ahead
+   * go back to the store. The queue calls it when its shared pause state changes. Idempotent.
+   */
+  pause(paused: boolean): void;
 }
 
 /** Options a queue hands its store. */
@@ -103,7 +148,7 @@ export interface QueueStoreOptions {
   readonly ackWaitMs: number;
   /** How long a caller-supplied job id deduplicates on brokers with a window. */
   readonly dedupWindowMs: number;
-  /** Finished jobs kept per outcome (completed, dead); older ones are removed. */
+  /** Finished jobs kept per outcome (completed, dead, cancelled); older ones are removed. */
   readonly keepFinished: number;
 }
 
@@ -119,7 +164,27 @@ export interface QueueStore {
   /** @returns the job's current state, or undefined once it is no longer known (never added, or swept) */
   getJob(id: string): Promise<JobInfo | undefined>;
   /** @returns jobs per state across every worker of every process */
-  counts(): Promise<JobCounts>;
+  counts(): Promise<StoreCounts>;
+  /**
+   * Removes a job that no worker holds (waiting, delayed, backing off, or finished) with its record,
+   * progress and logs: `getJob` no longer knows it. Idempotent.
+   * @returns false when the job is active (see `cancel`) or not known
+   */
+  remove(id: string): Promise<boolean>;
+  /**
+   * Ends a live job `cancelled`: one no worker holds at once (its live message goes, a `cancelled`
+   * record takes its place); an active one through a cancel notice to every worker of the queue in
+   * any process ({@link JobSink.cancel}), whose holder aborts its try. Never retried, no dead letter.
+   * Two cancels of one job at once are harmless (both may answer true).
+   * @returns true when the job was live; false when it is unknown or already finished
+   */
+  cancel(id: string): Promise<boolean>;
+  /**
+   * Removes records of jobs that finished in `state` at least `olderThanMs` ago, oldest first, at most
+   * `limit`. Idempotent: a record two cleans remove at once is counted by one of them.
+   * @returns how many job records this call removed
+   */
+  clean(options: CleanOptions): Promise<number>;
   work(spec: WorkerSpec, sink: JobSink): QueueWorker;
   /** Releases what this store holds (timers, consumers). Idempotent. */
   close(): Promise<void>;

@@ -12,8 +12,22 @@ export type JobPriority = (typeof JobPriority)[keyof typeof JobPriority];
 /** The levels in the order workers take them. */
 export const PRIORITIES: readonly JobPriority[] = ['critical', 'high', 'normal', 'low'];
 
-/** Where a job is in its life. `failed` means it will be retried; `dead` that it will not. */
-export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead';
+/**
+ * Where a job is in its life. `failed` means it will be retried; `dead` that it will not;
+ * `cancelled` that `queue.cancel` ended it (never retried, no dead letter).
+ */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
+
+/** The finished states `queue.clean` removes records of. */
+export type FinishedJobState = 'completed' | 'dead' | 'cancelled';
+
+/** What `job.progress` records: a number (a percentage, say) or a JSON object. */
+export type JobProgress = number | Readonly<Record<string, unknown>>;
+
+/** Log lines kept per job (the newest); older ones are dropped. */
+export const MAX_JOB_LOG_LINES = 100;
+/** Characters kept per log line; a longer line is cut and ends with `…`. */
+export const MAX_JOB_LOG_LINE = 1_000;
 
 /** An error as jobs record it. */
 export interface JobError {
@@ -55,8 +69,20 @@ export interface Job<D = unknown> {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly priority: JobPriority;
-  /** Aborted when the attempt times out or the queue closes before it settled. */
+  /** Aborted when the attempt times out, the job is cancelled, or the queue closes before it settled. */
   readonly signal: AbortSignal;
+  /**
+   * Records the job's progress (the latest value is kept) and tells this queue's `progress`
+   * listeners. Calls within one event-loop turn are written once, with the last value.
+   * @throws {ValidationError} when `value` is neither a finite number nor a JSON object
+   */
+  progress(value: JobProgress): Promise<void>;
+  /**
+   * Appends a line to the job's log: the newest {@link MAX_JOB_LOG_LINES} are kept, each cut at
+   * {@link MAX_JOB_LOG_LINE} characters. Lines of one event-loop turn are written together.
+   * @throws {ValidationError} when `line` is not a string
+   */
+  log(line: string): Promise<void>;
 }
 
 /** A job as `getJob` and the queue's events report it. */
@@ -72,6 +98,20 @@ export interface JobInfo<D = unknown> {
   readonly error?: JobError;
   /** What the handler returned, once completed. */
   readonly result?: unknown;
+  /** The last value a handler gave `job.progress`, if any. */
+  readonly progress?: JobProgress;
+  /** The job's log lines, oldest first (the newest {@link MAX_JOB_LOG_LINES}). */
+  readonly logs?: readonly string[];
+}
+
+/** What `queue.clean` removes. */
+export interface CleanOptions {
+  /** Records of jobs that finished in this state. */
+  readonly state: FinishedJobState;
+  /** Only those finished at least this long ago. */
+  readonly olderThanMs: number;
+  /** At most this many per call; call again for more. @default 10_000 */
+  readonly limit?: number;
 }
 
 /** How many jobs are in each state. */
@@ -82,6 +122,9 @@ export interface JobCounts {
   completed: number;
   failed: number;
   dead: number;
+  cancelled: number;
+  /** True while the queue is paused (`queue.pause()`): no worker of any process takes jobs. */
+  paused: boolean;
 }
 
 /** What `add` resolves with. */
@@ -110,4 +153,8 @@ export interface QueueEvents<D = unknown> {
   failed: (job: JobInfo<D>) => void;
   /** The job exhausted its attempts and is in the dead-letter store. */
   dead: (job: JobInfo<D>) => void;
+  /** A job this queue object's worker runs reported progress or logged (once per event-loop turn). */
+  progress: (job: JobInfo<D>) => void;
+  /** A job this queue object's worker ran was cancelled (`queue.cancel`), wherever it was asked. */
+  cancelled: (job: JobInfo<D>) => void;
 }

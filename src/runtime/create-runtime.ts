@@ -1,6 +1,7 @@
 import type { Inspect } from '../env.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { EventRegistry, EventSchemas } from '../events/registry.js';
+import { withCorrelationFields } from '../events/correlation.js';
 import { uuidv7 } from '../events/ids.js';
 import { serviceLogger, type Logger } from '../logging.js';
 import { memoryTransport } from '../transport/memory/memory-transport.js';
@@ -8,6 +9,7 @@ import type { QueueTransport } from '../queue/store.js';
 import { natsTransport } from '../transport/nats/nats-transport.js';
 import type { NatsTransportOptions } from '../transport/nats/toolkit/options.js';
 import type { Transport } from '../transport/transport.js';
+import { hybridTransport } from '../transport/hybrid.js';
 import { Runtime } from './runtime.js';
 import { withTraceFields } from '../tracing/log-fields.js';
 
@@ -81,8 +83,9 @@ export interface RuntimeOptions<S extends EventSchemas> {
 export async function createRuntime<const S extends EventSchemas>(
   options: RuntimeOptions<S>,
 ): Promise<Runtime<S>> {
-  const transport = options.transport ?? (await defaultTransport());
-  const baseLogger = serviceLogger(options.service, options.logger);
+  const clock = options.clock ?? systemClock;
+  const transport = withLocalEvents(options.transport ?? (await defaultTransport()), options.events, clock);
+  const baseLogger = withCorrelationFields(serviceLogger(options.service, options.logger));
   const instanceId = `${options.service}-${uuidv7().slice(-12)}`;
   const logger = withTraceFields(baseLogger, { instance: instanceId });
   await transport.start({ service: options.service, logger });
@@ -92,7 +95,7 @@ export async function createRuntime<const S extends EventSchemas>(
     events: options.events,
     transport,
     logger,
-    clock: options.clock ?? systemClock,
+    clock,
     instanceId,
     inspect: options.inspect,
     ...(options.handleSignals !== undefined && { handleSignals: options.handleSignals }),
@@ -101,4 +104,23 @@ export async function createRuntime<const S extends EventSchemas>(
       transportUnhealthyAfterMs: options.transportUnhealthyAfterMs,
     }),
   });
+}
+
+/**
+ * The runtime's transport, wrapped in a hybrid when the registry has `scope: 'local'` types: their
+ * events go through an in-process bus of this runtime's own (with the same retries, dead letters
+ * and redrive) and never reach the broker. Without local types, the transport as it is.
+ */
+function withLocalEvents(
+  transport: Transport,
+  events: Pick<EventRegistry, 'types' | 'scope'>,
+  clock: Clock,
+): Transport {
+  const isLocal = (type: string): boolean => events.scope(type) === 'local';
+  if (!events.types.some(isLocal)) return transport;
+  const local = memoryTransport({
+    clock,
+    ...(transport.namespace !== undefined && { prefix: transport.namespace }),
+  });
+  return hybridTransport(transport, local, { types: events.types, isLocal });
 }

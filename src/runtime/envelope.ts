@@ -1,9 +1,10 @@
 import type { CloudEvent } from '../events/cloudevent.js';
+import { lineage, type LineageOptions } from '../events/correlation.js';
 import { isoTime, uuidv7 } from '../events/ids.js';
 import { activeTrace, childSpan, formatTraceparent } from '../tracing/context.js';
 
-/** Options of `rt.publish`. */
-export interface PublishOptions {
+/** Options of `rt.publish`; `correlationId` / `causationId` travel as the CloudEvents extensions `correlationid` / `causationid`. */
+export interface PublishOptions extends LineageOptions {
   /** The CloudEvent id and dedup key. @default a new UUID v7 */
   id?: string;
   /** Extra transport headers (NATS headers on JetStream). */
@@ -12,6 +13,11 @@ export interface PublishOptions {
   traceparent?: string;
   /** @default now */
   time?: Date;
+  /**
+   * Delivered no earlier than this many ms from now (never early); `publish` resolves once the
+   * delayed event is stored durably. @default 0 (at once)
+   */
+  delayMs?: number;
 }
 
 /** Builds the CloudEvent for a validated payload. */
@@ -20,6 +26,8 @@ export function buildEnvelope(
   type: string,
   data: unknown,
   opts: PublishOptions | undefined,
+  /** The type's `dataschema` (`registry.dataschema(type)`): versioned types only. */
+  dataschema?: string,
 ): CloudEvent {
   const traceparent = opts?.traceparent ?? currentTraceparent();
   const base = {
@@ -31,7 +39,11 @@ export function buildEnvelope(
     datacontenttype: 'application/json',
     data,
   };
-  return traceparent === undefined ? base : { ...base, traceparent };
+  if (dataschema !== undefined) (base as { dataschema?: string }).dataschema = dataschema;
+  // Inside a handler the event descends from the one being handled (see events/correlation.ts).
+  const ids = lineage(opts);
+  if (ids === undefined) return traceparent === undefined ? base : { ...base, traceparent };
+  return traceparent === undefined ? { ...base, ...ids } : { ...base, ...ids, traceparent };
 }
 
 function currentTraceparent(): string | undefined {

@@ -8,7 +8,8 @@ import type {
   PayloadInput,
   PayloadOf,
 } from '../events/registry.js';
-import { unknownType } from '../events/registry.js';
+import type { SubscribePattern, TypesMatching } from '../events/registry.js';
+import { payloadDecoder, type PayloadDecoder } from '../events/versions.js';
 import type { Logger } from '../logging.js';
 import type { BatchHandler } from '../actors/subscriber/batch-pipeline.js';
 import type { EventMeta } from '../actors/subscriber/meta.js';
@@ -43,13 +44,13 @@ import { runtimeRoutes } from '../http/routes.js';
 import { withDashboard } from '../http/dashboard/routes.js';
 import {
   mountRoutes,
-  serveRoutes,
   type HandlerOptions,
   type HttpServer,
   type ListenOptions,
   type RequestHandler,
 } from '../http/server.js';
 import { isValidationError } from '../errors.js';
+import { serveWithGateway } from '../http/gateway-server.js';
 import { observe } from './observability.js';
 import { advertise, discover } from '../health/presence.js';
 import { readiness, type Readiness } from '../health/readiness.js';
@@ -69,6 +70,11 @@ import type { Endpoint } from '../rpc/endpoint.actor.js';
 import type { HandleOptions, RequestOptions } from '../rpc/options.js';
 import type { AnyEndpointHandler } from '../rpc/dispatch.js';
 import type * as Rpc from '../rpc/endpoints.js';
+import { withHistory, type RuntimeEvents } from '../events/history.js';
+import { REDRIVE_GROUP_HEADER } from '../transport/transport.js';
+import { Locks } from '../lock/locks.js';
+import { locksBucket, type LockOptions } from '../lock/lease.js';
+import type { Lock } from '../lock/lock.js';
 
 /** Everything a runtime is made of; built by `createRuntime`. */
 export interface RuntimeParts<S extends EventSchemas> extends Env {
@@ -97,7 +103,8 @@ export interface ActorDirectory {
  */
 export class Runtime<S extends EventSchemas = EventSchemas> {
   readonly service: string;
-  readonly events: EventRegistry<S>;
+  /** The event registry, plus `read(typeOrPattern, { from, to, limit })`: stored history, without a group. */
+  readonly events: RuntimeEvents<S>;
   readonly transport: Transport;
   readonly logger: Logger;
   /** The dead-letter store of this runtime's transport. */
@@ -109,6 +116,7 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   private readonly subscribers: RuntimeSubscribers;
   private readonly queues = new Set<Queue>();
   private readonly rpc: RuntimeRpc;
+  private readonly locks: Locks;
   /** Supervises every actor of this runtime: subscribers, queues, `rt.spawn` machines; tracks its breakers. */
   readonly supervisor: Supervisor;
   /** Checks, registered services, overrides and alerts: `rt.health.report()`. */
@@ -151,12 +159,22 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
 
   constructor(protected readonly parts: RuntimeParts<S>) {
     this.service = parts.service;
-    this.events = parts.events;
+    const t = parts.transport;
+    this.events = withHistory(
+      parts.events,
+      t.read && { read: (r) => t.read!(r), copyHeader: REDRIVE_GROUP_HEADER },
+    );
     this.transport = parts.transport;
     this.logger = parts.logger;
     this.deadLetters = parts.transport.deadLetters;
     ({ supervisor: this.supervisor, health: this.health, metrics: this.metrics } = observe(parts));
-    this.publisher = new EventPublisher(parts.service, parts.events, parts.transport, this.metrics);
+    this.publisher = new EventPublisher(
+      parts.service,
+      parts.events,
+      parts.transport,
+      this.metrics,
+      parts.logger,
+    );
     const { transport, logger, clock, instanceId, inspect } = parts;
     this.subscribers = new RuntimeSubscribers(
       { transport, logger, clock, instanceId, inspect, observer: this.metrics.subscriberObserver },
@@ -188,6 +206,10 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     this.metrics.watchQueues(() => this.queues);
     const breaker = (name: string, o: BreakerOptions): Breaker => this.breakerRegistry.get(name, o);
     this.rpc = new RuntimeRpc({ ...parts, supervisor: this.supervisor, breaker });
+    const lockLogger = parts.logger.child({ actor: 'lock' });
+    const locks = () => t.keyValue(locksBucket(t.namespace));
+    this.locks = new Locks({ clock: parts.clock, logger: lockLogger, keyValue: locks });
+    this.hooks.add(() => this.locks.close(), 'actors', 'locks');
   }
 
   /**
@@ -239,6 +261,38 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   }
 
   /**
+   * Takes the distributed lock `name`: one holder across every instance on this transport (NATS: a
+   * KV bucket with compare-and-set; memory: this process). The lease lasts `ttlMs`, renews itself
+   * every third of it while held, and expires `ttlMs` after its holder dies or stalls.
+   * @returns the lock (`token`, `signal`, `extend`, `release`), or null when another holder kept it for `waitMs`
+   * @throws {ValidationError} for a bad name or options
+   * @throws {ClosedError} after `shutdown()`
+   * @example
+   * const lock = await rt.lock('nightly-report', { ttlMs: 30_000 });
+   * if (lock) try { await report(lock.signal, lock.token); } finally { await lock.release(); }
+   */
+  lock(name: string, options: LockOptions): Promise<Lock | null> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return this.locks.acquire(name, options);
+  }
+
+  /**
+   * Runs `fn` holding the lock `name` (see {@link Runtime.lock}), then releases it.
+   * @returns what `fn` returned, or null when another holder kept the lock for `waitMs`
+   * @throws what `fn` threw; {@link LockLostError} when the lease was lost while `fn` ran
+   * @example
+   * await rt.withLock('nightly-report', async (signal, token) => report(signal, token), { ttlMs: 30_000 });
+   */
+  withLock<T>(
+    name: string,
+    fn: (signal: AbortSignal, token: number) => T | Promise<T>,
+    options: LockOptions,
+  ): Promise<T | null> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return this.locks.withLock(name, fn, options);
+  }
+
+  /**
    * Validates the payload, wraps it in a CloudEvent and resolves once the transport has stored it.
    * @returns the event id, its sequence, and `duplicate: true` when the id was already stored
    * @throws {ValidationError} for an invalid payload or an unknown type; nothing is published
@@ -266,32 +320,64 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   }
 
   /**
-   * Starts a subscriber actor for one event type.
-   * @throws {ValidationError} for an unknown type
+   * Publishes and forgets: returns at once, never throws and never rejects, even for an invalid
+   * payload or after `shutdown()`. What cannot be published is logged (with `err`) and counted in
+   * `bulwark_publish_errors_total{type,reason}`.
+   * @example
+   * rt.emit('user.created', { id: '1', username: 'ada', role: 'user' });
+   */
+  emit<T extends EventTypeOf<S>>(type: T, payload: PayloadInput<S, T>, options?: PublishOptions): void {
+    if (this.closing) return this.publisher.emitRefused(type, this.closedError());
+    this.publisher.emit(type, payload, options);
+  }
+
+  /**
+   * Starts a subscriber actor for one event type, or for every type a pattern matches (`order.*`:
+   * one token, `order.>`: the rest); the payload is then the union of theirs. Each event is
+   * validated (and upcast to its newest version) by its own type's schema.
+   * @throws {ValidationError} for an unknown type, or a pattern that is malformed or matches no type
    * @example
    * const sub = rt.subscribe('user.created', async (user, meta) => mailer.welcome(user), { maxAttempts: 4 });
    * await sub.ready;
    */
-  subscribe<T extends EventTypeOf<S>>(
-    type: T,
-    handler: (payload: PayloadOf<S, T>, meta: EventMeta<NoInfer<T>>) => unknown,
-    options: SubscribeOptions<PayloadOf<S, T>> = {},
+  subscribe<P extends SubscribePattern<S>>(
+    pattern: P,
+    handler: (
+      payload: PayloadOf<S, TypesMatching<S, NoInfer<P>>>,
+      meta: EventMeta<TypesMatching<S, NoInfer<P>>>,
+    ) => unknown,
+    options: SubscribeOptions<PayloadOf<S, TypesMatching<S, NoInfer<P>>>> = {},
   ): Subscription {
-    const schema = this.schemaOf(type);
-    return this.subscribers.start({ kind: 'single', type, schema, handler: handler as Handler, options });
+    const decode = this.decoderOf(pattern);
+    return this.subscribers.start({
+      kind: 'single',
+      type: pattern,
+      decode,
+      handler: handler as Handler,
+      options,
+    });
   }
 
   /**
-   * Starts a subscriber that hands events over in batches.
-   * @throws {ValidationError} for an unknown type
+   * Starts a subscriber that hands events over in batches; takes a type or a pattern, as `subscribe`.
+   * @throws {ValidationError} for an unknown type, or a pattern that is malformed or matches no type
    */
-  subscribeBatch<T extends EventTypeOf<S>>(
-    type: T,
-    handler: (payloads: PayloadOf<S, T>[], metas: EventMeta<NoInfer<T>>[]) => unknown,
+  subscribeBatch<P extends SubscribePattern<S>>(
+    pattern: P,
+    handler: (
+      payloads: PayloadOf<S, TypesMatching<S, NoInfer<P>>>[],
+      metas: EventMeta<TypesMatching<S, NoInfer<P>>>[],
+    ) => unknown,
     options: BatchSubscribeOptions = {},
   ): Subscription {
-    const schema = this.schemaOf(type);
-    return this.subscribers.start({ kind: 'batch', type, schema, handler: handler as BatchHandler, options });
+    const decode = this.decoderOf(pattern);
+    return this.subscribers.start({
+      kind: 'batch',
+      type: pattern,
+      decode,
+      handler: handler as BatchHandler,
+      options,
+    });
   }
 
   /**
@@ -372,11 +458,9 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
     return this.subscribers.list();
   }
 
-  private schemaOf(type: string) {
+  private decoderOf(pattern: string): PayloadDecoder {
     this.assertOpen();
-    const schema = this.events.schema(type);
-    if (!schema) throw unknownType(type);
-    return schema;
+    return payloadDecoder(this.events, pattern);
   }
 
   /**
@@ -405,16 +489,21 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
    * Serves \`/health\`, \`/health/live\`, \`/health/ready\`, \`/metrics\` and the live \`/dashboard\` over
    * HTTP; closed at shutdown. \`/metrics\` and the dashboard's data need \`readToken\` (env
    * \`BULWARK_READ_TOKEN\`) when one is set; the dashboard's actions need \`adminToken\` (env
-   * \`BULWARK_ADMIN_TOKEN\`), which grants read too. Health probes are open.
+   * \`BULWARK_ADMIN_TOKEN\`), which grants read too. Health probes are open. With \`gateway\`, browsers
+   * subscribe to events over WebSocket (\`/events\`) or SSE (\`/events/sse\`): docs/gateway.md.
+   * @throws {ValidationError} for bad gateway options
    * @throws when the port cannot be bound
    * @example
    * const server = await rt.listen({ port: 8080 });
    */
-  async listen(options: ListenOptions = {}): Promise<HttpServer> {
+  async listen<C = unknown>(options: ListenOptions<C> = {}): Promise<HttpServer> {
     this.assertOpen();
     const dashboard = { ...options, logger: this.logger.child({ actor: 'dashboard' }) };
     const http = { ...options, logger: this.logger.child({ actor: 'http' }) };
-    const server = await serveRoutes(withDashboard(runtimeRoutes(this), this, dashboard), http);
+    const { transport, events, parts, logger } = this;
+    const gateway = logger.child({ actor: 'gateway' });
+    const source = { transport, types: events.types, instanceId: parts.instanceId, logger: gateway };
+    const server = await serveWithGateway(withDashboard(runtimeRoutes(this), this, dashboard), http, source);
     this.servers.add(server);
     this.health.start();
     return server;

@@ -19,7 +19,7 @@ export const MAX_GROUP_LENGTH = 255;
  * the live ones, which readiness and shutdown go through.
  * @example
  * const subs = new RuntimeSubscribers(host, observability, 'accounts');
- * subs.start({ kind: 'single', type: 'user.created', schema, handler, options: {} });
+ * subs.start({ kind: 'single', type: 'user.created', decode, handler, options: {} });
  */
 export class RuntimeSubscribers {
   private readonly live = new Set<Subscription>();
@@ -44,7 +44,7 @@ export class RuntimeSubscribers {
         ? {
             kind: 'single',
             type: def.type,
-            schema: def.schema,
+            decode: def.decode,
             handler: tracedHandler(def.type, group, def.handler),
             options: def.options,
           }

@@ -5,6 +5,11 @@ export interface KvEntry {
   /** Increases with every write to the bucket; used for compare-and-set. */
   readonly revision: number;
   readonly operation: 'PUT' | 'DEL' | 'PURGE';
+  /**
+   * When the store wrote it (ms since the epoch), on the store's clock: NATS, the server's; memory,
+   * the transport's. Comparable across instances, unlike each instance's own clock.
+   */
+  readonly created?: number;
 }
 
 /** A watch on a bucket; `stop()` ends it. */
@@ -32,7 +37,11 @@ export interface KeyValueStore {
   create(key: string, value: Uint8Array): Promise<number>;
   /** Writes only when the key's revision is `revision`. @throws {KvConflictError} otherwise */
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
-  delete(key: string): Promise<void>;
+  /**
+   * Deletes the key; with `revision`, only while the key's revision is still that one.
+   * @throws {KvConflictError} when `revision` is given and the key has changed
+   */
+  delete(key: string, revision?: number): Promise<void>;
   keys(): Promise<string[]>;
   /** Calls `onEntry` for every later change to keys matching `key` (`'>'` for all). */
   watch(key: string, onEntry: (entry: KvEntry) => void): KvWatch;

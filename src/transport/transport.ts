@@ -30,6 +30,13 @@ export interface OutboundMessage {
    */
   readonly uniqueId?: boolean;
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Delivered no earlier than this many ms after the publish (measured on the transport's clock).
+   * The transport stores the event durably before `publish` resolves and holds it without any
+   * unacknowledged delivery: NATS keeps it on the delay stream until a mover republishes it, memory
+   * on a timer heap. Absent or 0: delivered at once.
+   */
+  readonly delayMs?: number;
 }
 
 /** What `publish` resolves with once the broker has stored the event. */
@@ -81,6 +88,7 @@ export interface DeliverySink {
 
 /** What a subscriber asks the transport for. */
 export interface ConsumerSpec {
+  /** An event type, or a pattern (`order.*`, `order.>`; see `events/patterns.ts`): one consumer for every matching type. */
   readonly type: string;
   readonly group: string;
   readonly mode: DeliveryMode;
@@ -125,6 +133,35 @@ export interface ReplayResult {
   readonly replayed: number;
   readonly firstSeq?: number;
   readonly lastSeq?: number;
+}
+
+/** A range of stored history to read without a consumer group (`rt.events.read`). */
+export interface ReadRequest {
+  /** An event type or a pattern (`order.*`). */
+  readonly pattern: string;
+  /** First stream sequence (inclusive). @default the oldest retained */
+  readonly fromSeq?: number;
+  /** Events stored at or after this time (instead of `fromSeq`). */
+  readonly fromTime?: Date;
+  /** Last stream sequence (inclusive). @default the last one stored when the read starts */
+  readonly toSeq?: number;
+  /** Events stored at or before this time. */
+  readonly toTime?: Date;
+  /** At most this many events. */
+  readonly limit?: number;
+  /** Stops the read early; the iterator then ends. */
+  readonly signal?: AbortSignal;
+}
+
+/** One stored event as history returns it; `event` or `body` is set, as on a {@link Delivery}. */
+export interface StoredEvent {
+  readonly seq: number;
+  readonly type: string;
+  /** When the broker stored it (ms since the epoch). */
+  readonly storedAt: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly event: CloudEvent | undefined;
+  readonly body: Uint8Array | string | undefined;
 }
 
 /** Connection state, for health and metrics. */
@@ -187,7 +224,14 @@ export interface Transport {
    * `create: false` (the default of a NATS transport with `provision: false`) a missing bucket
    * rejects with `MissingStreamError` and nothing is created.
    */
-  keyValue(bucket: string, options?: { readonly create?: boolean }): Promise<KeyValueStore>;
+  keyValue(
+    bucket: string,
+    options?: {
+      readonly create?: boolean;
+      /** Entries older than this are removed, when the bucket is created (NATS `max_age`). @default none */
+      readonly ttlMs?: number;
+    },
+  ): Promise<KeyValueStore>;
   /**
    * Optional: the prefix this transport names its streams and buckets with (NATS: its `prefix`);
    * shared breakers keep their state in `<namespace>_breakers`. Absent where names are not shared.
@@ -204,6 +248,11 @@ export interface Transport {
    * header); events stored after the replay starts are not replayed. Absent where nothing is retained.
    */
   replay?(request: ReplayRequest): Promise<ReplayResult>;
+  /**
+   * Optional: stored events in sequence order, read without a consumer (NATS: an ordered consumer
+   * or direct gets; memory: the retained log). Absent where nothing is retained.
+   */
+  read?(request: ReadRequest): AsyncIterable<StoredEvent>;
   /** @returns a function that removes the listener */
   onStatus(listener: (status: TransportStatus) => void): () => void;
   /**

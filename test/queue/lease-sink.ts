@@ -48,6 +48,8 @@ export class LeaseSink implements JobSink {
       retry: (delayMs, error) => settle(() => lease.retry(delayMs, error)),
       dead: (error, reason, attempts) => settle(() => lease.dead(error, reason, attempts)),
       release: () => settle(() => lease.release()),
+      cancel: (attempts) => settle(() => lease.cancel(attempts)),
+      note: (notes) => lease.note(notes),
       working: () => lease.working(),
     };
   }

@@ -24,6 +24,8 @@ function lease(job: Partial<StoredJob>) {
     dead: (error: JobError, reason: string, attempts: number) =>
       void calls.push(`dead ${error.name} ${reason} ${attempts}`),
     release: () => void calls.push('release'),
+    cancel: (attempts: number) => void calls.push(`cancel ${attempts}`),
+    note: () => undefined,
     working: () => undefined,
   };
   return { l, calls };

@@ -167,7 +167,15 @@ describe.each(transportCases)('queue store contract on $name', ({ name, bus: new
       (n) => n.completed === 1 && n.active === 0,
       'counts with the job completed',
     );
-    expect(counts).toEqual({ waiting: 0, delayed: 0, active: 0, completed: 1, failed: 0, dead: 0 });
+    expect(counts).toEqual({
+      waiting: 0,
+      delayed: 0,
+      active: 0,
+      completed: 1,
+      failed: 0,
+      dead: 0,
+      cancelled: 0,
+    });
   });
 
   it('dead(...) writes a dead letter in group queue:<name>; redriving it puts the same job back with fresh attempts', async () => {

@@ -1,10 +1,11 @@
-import type { z } from 'zod';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { TimeoutError } from '../../errors.js';
+import { runOutsideHandling } from '../../events/correlation.js';
 import { runWithoutTrace } from '../../tracing/context.js';
 import type { Delivery } from '../../transport/transport.js';
 import type { Activity } from './activity.js';
 import { DeliveryMeta, type EventMeta } from './meta.js';
+import type { PayloadDecoder } from '../../events/versions.js';
 import { receive } from './receive.js';
 import { deadLetter, settleFailure, type SettleContext } from './settle.js';
 
@@ -13,7 +14,8 @@ export type BatchHandler<P = unknown> = (payloads: P[], metas: EventMeta[]) => u
 
 /** How one batch subscription collects and handles deliveries. */
 export interface BatchPipelineOptions extends SettleContext {
-  readonly schema: z.ZodType;
+  /** Validates (and upcasts) each delivery's payload by its own type. */
+  readonly decode: PayloadDecoder;
   readonly handler: BatchHandler;
   readonly batchSize: number;
   readonly batchTimeoutMs: number;
@@ -43,11 +45,13 @@ export class BatchPipeline {
   accept(delivery: Delivery): void {
     const o = this.options;
     o.stats.received++;
-    const r = receive(delivery, o.group, o.schema);
+    const r = receive(delivery, o.group, o.decode);
     if (!r.ok) {
       if (r.skip) return delivery.ack();
       o.activity.begin();
-      void deadLetter(o, delivery, r.event, r.reason, r.error, r.raw).then(() => o.activity.end());
+      void runOutsideHandling(deadLetter, o, delivery, r.event, r.reason, r.error, r.raw).then(() =>
+        o.activity.end(),
+      );
       return;
     }
     if (this.items.length === 0) {
@@ -71,11 +75,15 @@ export class BatchPipeline {
     if (batch.length === 0) return;
     this.items = [];
     this.options.stats.inFlight += batch.length;
-    void this.run(batch).finally(() => {
+    // A batch has no one cause: publishes inside its handler start chains of their own unless
+    // they say otherwise, and do not inherit from the event whose handler woke this flush.
+    void runOutsideHandling(this.runBatch, batch).finally(() => {
       this.options.stats.inFlight -= batch.length;
       this.options.activity.end();
     });
   }
+
+  private readonly runBatch = (batch: Item[]): Promise<void> => this.run(batch);
 
   private async run(batch: Item[]): Promise<void> {
     const o = this.options;

@@ -1,4 +1,5 @@
 import type { CloudEvent } from '../../events/cloudevent.js';
+import { causationOf, correlationOf } from '../../events/correlation.js';
 import type { Delivery } from '../../transport/transport.js';
 
 /**
@@ -18,6 +19,13 @@ export interface EventMeta<T extends string = string> {
   readonly seq: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly traceparent: string | undefined;
+  /**
+   * The id of the chain this event belongs to: the CloudEvents extension `correlationid`, or the
+   * event's own id when it starts a chain (a root event). Publishes inside the handler inherit it.
+   */
+  readonly correlationId: string;
+  /** The id of the event whose handler published this one (extension `causationid`); undefined for a root event. */
+  readonly causationId: string | undefined;
   /** The group this delivery belongs to. */
   readonly group: string;
   /** Aborted when this attempt times out. Created on first use; free when not read. */
@@ -61,6 +69,12 @@ export class DeliveryMeta implements EventMeta {
   get traceparent(): string | undefined {
     return this.event.traceparent ?? this.delivery.header('traceparent');
   }
+  get correlationId(): string {
+    return correlationOf(this.event);
+  }
+  get causationId(): string | undefined {
+    return causationOf(this.event);
+  }
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
     return this.controller.signal;
@@ -73,6 +87,20 @@ export class DeliveryMeta implements EventMeta {
 
   toJSON(): Omit<EventMeta, 'signal'> {
     const { id, type, source, time, attempt, subject, seq, headers, traceparent, group } = this;
-    return { id, type, source, time, attempt, subject, seq, headers, traceparent, group };
+    const { correlationId, causationId } = this;
+    return {
+      id,
+      type,
+      source,
+      time,
+      attempt,
+      subject,
+      seq,
+      headers,
+      traceparent,
+      correlationId,
+      causationId,
+      group,
+    };
   }
 }

@@ -1,6 +1,6 @@
-import type { z } from 'zod';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { TimeoutError } from '../../errors.js';
+import { runHandling, runOutsideHandling } from '../../events/correlation.js';
 import {
   activeTrace,
   childSpan,
@@ -10,8 +10,10 @@ import {
 } from '../../tracing/context.js';
 import type { Delivery } from '../../transport/transport.js';
 import type { Activity } from './activity.js';
+import type { IdempotencyGuard } from './idempotency.js';
 import { Deadlines, type Expirable } from '../../time/deadlines.js';
 import { DeliveryMeta, type EventMeta } from './meta.js';
+import type { PayloadDecoder } from '../../events/versions.js';
 import { receive } from './receive.js';
 import { deadLetter, settleFailure, type SettleContext } from './settle.js';
 
@@ -20,11 +22,14 @@ export type Handler<P = unknown> = (payload: P, meta: EventMeta) => unknown;
 
 /** How one subscription handles each delivery. */
 export interface PipelineOptions extends SettleContext {
-  readonly schema: z.ZodType;
+  /** Validates (and upcasts) each delivery's payload by its own type. */
+  readonly decode: PayloadDecoder;
   readonly handler: Handler;
   readonly filter: ((payload: any, meta: EventMeta) => boolean) | undefined;
   readonly timeoutMs: number;
   readonly activity: Activity;
+  /** Set for `idempotency` subscriptions: claims each event's key before its handler runs. */
+  readonly idempotency?: IdempotencyGuard | undefined;
 }
 
 /** One attempt at one delivery; it settles exactly once, by the handler or by its deadline. */
@@ -68,25 +73,38 @@ export class DeliveryPipeline {
     const o = this.options;
     o.stats.received++;
     o.observer?.onReceived?.(o.type, o.group);
-    const r = receive(delivery, o.group, o.schema);
+    const r = receive(delivery, o.group, o.decode);
     if (!r.ok) {
       if (r.skip) {
         o.stats.skipped++;
         return delivery.ack();
       }
-      return this.track(deadLetter(o, delivery, r.event, r.reason, r.error, r.raw));
+      // Not caused by whatever event's handler woke this delivery: its log lines must not say so.
+      return this.track(runOutsideHandling(deadLetter, o, delivery, r.event, r.reason, r.error, r.raw));
     }
     const meta = new DeliveryMeta(r.event, delivery, o.group);
-    if (o.filter && !this.passes(r.payload, meta, delivery)) return;
-    const attempt = new Attempt(this, delivery, r.event, meta);
+    if (o.filter && !runHandling(r.event, this.passes, r.payload, meta, delivery)) return;
+    // Idempotent subscriptions first claim the event's key; duplicates are settled by the guard.
+    if (o.idempotency) {
+      const begin = (): void => this.begin(delivery, r.event, r.payload, meta);
+      return this.track(o.idempotency.admit(delivery, r.event, r.payload, meta, begin));
+    }
+    this.begin(delivery, r.event, r.payload, meta);
+  }
+
+  private begin(delivery: Delivery, event: CloudEvent, payload: unknown, meta: DeliveryMeta): void {
+    const o = this.options;
+    const attempt = new Attempt(this, delivery, event, meta);
     this.deadlines.add(attempt);
     o.activity.begin();
     o.stats.inFlight++;
-    o.trace?.attempt(r.event.id, delivery.attempt);
-    this.run(attempt, r.payload);
+    o.trace?.attempt(event.id, delivery.attempt);
+    // The event is "being handled" from the call to the settle: publishes inside the handler
+    // descend from it, and every log line of the attempt (the handler's, the retry's) names it.
+    runHandling(event, this.run, attempt, payload);
   }
 
-  private passes(payload: unknown, meta: DeliveryMeta, delivery: Delivery): boolean {
+  private readonly passes = (payload: unknown, meta: DeliveryMeta, delivery: Delivery): boolean => {
     try {
       if (this.options.filter!(payload, meta)) return true;
     } catch (err) {
@@ -95,13 +113,13 @@ export class DeliveryPipeline {
     this.options.stats.filtered++;
     delivery.ack();
     return false;
-  }
+  };
 
   /**
    * Calls the handler; a handler that returns at once (no promise) is settled in the same turn,
    * without a promise or a microtask of bulwark's own.
    */
-  private run(attempt: Attempt, payload: unknown): void {
+  private readonly run = (attempt: Attempt, payload: unknown): void => {
     let out: unknown;
     try {
       out = this.call(attempt, payload);
@@ -114,7 +132,7 @@ export class DeliveryPipeline {
         (err: unknown) => this.failed(attempt, err),
       );
     else this.succeeded(attempt);
-  }
+  };
 
   private call(attempt: Attempt, payload: unknown): unknown {
     const o = this.options;
@@ -143,6 +161,10 @@ export class DeliveryPipeline {
   /** The attempt ran past `timeoutMs`: it fails now; whatever the handler does later is ignored. */
   timedOut(attempt: Attempt): void {
     if (attempt.done) return;
+    runHandling(attempt.event, this.expired, attempt);
+  }
+
+  private readonly expired = (attempt: Attempt): void => {
     attempt.done = true;
     const err = new TimeoutError(
       this.options.timeoutMs,
@@ -156,7 +178,7 @@ export class DeliveryPipeline {
     this.options.stats.hung++;
     this.options.onStateChange?.();
     void settleFailure(this.options, attempt.delivery, attempt.event, err, 'timeout').then(() => this.end());
-  }
+  };
 
   /** A timed-out handler returned at last: its slot is free. */
   private returnedLate(attempt: Attempt): void {

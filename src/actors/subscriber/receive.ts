@@ -1,7 +1,7 @@
-import type { z } from 'zod';
 import { decodeEvent, rawText, type CloudEvent, type RawBytes } from '../../events/cloudevent.js';
 import { isoTime } from '../../events/ids.js';
 import { describeError, ValidationError } from '../../errors.js';
+import type { PayloadDecoder } from '../../events/versions.js';
 import type { DeadLetterReason } from '../../transport/dead-letters.js';
 import { REDRIVE_GROUP_HEADER, type Delivery } from '../../transport/transport.js';
 
@@ -21,10 +21,11 @@ export type Received =
 const SKIP: Received = { ok: false, skip: true };
 
 /**
- * Decodes and validates a delivery for `group`. A redriven event meant for another group is skipped
- * (acked): redrive targets only the group that dead-lettered it.
+ * Decodes and validates a delivery for `group`: the payload is upcast to its type's newest version
+ * by `decode`. A redriven event meant for another group is skipped (acked): redrive targets only
+ * the group that dead-lettered it.
  */
-export function receive(delivery: Delivery, group: string, schema: z.ZodType): Received {
+export function receive(delivery: Delivery, group: string, decode: PayloadDecoder): Received {
   const target = delivery.header(REDRIVE_GROUP_HEADER);
   if (target !== undefined && target !== group) return SKIP;
   let event = delivery.event;
@@ -49,10 +50,9 @@ export function receive(delivery: Delivery, group: string, schema: z.ZodType): R
     );
     return { ok: false, skip: false, event, reason: 'validation', error: describeError(error) };
   }
-  const result = schema.safeParse(event.data);
-  if (result.success) return { ok: true, event, payload: result.data };
-  const error = ValidationError.fromIssues(`invalid "${event.type}" payload`, result.error.issues);
-  return { ok: false, skip: false, event, reason: 'validation', error: describeError(error) };
+  const decoded = decode(event);
+  if (decoded.ok) return { ok: true, event, payload: decoded.payload };
+  return { ok: false, skip: false, event, reason: 'validation', error: describeError(decoded.error) };
 }
 
 /** A CloudEvent that stands in for bytes that could not be decoded, so the dead letter has one. */

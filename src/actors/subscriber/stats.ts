@@ -11,6 +11,8 @@ export interface SubscriberStats {
   filtered: number;
   /** Redriven events meant for another group. */
   skipped: number;
+  /** Acked without running the handler: its `idempotency` key had already succeeded. */
+  duplicates: number;
   timeouts: number;
   inFlight: number;
   /**
@@ -29,6 +31,7 @@ export function emptyStats(): SubscriberStats {
     deadLettered: 0,
     filtered: 0,
     skipped: 0,
+    duplicates: 0,
     timeouts: 0,
     inFlight: 0,
     hung: 0,
@@ -41,4 +44,6 @@ export interface SubscriberObserver {
   onFailed?(type: string, group: string, reason: string): void;
   onDeadLettered?(type: string, group: string, reason: string): void;
   onReceived?(type: string, group: string): void;
+  /** A duplicate by its `idempotency` key was acked without running the handler. */
+  onDuplicate?(type: string, group: string): void;
 }

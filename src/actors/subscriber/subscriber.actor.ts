@@ -1,6 +1,7 @@
 import { createActor } from 'xstate';
-import type { z } from 'zod';
 import type { Env } from '../../env.js';
+import { ValidationError } from '../../errors.js';
+import type { PayloadDecoder } from '../../events/versions.js';
 import { subscriberMachine, type SubscriberActorRef } from '../../machines/subscriber.machine.js';
 import { exponential, type Backoff } from '../../retry/backoff.js';
 import type { DeliveryMode, ReplayFrom, Transport } from '../../transport/transport.js';
@@ -8,6 +9,7 @@ import { BatchPipeline, type BatchHandler } from './batch-pipeline.js';
 import { consumerActor, type DeliveryWork } from './consumer.actor.js';
 import type { EventMeta } from './meta.js';
 import { DeliveryPipeline, type Handler } from './pipeline.js';
+import { idempotencyGuard, type IdempotencyOptions } from './idempotency.js';
 import type { DeliveryTrace, SettleContext } from './settle.js';
 import { emptyStats, type SubscriberObserver, type SubscriberStats } from './stats.js';
 import type { Logger } from 'pino';
@@ -34,10 +36,19 @@ export interface SubscribeOptions<P = unknown> {
   ackWaitMs?: number;
   /** Consecutive consumer failures tolerated before the subscriber is `failed`. @default 10 */
   maxRestarts?: number;
+  /**
+   * The handler runs at most once per key within `ttlMs` across every instance of the group, once
+   * it has succeeded; duplicates are acked and counted (`stats().duplicates`,
+   * `bulwark_duplicates_skipped_total`). Not for `subscribeBatch`. @default none
+   */
+  idempotency?: IdempotencyOptions<P>;
 }
 
 /** Options of `rt.subscribeBatch`. */
-export interface BatchSubscribeOptions extends Omit<SubscribeOptions, 'filter' | 'concurrency'> {
+export interface BatchSubscribeOptions extends Omit<
+  SubscribeOptions,
+  'filter' | 'concurrency' | 'idempotency'
+> {
   /** @default 10 */
   batchSize?: number;
   /** A partial batch is handled this long after its first event arrived. @default 1_000 */
@@ -76,15 +87,16 @@ export interface SubscriberHost extends Env {
 export type SubscriberDefinition =
   | {
       readonly kind: 'single';
+      /** An event type, or a pattern (`order.*`). */
       type: string;
-      schema: z.ZodType;
+      decode: PayloadDecoder;
       handler: Handler;
       options: SubscribeOptions<any>;
     }
   | {
       readonly kind: 'batch';
       type: string;
-      schema: z.ZodType;
+      decode: PayloadDecoder;
       handler: BatchHandler;
       options: BatchSubscribeOptions;
     };
@@ -121,6 +133,7 @@ export function startSubscriber(
     trace: host.inspect && traceTo(() => slot.actor),
   };
   const timeoutMs = o.timeoutMs ?? 30_000;
+  const guard = guardOf(host, def, settle, timeoutMs);
   const batchSize = def.kind === 'batch' ? Math.max(1, def.options.batchSize ?? 10) : 0;
   const spec = {
     type: def.type,
@@ -135,15 +148,16 @@ export function startSubscriber(
     def.kind === 'single'
       ? new DeliveryPipeline({
           ...settle,
-          schema: def.schema,
-          handler: def.handler,
+          decode: def.decode,
+          handler: guard ? guard.wrap(def.handler) : def.handler,
           filter: def.options.filter,
+          idempotency: guard,
           timeoutMs,
           activity,
         })
       : new BatchPipeline({
           ...settle,
-          schema: def.schema,
+          decode: def.decode,
           handler: def.handler,
           batchSize,
           batchTimeoutMs: def.options.batchTimeoutMs ?? 1_000,
@@ -161,6 +175,18 @@ export function startSubscriber(
   });
   slot.actor = actor;
   return hostSubscriber(actor, def.type, group, stats, logger, changes);
+}
+
+/** @throws {ValidationError} for invalid `idempotency` options, or any on a batch subscription */
+function guardOf(host: SubscriberHost, def: SubscriberDefinition, settle: SettleContext, timeoutMs: number) {
+  const options = (def.options as SubscribeOptions).idempotency;
+  if (options === undefined) return undefined;
+  if (def.kind === 'batch') throw new ValidationError('subscribeBatch does not take the idempotency option');
+  const onDuplicate = (): void => {
+    settle.stats.duplicates++;
+    settle.observer?.onDuplicate?.(settle.type, settle.group);
+  };
+  return idempotencyGuard(options, host.transport, { ...settle, leaseMs: timeoutMs + 5_000, onDuplicate });
 }
 
 /** Sends a delivery's steps to the subscriber's actor (only with an inspector attached). */

@@ -3,8 +3,8 @@ import type { DeadLetterDraft } from '../dead-letters.js';
 import type { Delivery, DeliverySink } from '../transport.js';
 import type { MemoryDeadLetterStore } from './dead-letters.js';
 import { Competition, type Competitor } from './toolkit/competition.js';
-import type { StoredMessage, TypeLog } from './type-log.js';
-import type { Cursor, TypeStream } from './type-stream.js';
+import type { ConsumerSource } from './cursors.js';
+import type { StoredMessage } from './type-log.js';
 
 /** One subscriber instance attached to a consumer. */
 export interface Member extends Competitor {
@@ -25,52 +25,29 @@ export interface ConsumerHost {
 }
 
 /**
- * A group's (or a broadcast instance's) cursor over one type's log, with its redeliveries.
- * Members compete for messages round-robin, each up to its capacity: JetStream's pull consumer
- * shared by the instances of a group, in memory. The stream hears of every move, so that what
- * every reader has passed is released at once.
+ * A group's (or a broadcast instance's) consumer: a source (one type's log, or every log a pattern
+ * matches) with its redeliveries. Members compete for messages round-robin, each up to its
+ * capacity: JetStream's pull consumer shared by the instances of a group, in memory.
  */
-export class MemoryConsumer implements Cursor {
+export class MemoryConsumer {
   private readonly competition = new Competition<Member>((member) => this.deliverNext(member));
   private readonly ready: Redelivery[] = [];
   private readyHead = 0;
-  private readonly log: TypeLog;
-  private pos: number;
 
   /**
+   * @param type - the event type or pattern it reads
    * @param label - who reads, for people (`group "mailer"`)
-   * @param position - the first position to deliver
    */
   constructor(
-    private readonly stream: TypeStream,
+    readonly type: string,
+    readonly source: ConsumerSource,
     readonly host: ConsumerHost,
     readonly label: string,
-    position: number,
-  ) {
-    this.log = stream.log;
-    this.pos = position;
-    stream.addCursor(this);
-  }
+  ) {}
 
-  get type(): string {
-    return this.stream.type;
-  }
-
-  /** The next position to deliver. */
-  get position(): number {
-    return this.pos;
-  }
-
-  /** Starts delivering from `position` (a group that resubscribes with a start point). */
-  moveTo(position: number): void {
-    const from = this.pos;
-    this.pos = position;
-    this.stream.moved(from, position);
-  }
-
-  /** Stops reading: the stream no longer waits for this consumer. */
+  /** Stops reading: the streams no longer wait for this consumer. */
   close(): void {
-    this.stream.removeCursor(this);
+    this.source.close();
   }
 
   /** The subscriber instances attached. */
@@ -101,10 +78,8 @@ export class MemoryConsumer implements Cursor {
       msg = r.msg;
       attempt = r.attempt;
     } else {
-      msg = this.log.at(this.pos);
+      msg = this.source.take();
       if (!msg) return false;
-      const from = this.pos++;
-      this.stream.moved(from, this.pos);
     }
     member.inFlight++;
     member.sink.deliver(new MemoryDelivery(this, member, msg, attempt));
@@ -129,7 +104,7 @@ export class MemoryConsumer implements Cursor {
 
   /** Messages not yet delivered to anyone (backlog), for health and the dashboard. */
   get backlog(): number {
-    return Math.max(0, this.log.end - this.pos) + (this.ready.length - this.readyHead);
+    return this.source.backlog + (this.ready.length - this.readyHead);
   }
 }
 

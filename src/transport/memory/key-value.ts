@@ -1,3 +1,4 @@
+import { systemClock } from '../../time/clock.js';
 import { KvConflictError, type KeyValueStore, type KvEntry, type KvWatch } from '../key-value.js';
 
 interface Watcher {
@@ -30,8 +31,14 @@ export class MemoryKeyValue implements KeyValueStore {
   private readonly watchers = new Set<Watcher>();
   private revision = 0;
 
-  /** @param bucket - the bucket's name */
-  constructor(readonly bucket: string) {}
+  /**
+   * @param bucket - the bucket's name
+   * @param clock - stamps each entry's `created` @default the system clock
+   */
+  constructor(
+    readonly bucket: string,
+    private readonly clock: { now(): number } = systemClock,
+  ) {}
 
   async get(key: string): Promise<KvEntry | null> {
     const entry = this.entries.get(key);
@@ -54,7 +61,10 @@ export class MemoryKeyValue implements KeyValueStore {
     return this.write(key, value, 'PUT');
   }
 
-  async delete(key: string): Promise<void> {
+  /** @throws {KvConflictError} when `revision` is given and the key's revision is not it */
+  async delete(key: string, revision?: number): Promise<void> {
+    if (revision !== undefined && this.entries.get(key)?.revision !== revision)
+      throw new KvConflictError(key);
     if (this.entries.has(key)) this.write(key, new Uint8Array(0), 'DEL');
   }
 
@@ -74,7 +84,8 @@ export class MemoryKeyValue implements KeyValueStore {
   }
 
   private write(key: string, value: Uint8Array, operation: KvEntry['operation']): number {
-    const entry: KvEntry = { key, value: value.slice(), revision: ++this.revision, operation };
+    const revision = ++this.revision;
+    const entry: KvEntry = { key, value: value.slice(), revision, operation, created: this.clock.now() };
     this.entries.set(key, entry);
     for (const watcher of this.watchers) {
       if (!matches(watcher.tokens, key)) continue;

@@ -13,22 +13,26 @@ import {
   type DeliverySink,
   type OutboundMessage,
   type PublishReceipt,
+  type ReadRequest,
   type ReplayRequest,
   type ReplayResult,
+  type StoredEvent,
   type TransportContext,
   type TransportStatus,
 } from '../transport.js';
-import { MemoryConsumer, type Member } from './consumer.js';
+import { ConsumerTable } from './consumer-table.js';
 import { MemoryDeadLetterStore } from './dead-letters.js';
 import { MemoryRequests } from './requests.js';
 import type { RequestTransport } from '../requests.js';
 import type { MemoryQueueStore } from './queue/store.js';
 import { queueOfGroup } from '../../queue/dead-letter.js';
 import { DedupWindow } from './dedup-window.js';
+import { MemoryDelayed } from './delayed.js';
 import { memoryLimits, type MemoryLimits, type MemoryTransportOptions } from './options.js';
 import { Retention } from './retention.js';
 import { rawSize } from './size-estimate.js';
 import { replayRange } from './replay.js';
+import { readLogs } from './read.js';
 import { StatusBoard } from './status-board.js';
 import { StoredMessage } from './type-log.js';
 import { TypeStream } from './type-stream.js';
@@ -69,9 +73,10 @@ class InMemoryTransport implements MemoryTransport {
   private readonly retention: Retention;
   private readonly board: StatusBoard;
   private readonly dedup: DedupWindow;
+  /** Events published with `delayMs`, until due. */
+  private readonly delayed: MemoryDelayed;
   private readonly streams = new Map<string, TypeStream>();
-  private readonly consumers = new Map<string, MemoryConsumer>();
-  private readonly byType = new Map<string, MemoryConsumer[]>();
+  private readonly table: ConsumerTable;
   private readonly buckets = new Map<string, Promise<KeyValueStore>>();
   private readonly queues = new Map<string, Promise<QueueStore>>();
   private requestsOf: MemoryRequests | undefined;
@@ -91,6 +96,20 @@ class InMemoryTransport implements MemoryTransport {
       options.duplicateWindowMaxIds ?? 100_000,
     );
     this.deadLetters = new MemoryDeadLetterStore((dl) => this.redrive(dl));
+    this.table = new ConsumerTable({
+      clock: this.clock,
+      deadLetters: this.deadLetters,
+      timers: this.timers,
+      subject: (type) => this.subject(type),
+      streamOf: (type) => this.streamOf(type),
+      streams: () => this.streams.values(),
+      missed: (type, group, label, missed) => this.board.missed(type, group, label, missed),
+    });
+    this.delayed = new MemoryDelayed(
+      this.clock,
+      (m) => void this.storeNow(m),
+      () => this.logger,
+    );
   }
 
   subject(type: string): string {
@@ -100,14 +119,13 @@ class InMemoryTransport implements MemoryTransport {
   /** Counts a user; the first runtime's logger is the one the transport warns on. */
   async start(ctx?: TransportContext): Promise<void> {
     if (this.users++ === 0 && ctx?.logger) this.logger = ctx.logger.child({ transport: 'memory' });
+    if (this.users === 1) this.delayed.resume();
   }
 
   /** @throws {BackpressureError} when a consumer of the type is `maxBacklog` events behind */
   publish(msg: OutboundMessage): Promise<PublishReceipt> {
     try {
-      return Promise.resolve(
-        this.store(msg.type, msg.uniqueId ? undefined : msg.msgId, msg.event, undefined, msg.headers),
-      );
+      return Promise.resolve(this.storeMessage(msg));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -115,9 +133,17 @@ class InMemoryTransport implements MemoryTransport {
 
   /** Stores in order; on a refusal, those before it stay stored and the promise rejects. */
   async publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]> {
-    return msgs.map((m) =>
-      this.store(m.type, m.uniqueId ? undefined : m.msgId, m.event, undefined, m.headers),
-    );
+    return msgs.map((m) => this.storeMessage(m));
+  }
+
+  /** Stores an event now, or holds it until due when it has a `delayMs`. */
+  private storeMessage(msg: OutboundMessage): PublishReceipt {
+    if (msg.delayMs !== undefined && msg.delayMs !== 0) return this.delayed.hold(msg, msg.delayMs);
+    return this.storeNow(msg);
+  }
+
+  private storeNow(msg: OutboundMessage): PublishReceipt {
+    return this.store(msg.type, msg.uniqueId ? undefined : msg.msgId, msg.event, undefined, msg.headers);
   }
 
   async publishRaw(
@@ -158,8 +184,7 @@ class InMemoryTransport implements MemoryTransport {
           new StoredMessage(seq, type, now, msgId, { ...event }, undefined, h, stream.sizes.ofEvent(event, h))
         : new StoredMessage(seq, type, now, msgId, undefined, body, h, rawSize(body ?? '', h)),
     );
-    const consumers = this.byType.get(type);
-    if (consumers) for (const c of consumers) c.schedule();
+    this.table.wake(type);
     return { id, seq };
   }
 
@@ -178,54 +203,14 @@ class InMemoryTransport implements MemoryTransport {
     if (!stream) {
       stream = new TypeStream(type, this.retention, this.limits, this.resume);
       this.streams.set(type, stream);
+      this.table.streamAdded(stream);
     }
     return stream;
   }
 
+  /** One consumer per group (or broadcast instance) and type or pattern: see {@link ConsumerTable}. */
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle {
-    const broadcast = spec.mode === 'broadcast';
-    const key = broadcast ? `broadcast:${spec.instanceId}:${spec.type}` : `group:${spec.group}:${spec.type}`;
-    const stream = this.streamOf(spec.type);
-    let consumer = this.consumers.get(key);
-    if (!consumer) {
-      const label = broadcast
-        ? `broadcast instance "${spec.instanceId}" of group "${spec.group}"`
-        : `group "${spec.group}"`;
-      consumer = new MemoryConsumer(stream, this, label, this.startAt(stream, spec, label));
-      this.consumers.set(key, consumer);
-      const list = this.byType.get(spec.type) ?? [];
-      list.push(consumer);
-      this.byType.set(spec.type, list);
-    } else if (spec.from !== undefined && consumer.members.length === 0) {
-      consumer.moveTo(this.startAt(stream, spec, consumer.label));
-    }
-    const member: Member = { sink, capacity: Math.max(1, spec.maxInFlight), inFlight: 0 };
-    consumer.attach(member);
-    const owner = consumer;
-    let stopped = false;
-    return {
-      ready: Promise.resolve(),
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        owner.detach(member);
-        if (broadcast) this.dropConsumer(key, owner);
-      },
-    };
-  }
-
-  /** Where a consumer starts; tells once when retention had dropped events it asked for. */
-  private startAt(stream: TypeStream, spec: ConsumerSpec, label: string): number {
-    const start = stream.startAt(spec.from ?? (spec.mode === 'broadcast' ? 'new' : 'all'));
-    if (start.missed.count > 0) this.board.missed(stream.type, spec.group, label, start.missed);
-    return start.position;
-  }
-
-  private dropConsumer(key: string, consumer: MemoryConsumer): void {
-    this.consumers.delete(key);
-    const list = this.byType.get(consumer.type);
-    if (list) list.splice(list.indexOf(consumer), 1);
-    consumer.close();
+    return this.table.consume(spec, sink);
   }
 
   private async redrive(dl: DeadLetter): Promise<void> {
@@ -258,9 +243,15 @@ class InMemoryTransport implements MemoryTransport {
     });
   }
 
+  /** Retained events of every type matching the request's pattern, in sequence order. */
+  read(request: ReadRequest): AsyncIterable<StoredEvent> {
+    const logs = [...this.streams].map(([type, stream]) => [type, stream.log] as const);
+    return readLogs(logs, request);
+  }
+
   /** Backlog of one group and type: events not yet delivered to any of its instances. */
   backlog(type: string, group: string): Promise<number | undefined> {
-    return Promise.resolve(this.consumers.get(`group:${group}:${type}`)?.backlog);
+    return Promise.resolve(this.table.backlog(type, group));
   }
 
   usage(type?: string): MemoryUsage {
@@ -272,7 +263,7 @@ class InMemoryTransport implements MemoryTransport {
     if (!kv && options?.create === false) throw new MissingStreamError(`bucket ${bucket}`, 'memory');
     if (!kv) {
       // Loaded on first use: most runtimes never open a bucket.
-      kv = import('./key-value.js').then(({ MemoryKeyValue }) => new MemoryKeyValue(bucket));
+      kv = import('./key-value.js').then(({ MemoryKeyValue }) => new MemoryKeyValue(bucket, this.clock));
       this.buckets.set(bucket, kv);
     }
     return kv;
@@ -307,5 +298,6 @@ class InMemoryTransport implements MemoryTransport {
     if (this.users > 0) return;
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers.clear();
+    this.delayed.stop();
   }
 }

@@ -26,7 +26,9 @@ export function replayRange(
     if (!request.dryRun) republish(m, { ...m.headers, [REDRIVE_GROUP_HEADER]: request.group });
     firstSeq ??= m.seq;
     lastSeq = m.seq;
-    request.onProgress?.(++replayed, total);
+    // Counted apart from the callback: `?.` would skip the increment when there is none.
+    replayed++;
+    request.onProgress?.(replayed, total);
   }
   return { replayed, ...(firstSeq !== undefined && { firstSeq, lastSeq }) };
 }

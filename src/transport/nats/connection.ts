@@ -215,8 +215,11 @@ export class NatsLink {
     return opened;
   }
 
-  /** Opens a bucket; one that is missing is created only when `create` (else MissingStreamError). */
-  async keyValue(bucket: string, create: boolean): Promise<KeyValueStore> {
+  /**
+   * Opens a bucket; one that is missing is created only when `create` (else MissingStreamError),
+   * its entries removed after `ttlMs` when given.
+   */
+  async keyValue(bucket: string, create: boolean, ttlMs?: number): Promise<KeyValueStore> {
     if (!create) {
       const stream = `KV_${bucket}`;
       const exists = await this.jsm.streams.info(stream).then(
@@ -225,7 +228,12 @@ export class NatsLink {
       );
       if (!exists) throw new MissingStreamError(stream, this.s.o.prefix);
     }
-    return openNatsKeyValue(this.jsm.jetstream(), bucket, { replicas: this.s.o.replicas, bindOnly: !create });
+    const { replicas } = this.s.o;
+    return openNatsKeyValue(this.jsm.jetstream(), bucket, {
+      replicas,
+      bindOnly: !create,
+      ...(ttlMs !== undefined && { ttlMs }),
+    });
   }
 
   /** A job queue's store on this connection; its code is loaded on first use. */

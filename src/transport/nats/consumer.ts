@@ -2,6 +2,7 @@ import { sleep } from '../../time/sleep.js';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../../errors.js';
+import { isPattern } from '../../events/patterns.js';
 import type { Logger } from '../../logging.js';
 import type { DeadLetterDraft } from '../dead-letters.js';
 import type { ConsumerHandle, ConsumerSpec, DeliverySink } from '../transport.js';
@@ -62,6 +63,8 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
   private readonly unsettled = new Set<NatsDelivery>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly ackWaitMs: number;
+  /** The type of every delivery; undefined for a pattern, where each message's subject says it. */
+  private readonly fixedType: string | undefined;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -71,6 +74,7 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
     this.max = Math.max(1, spec.maxInFlight);
     this.termWithReason = host.termWithReason;
     this.ackWaitMs = spec.ackWaitMs ?? host.options.ackWaitMs;
+    this.fixedType = isPattern(spec.type) ? undefined : spec.type;
     this.heartbeat = setInterval(() => this.beat(), Math.max(50, Math.floor(this.ackWaitMs / 4)));
     this.heartbeat.unref();
     this.ready = this.open();
@@ -118,7 +122,8 @@ export class NatsConsumer implements ConsumerHandle, DeliveryOwner {
 
   private hand(a: Arrival): void {
     this.inFlight++;
-    const d = new NatsDelivery(this, a.msg, this.spec.type, a.attempt, a.seq);
+    const type = this.fixedType ?? this.host.names.typeOf(a.msg.subject);
+    const d = new NatsDelivery(this, a.msg, type, a.attempt, a.seq);
     this.unsettled.add(d);
     this.sink.deliver(d);
   }

@@ -18,15 +18,17 @@ export function ownedBy(prefix: string, stream: string): boolean {
   return (
     stream === names.eventsStream ||
     stream === names.dlqStream ||
+    stream === names.delayedStream ||
     stream.startsWith(`${upper}_Q_`) ||
+    stream.startsWith(bucketOf('idem_')) ||
     stream === bucketOf('breakers') ||
     stream === bucketOf('redrive')
   );
 }
 
 /**
- * Deletes every stream and bucket a transport with `prefix` created: events, dead letters, job
- * queues, shared breakers and redrive claims. For demos and tests that ran under a prefix of their
+ * Deletes every stream and bucket a transport with `prefix` created: events, dead letters, delayed
+ * events, job queues, shared breakers, redrive claims and idempotency marks. For demos and tests that ran under a prefix of their
  * own; the NATS client is loaded when this is called.
  * @returns the names of the streams deleted
  * @throws when the server cannot be reached

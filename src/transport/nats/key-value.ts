@@ -16,7 +16,8 @@ export interface NatsKeyValueOptions {
 }
 
 function toEntry(e: NatsKvEntry): KvEntry {
-  return { key: e.key, value: e.value, revision: e.revision, operation: e.operation };
+  const { key, value, revision, operation } = e;
+  return { key, value, revision, operation, created: e.created.getTime() };
 }
 
 function isWrongLastSequence(err: unknown): boolean {
@@ -28,7 +29,7 @@ function isWrongLastSequence(err: unknown): boolean {
 }
 
 /** A compare-and-set that lost the race becomes KvConflictError; anything else passes through. */
-async function cas(key: string, write: () => Promise<number>): Promise<number> {
+async function cas<T>(key: string, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
@@ -63,8 +64,9 @@ class NatsKeyValue implements KeyValueStore {
     return cas(key, () => this.kv.update(key, value, revision));
   }
 
-  delete(key: string): Promise<void> {
-    return this.kv.delete(key);
+  delete(key: string, revision?: number): Promise<void> {
+    if (revision === undefined) return this.kv.delete(key);
+    return cas(key, () => this.kv.delete(key, { previousSeq: revision }));
   }
 
   async keys(): Promise<string[]> {

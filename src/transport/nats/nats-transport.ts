@@ -14,12 +14,15 @@ import type {
   DeliverySink,
   OutboundMessage,
   PublishReceipt,
+  ReadRequest,
   ReplayRequest,
   ReplayResult,
+  StoredEvent,
   TransportContext,
   TransportStatus,
 } from '../transport.js';
 import type { NatsLink } from './connection.js';
+import type { Delayed } from './delayed.js';
 import { ConnectionState, ConnectionStatus } from './connection-status.js';
 import { Outbox } from './outbox.js';
 import { Publisher } from './publisher.js';
@@ -65,6 +68,10 @@ class NatsTransport implements QueueTransport {
   private requestsOf: RequestTransport | undefined;
   private closing: Promise<void> | undefined;
   private closed = false;
+  /** Delayed publishing and the mover of due events, loaded with the first connection (`delayed.ts`). */
+  private delayed: Promise<Delayed> | undefined;
+  /** True once a consumer was asked for: this transport then also moves due delayed events. */
+  private consuming = false;
   private users = 0;
 
   constructor(private readonly options: NatsTransportOptions) {
@@ -156,6 +163,7 @@ class NatsTransport implements QueueTransport {
     this.waitingConsumers.clear();
     for (const w of this.presenceWaiters) w(link.presence());
     this.presenceWaiters.clear();
+    if (this.consuming) this.moveDelayed();
     this.logger.info({ server: link.server(), version: link.features.version }, 'NATS transport started');
   }
 
@@ -184,12 +192,38 @@ class NatsTransport implements QueueTransport {
 
   publish(msg: OutboundMessage): Promise<PublishReceipt> {
     if (!this.accepting) return Promise.reject(this.notUsable());
+    if (msg.delayMs !== undefined && msg.delayMs !== 0) return this.publishDelayed(msg, msg.delayMs);
     return this.publisher.publish(msg);
   }
 
   publishMany(msgs: readonly OutboundMessage[]): Promise<PublishReceipt[]> {
     if (!this.accepting) return Promise.reject(this.notUsable());
-    return Promise.all(msgs.map((m) => this.publisher.publish(m)));
+    return Promise.all(
+      msgs.map((m) => (m.delayMs === undefined ? this.publisher.publish(m) : this.publish(m))),
+    );
+  }
+
+  /** Stored on the delay stream; delivered by a mover once due (see `delayed.ts`). */
+  private async publishDelayed(msg: OutboundMessage, delayMs: number): Promise<PublishReceipt> {
+    return (await this.delayedParts()).events.publish(msg, delayMs);
+  }
+
+  /** Starts the mover of due delayed events, once. */
+  private moveDelayed(): void {
+    if (this.delayed) return;
+    this.delayedParts().catch((err: unknown) => this.logger.warn({ err }, 'delayed events not moved'));
+  }
+
+  private delayedParts(): Promise<Delayed> {
+    return (this.delayed ??= import('./delayed.js').then(({ startDelayed }) =>
+      startDelayed({
+        names: this.names,
+        publisher: this.publisher,
+        logger: this.logger,
+        jsm: () => this.link?.jsm,
+        options: this.o,
+      }),
+    ));
   }
 
   publishRaw(
@@ -205,7 +239,12 @@ class NatsTransport implements QueueTransport {
   }
 
   consume(spec: ConsumerSpec, sink: DeliverySink): ConsumerHandle {
-    if (this.link) return this.link.consume(spec, sink);
+    // Only transports that deliver move due delayed events: a CLI or a publisher-only process never polls.
+    this.consuming = true;
+    if (this.link) {
+      this.moveDelayed();
+      return this.link.consume(spec, sink);
+    }
     if (this.reconnecting) {
       const waiting: WaitingConsumer = new WaitingConsumer(spec, sink, () =>
         this.waitingConsumers.delete(waiting),
@@ -249,8 +288,11 @@ class NatsTransport implements QueueTransport {
     return (this.requestsOf ??= lazyNatsRequests(() => this.required().nc, this.o.prefix));
   }
 
-  async keyValue(bucket: string, options?: { readonly create?: boolean }): Promise<KeyValueStore> {
-    return this.required().keyValue(bucket, options?.create ?? this.o.provision);
+  async keyValue(
+    bucket: string,
+    options?: { readonly create?: boolean; readonly ttlMs?: number },
+  ): Promise<KeyValueStore> {
+    return this.required().keyValue(bucket, options?.create ?? this.o.provision, options?.ttlMs);
   }
 
   /** The subject prefix (`prefix` option) that names this transport's streams and buckets. */
@@ -268,6 +310,12 @@ class NatsTransport implements QueueTransport {
 
   async replay(request: ReplayRequest): Promise<ReplayResult> {
     return this.required().replay(request);
+  }
+
+  /** History through a short-lived ephemeral consumer (see `read.ts`); its code is loaded on first use. */
+  async *read(request: ReadRequest): AsyncGenerator<StoredEvent> {
+    const { readStream } = await import('./read.js');
+    yield* readStream(this.required().jsm, this.names, request, this.o.requestTimeoutMs);
   }
 
   status(): TransportStatus {
@@ -290,6 +338,9 @@ class NatsTransport implements QueueTransport {
     for (const c of this.waitingConsumers) c.closed();
     this.waitingConsumers.clear();
     this.presenceWaiters.clear();
+    const delayed = this.delayed;
+    this.delayed = undefined;
+    await (await delayed?.catch(() => undefined))?.mover.stop();
     const link = this.link;
     if (link) await link.close();
     else this.publisher.close();

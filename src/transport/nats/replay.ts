@@ -59,7 +59,9 @@ async function drain(
         await js.publish(m.subject, m.data, { headers: replayHeaders(m.headers, r.group, m.seq), timeout });
       firstSeq ??= m.seq;
       lastSeq = m.seq;
-      r.onProgress?.(++replayed, total);
+      // Counted apart from the callback: `?.` would skip the increment when there is none.
+      replayed++;
+      r.onProgress?.(replayed, total);
     }
     if (got === 0) break;
     left -= got;

@@ -23,9 +23,11 @@ export async function dropStreams(url: string, prefix: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    const head = `${prefix.toUpperCase()}_`;
+    // The prefix's streams, and the streams behind its key-value buckets (`KV_<prefix>_…`).
+    const heads = [`${prefix.toUpperCase()}_`, `KV_${prefix}_`, `KV_${prefix.toUpperCase()}_`];
     for await (const s of jsm.streams.list()) {
-      if (s.config.name.startsWith(head)) await jsm.streams.delete(s.config.name).catch(() => false);
+      if (heads.some((h) => s.config.name.startsWith(h)))
+        await jsm.streams.delete(s.config.name).catch(() => false);
     }
   } finally {
     await nc.close();

@@ -36,6 +36,20 @@ export class DueHeap<T extends Due> {
     return top;
   }
 
+  /** Takes `item` out wherever it sits (a cancelled or removed job); a no-op when it is not in the heap. */
+  remove(item: T): void {
+    const i = item.heapIndex;
+    const items = this.items;
+    if (i < 0 || items[i] !== item) return;
+    const last = items.pop()!;
+    item.heapIndex = -1;
+    if (last === item) return;
+    items[i] = last;
+    last.heapIndex = i;
+    this.down(i);
+    this.up(last.heapIndex);
+  }
+
   private up(i: number): void {
     const items = this.items;
     const item = items[i]!;
@@ -86,6 +100,11 @@ export class Deque<T> {
   unshift(item: T): void {
     if (this.head > 0) this.items[--this.head] = item;
     else this.items.unshift(item);
+  }
+
+  /** @returns the first item without taking it */
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
 
   shift(): T | undefined {

@@ -1,28 +1,31 @@
 import type { Clock } from '../../../time/clock.js';
 import type {
-  JobLease,
   JobSink,
   NewJob,
   QueueStore,
   QueueWorker,
+  StoreCounts,
   StoredJob,
   WorkerSpec,
 } from '../../../queue/store.js';
 import type { CloudEvent } from '../../../events/cloudevent.js';
 import { jobDeadLetter, jobFromDeadLetter } from '../../../queue/dead-letter.js';
 import { DEFAULT_KEEP_FINISHED } from '../../../queue/options.js';
+import { notesInfo } from '../../../queue/job-notes.js';
 import {
   PRIORITIES,
   type AddedJob,
-  type JobCounts,
+  type CleanOptions,
+  type FinishedJobState,
   type JobError,
   type JobInfo,
   type JobPriority,
   type JobState,
 } from '../../../queue/types.js';
 import type { DeadLetterDraft } from '../../dead-letters.js';
-import { Competition, type Competitor } from '../toolkit/competition.js';
+import { Competition } from '../toolkit/competition.js';
 import { Deque, DueHeap } from './heap.js';
+import { MemoryLease, noJobs, Rec, type LeaseHost, type MemoryWorker as Worker } from './lease.js';
 
 /** What a memory queue needs from its transport. */
 export interface MemoryQueueHost {
@@ -36,36 +39,26 @@ export interface MemoryQueueHost {
 
 const LEVEL: Record<JobPriority, number> = { critical: 0, high: 1, normal: 2, low: 3 };
 
-/** One job of a memory queue. */
-class Rec {
-  state: JobState = 'waiting';
-  attemptsMade = 0;
-  dueAt = 0;
-  heapIndex = -1;
-  error: JobError | undefined = undefined;
-  result: unknown = undefined;
-  /** The job actor's persisted snapshot from its last failed try. */
-  machine: unknown = undefined;
-  constructor(readonly job: NewJob) {}
-}
-
-interface Worker extends Competitor {
-  readonly sink: JobSink;
-}
+/** Clean steps per call unless `limit` says. */
+const CLEAN_LIMIT = 10_000;
 
 /**
  * A job queue in this process: one FIFO per priority, a heap of delayed and backing-off jobs under
  * one timer, and workers that compete round-robin, each up to its concurrency. Every runtime on
  * the same memory transport shares it.
  */
-export class MemoryQueueStore implements QueueStore {
+export class MemoryQueueStore implements QueueStore, LeaseHost {
   private readonly jobs = new Map<string, Rec>();
   private readonly waiting = PRIORITIES.map(() => new Deque<Rec>());
   private readonly due = new DueHeap<Rec>();
   /** Ids of finished jobs, oldest first, per outcome: beyond `keepFinished` the oldest is forgotten. */
-  private readonly finished = { completed: new Deque<string>(), dead: new Deque<string>() };
+  private readonly finished: Record<FinishedJobState, Deque<string>> = {
+    completed: new Deque<string>(),
+    dead: new Deque<string>(),
+    cancelled: new Deque<string>(),
+  };
   private readonly workers = new Competition<Worker>((worker) => this.serve(worker));
-  private readonly n: JobCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0 };
+  private readonly n: StoreCounts = noJobs();
   private timer: unknown = undefined;
   private timerAt = 0;
   private readonly fire = (): void => this.onTimer();
@@ -118,17 +111,71 @@ export class MemoryQueueStore implements QueueStore {
       attempts: rec.attemptsMade,
       ...(rec.error && { error: rec.error }),
       ...(rec.state === 'completed' && { result: rec.result }),
+      ...notesInfo(rec.notes),
     };
   }
 
-  async counts(): Promise<JobCounts> {
+  async counts(): Promise<StoreCounts> {
     return { ...this.n };
   }
 
   work(spec: WorkerSpec, sink: JobSink): QueueWorker {
-    const worker: Worker = { sink, capacity: Math.max(1, spec.concurrency), inFlight: 0 };
+    const capacity = Math.max(1, spec.concurrency);
+    const worker: Worker = { sink, capacity: spec.paused ? 0 : capacity, inFlight: 0 };
     this.workers.join(worker);
-    return { ready: Promise.resolve(), stop: async () => this.workers.leave(worker) };
+    return {
+      ready: Promise.resolve(),
+      stop: async () => this.workers.leave(worker),
+      pause: (paused) => {
+        worker.capacity = paused ? 0 : capacity;
+        if (!paused) this.schedule();
+      },
+    };
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const rec = this.jobs.get(id);
+    if (!rec || rec.state === 'active') return false;
+    this.detach(rec);
+    this.n[rec.state]--;
+    this.jobs.delete(id);
+    return true;
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    const rec = this.jobs.get(id);
+    if (!rec) return false;
+    if (rec.state === 'active') {
+      rec.lease?.worker.sink.cancel?.(id);
+      return true;
+    }
+    if (rec.state !== 'waiting' && rec.state !== 'delayed' && rec.state !== 'failed') return false;
+    this.detach(rec);
+    this.finish(rec, 'cancelled');
+    return true;
+  }
+
+  async clean({ state, olderThanMs, limit = CLEAN_LIMIT }: CleanOptions): Promise<number> {
+    const ids = this.finished[state];
+    const before = this.host.clock.now() - olderThanMs;
+    let removed = 0;
+    for (let id = ids.peek(); id !== undefined && removed < limit; id = ids.peek()) {
+      const rec = this.jobs.get(id);
+      // Entries of jobs redriven or removed since are stale: dropped on the way.
+      if (rec?.state === state && rec.finishedAt > before) break;
+      ids.shift();
+      if (rec?.state !== state) continue;
+      this.jobs.delete(id);
+      this.n[state]--;
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Takes a job no worker holds out of its FIFO (lazily: the entry is skipped) or the due heap. */
+  private detach(rec: Rec): void {
+    if (rec.state === 'waiting') rec.gone = true;
+    else if (rec.state === 'delayed' || rec.state === 'failed') this.due.remove(rec);
   }
 
   async close(): Promise<void> {
@@ -146,12 +193,14 @@ export class MemoryQueueStore implements QueueStore {
     if (!rec) return false;
     this.move(rec, 'active');
     worker.inFlight++;
-    worker.sink.take(new MemoryLease(this, worker, rec));
+    rec.lease = new MemoryLease(this, worker, rec);
+    worker.sink.take(rec.lease);
     return true;
   }
 
   private next(): Rec | undefined {
-    for (const level of this.waiting) if (level.length > 0) return level.shift();
+    for (const level of this.waiting)
+      for (let rec = level.shift(); rec; rec = level.shift()) if (!rec.gone) return rec;
     return undefined;
   }
 
@@ -199,8 +248,9 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   /** Settles a lease; called once per lease. */
-  settle(worker: Worker, rec: Rec, to: 'completed' | 'dead' | 'failed' | 'waiting', dueAt = 0): void {
+  settle(worker: Worker, rec: Rec, to: FinishedJobState | 'failed' | 'waiting', dueAt = 0): void {
     worker.inFlight--;
+    rec.lease = undefined;
     if (to === 'waiting') {
       this.move(rec, 'waiting');
       this.waiting[LEVEL[rec.job.priority]]!.unshift(rec);
@@ -210,14 +260,17 @@ export class MemoryQueueStore implements QueueStore {
         this.move(rec, 'waiting');
         this.waiting[LEVEL[rec.job.priority]]!.push(rec);
       }
-    } else {
-      this.move(rec, to);
-      this.retain(rec.job.id, to);
-    }
+    } else this.finish(rec, to);
     this.schedule();
   }
 
-  private retain(id: string, outcome: 'completed' | 'dead'): void {
+  private finish(rec: Rec, to: FinishedJobState): void {
+    this.move(rec, to);
+    rec.finishedAt = this.host.clock.now();
+    this.retain(rec.job.id, to);
+  }
+
+  private retain(id: string, outcome: FinishedJobState): void {
     const ids = this.finished[outcome];
     ids.push(id);
     while (ids.length > this.keepFinished) {
@@ -238,61 +291,5 @@ export class MemoryQueueStore implements QueueStore {
     const now = this.host.clock.now();
     const draft = jobDeadLetter(this.queue, job, error, reason, rec.attemptsMade, now);
     this.host.deadLetters.add(draft, `queue.${this.queue}`, undefined, now);
-  }
-}
-
-/** One job handed to one worker; it settles once. */
-class MemoryLease implements JobLease {
-  readonly job: StoredJob;
-  private done = false;
-
-  constructor(
-    private readonly store: MemoryQueueStore,
-    private readonly worker: Worker,
-    private readonly rec: Rec,
-  ) {
-    this.job = { ...rec.job, attemptsMade: rec.attemptsMade, machine: rec.machine };
-  }
-
-  complete(result: unknown): void {
-    if (!this.begin()) return;
-    this.rec.attemptsMade++;
-    this.rec.result = result;
-    this.rec.error = undefined;
-    this.store.settle(this.worker, this.rec, 'completed');
-  }
-
-  retry(delayMs: number, error: JobError, machine?: unknown): void {
-    if (!this.begin()) return;
-    this.rec.attemptsMade++;
-    this.rec.error = error;
-    this.rec.machine = machine;
-    this.store.settle(this.worker, this.rec, 'failed', this.dueAt(delayMs));
-  }
-
-  dead(error: JobError, reason: 'handler' | 'timeout', attempts: number): void {
-    if (!this.begin()) return;
-    this.rec.attemptsMade = attempts;
-    this.rec.error = error;
-    this.store.deadLetter(this.rec, this.job, error, reason);
-    this.store.settle(this.worker, this.rec, 'dead');
-  }
-
-  release(): void {
-    if (this.begin()) this.store.settle(this.worker, this.rec, 'waiting');
-  }
-
-  working(): void {
-    // No ack deadline in memory.
-  }
-
-  private dueAt(delayMs: number): number {
-    return delayMs > 0 ? this.store.now() + delayMs : 0;
-  }
-
-  private begin(): boolean {
-    if (this.done) return false;
-    this.done = true;
-    return true;
   }
 }

@@ -1,8 +1,8 @@
 import { sleep } from '../../../time/sleep.js';
-import type { JobDeathReason, JobLease, StoredJob } from '../../../queue/store.js';
+import type { JobDeathReason, JobLease, JobNotes, StoredJob } from '../../../queue/store.js';
 import { jobDeadLetter } from '../../../queue/dead-letter.js';
 import type { JobError } from '../../../queue/types.js';
-import { encodeWire, JobKind, settledWire, type JobWire } from './wire.js';
+import { cancelledWire, encodeWire, JobKind, NoteKind, notesOf, settledWire, type JobWire } from './wire.js';
 import type { QueueContext } from './context.js';
 import { HANDBACK_DELAY_MS, type QueueMsg } from './msg.js';
 
@@ -28,12 +28,15 @@ export class NatsJobLease implements JobLease {
   readonly job: StoredJob;
   private done = false;
   private result: unknown = undefined;
+  /** The job's progress and logs as the store has them, and as this try last reported them. */
+  private notes: JobNotes | undefined;
 
   constructor(
     private readonly worker: LeaseOwner,
     private readonly msg: QueueMsg,
     private readonly wire: JobWire,
   ) {
+    this.notes = notesOf(wire);
     this.job = {
       id: wire.id,
       name: wire.n,
@@ -44,6 +47,7 @@ export class NatsJobLease implements JobLease {
       backoffMs: wire.b,
       deliveries: msg.delivered,
       ...(wire.s !== undefined && { machine: wire.s }),
+      ...(this.notes && { notes: this.notes }),
     };
   }
 
@@ -65,12 +69,15 @@ export class NatsJobLease implements JobLease {
   retry(delayMs: number, error: JobError, machine?: unknown): void {
     if (!this.settle()) return;
     const w = this.wire;
+    const notes = this.notes;
     const next: JobWire = {
       ...w,
       a: w.a + 1,
       e: error,
       s: machine,
       ...(delayMs > 0 && { due: Date.now() + delayMs }),
+      ...(notes?.progress !== undefined && { g: notes.progress }),
+      ...(notes?.logs && { l: notes.logs }),
     };
     const kind = delayMs > 0 ? JobKind.retry : w.p;
     this.worker.ctx.track(this.store(kind, encodeWire(next), this.msgId(JobKind.retry), delayMs));
@@ -98,6 +105,32 @@ export class NatsJobLease implements JobLease {
 
   release(): void {
     if (this.settle()) this.msg.nak(HANDBACK_DELAY_MS);
+  }
+
+  cancel(attempts: number): void {
+    if (!this.settle()) return;
+    const body = cancelledWire(this.wire, this.msg.seq, attempts);
+    this.worker.ctx.track(this.store(JobKind.cancelled, body, this.msgId(JobKind.cancelled), 1_000));
+  }
+
+  /** Writes what changed, one message per kind; the stream keeps the latest of each. */
+  note(notes: JobNotes): void {
+    if (this.done) return;
+    const before = this.notes;
+    this.notes = notes;
+    if (notes.progress !== undefined && notes.progress !== before?.progress)
+      this.writeNote(NoteKind.progress, notes.progress);
+    if (notes.logs && notes.logs !== before?.logs) this.writeNote(NoteKind.logs, notes.logs);
+  }
+
+  private writeNote(kind: string, value: unknown): void {
+    const ctx = this.worker.ctx;
+    const body = new TextEncoder().encode(JSON.stringify(value));
+    const write = ctx.store(ctx.names.subject(this.wire.id, kind), body).then(
+      () => undefined,
+      (err: unknown) => ctx.logger.debug({ err, jobId: this.wire.id }, 'could not store job progress'),
+    );
+    ctx.track(write);
   }
 
   working(): void {

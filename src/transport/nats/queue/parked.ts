@@ -1,5 +1,6 @@
 import type { Pull } from '../toolkit/pull.js';
 import type { QueueContext } from './context.js';
+import { dropCancelled } from './cancels.js';
 import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
 import { decodeWire, encodeWire, JobKind, type JobWire } from './wire.js';
 
@@ -21,6 +22,8 @@ export class ParkedJobs {
   constructor(
     private readonly ctx: QueueContext,
     private readonly stopped: () => boolean,
+    /** Whether job `id` was cancelled lately: its parked record is dropped, not promoted. */
+    private readonly cancelled: (id: string) => boolean = () => false,
   ) {}
 
   start(): void {
@@ -55,6 +58,7 @@ export class ParkedJobs {
       m.term();
       return;
     }
+    if (this.cancelled(job.id)) return dropCancelled(this.ctx, m, job);
     const remaining = (job.due ?? 0) - Date.now();
     if (remaining > DUE_SLACK_MS) return m.nak(remaining);
     // Never early: past the due millisecond, since the clock counts whole milliseconds.

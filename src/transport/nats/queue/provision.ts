@@ -21,7 +21,11 @@ const MAX_ACTIVE = 100_000;
 /** The consumers that hand out jobs: one per priority (JetStream has no per-message priority), two for parked jobs. */
 export const WORK_KINDS = [...PRIORITIES, JobKind.delayed, JobKind.retry] as const;
 /** The consumers that only count finished jobs. */
-export const COUNT_CONSUMERS = { done: 'count_done', dead: 'count_dead' } as const;
+export const COUNT_CONSUMERS = {
+  done: 'count_done',
+  dead: 'count_dead',
+  cancelled: 'count_cancelled',
+} as const;
 
 /**
  * Creates the queue's stream and consumers when missing (one stream per queue; the stream keeps one
@@ -52,7 +56,7 @@ export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions)
   }
   await Promise.all([
     ...WORK_KINDS.map((kind) => jsm.consumers.add(names.stream, workConsumer(names, kind, opts.ackWaitMs))),
-    ...[JobKind.done, JobKind.dead].map((kind) =>
+    ...[JobKind.done, JobKind.dead, JobKind.cancelled].map((kind) =>
       jsm.consumers.add(names.stream, {
         durable_name: COUNT_CONSUMERS[kind],
         filter_subject: names.filter(kind),

@@ -1,14 +1,19 @@
 import type { StoredMsg } from '@nats-io/jetstream';
 import type {
+  JobNotes,
   JobSink,
   NewJob,
   QueueStore,
   QueueStoreOptions,
   QueueWorker,
+  StoreCounts,
   WorkerSpec,
 } from '../../../queue/store.js';
-import type { AddedJob, JobCounts, JobInfo, JobState } from '../../../queue/types.js';
-import { isNoMessage } from '../toolkit/provision.js';
+import { notesInfo } from '../../../queue/job-notes.js';
+import type { AddedJob, CleanOptions, JobInfo, JobState } from '../../../queue/types.js';
+import { isNotFound } from '../toolkit/provision.js';
+import { cancelJob, cleanJobs, lastMessage, readNotes, removeJob } from './admin.js';
+import { CancelNotices } from './cancels.js';
 import { QueueContext, type QueueHost } from './context.js';
 import { COUNT_CONSUMERS, provisionQueue, WORK_KINDS } from './provision.js';
 import { FinishedJobSweeper } from './sweeper.js';
@@ -19,6 +24,7 @@ import {
   encodeWire,
   JobKind,
   jobWire,
+  notesOf,
   type JobWire,
   type SettledWire,
 } from './wire.js';
@@ -47,6 +53,14 @@ export class NatsQueueStore implements QueueStore {
   private readonly workers = new Set<NatsQueueWorker>();
   /** Started with the first worker: processes that finish jobs keep the stream bounded. */
   private sweeper: FinishedJobSweeper | undefined;
+  /** Cancel notices: sent by `cancel` and `remove`, heard by this process's workers. */
+  private readonly cancels: CancelNotices;
+  private readonly stateOfLast = async (last: StoredMsg): Promise<JobState | undefined> => {
+    const kind = this.ctx.names.kindOf(last.subject) as JobKind;
+    if (kind === JobKind.done) return 'completed';
+    if (kind === JobKind.dead || kind === JobKind.cancelled) return kind;
+    return this.stateOf(kind, last.seq);
+  };
 
   readonly queue: string;
 
@@ -55,6 +69,9 @@ export class NatsQueueStore implements QueueStore {
     private readonly opts: QueueStoreOptions,
   ) {
     this.queue = ctx.queue;
+    this.cancels = new CancelNotices(ctx, (id) => {
+      for (const w of this.workers) w.cancel(id);
+    });
   }
 
   async add(jobs: readonly NewJob[]): Promise<AddedJob[]> {
@@ -83,24 +100,30 @@ export class NatsQueueStore implements QueueStore {
   }
 
   async getJob(id: string): Promise<JobInfo | undefined> {
-    const last = await this.lastMessage(this.ctx.names.job(id));
+    const [last, notes] = await Promise.all([
+      this.lastMessage(this.ctx.names.job(id)),
+      readNotes(this.ctx, id),
+    ]);
     if (!last) return undefined;
     const kind = this.ctx.names.kindOf(last.subject) as JobKind;
-    if (kind === JobKind.done || kind === JobKind.dead) return this.settled(last.data, kind);
+    if (kind === JobKind.done || kind === JobKind.dead || kind === JobKind.cancelled)
+      return this.settled(last.data, kind, notes);
     const job = decodeJob(last.data);
     const state = await this.stateOf(kind, last.seq);
-    return state && infoOf(job, state, job.a);
+    return state && { ...infoOf(job, state, job.a), ...notesInfo({ ...notesOf(job), ...notes }) };
   }
 
-  private async settled(data: Uint8Array, kind: JobKind): Promise<JobInfo | undefined> {
+  private async settled(data: Uint8Array, kind: JobKind, notes: JobNotes): Promise<JobInfo | undefined> {
     const s = decodeWire<SettledWire>(data);
     const jobMsg = await this.lastMessage(this.ctx.names.subject(s.id, s.p));
     const job = jobMsg ? decodeJob(jobMsg.data) : undefined;
-    const state: JobState = kind === JobKind.done ? 'completed' : 'dead';
+    const state: JobState =
+      kind === JobKind.done ? 'completed' : kind === JobKind.dead ? 'dead' : 'cancelled';
     return {
-      ...infoOf(job ?? { v: 1, id: s.id, n: '', d: undefined, p: s.p, a: s.a }, state, s.a),
+      ...infoOf(job ?? { v: 1, id: s.id, n: s.n ?? '', d: s.d, p: s.p, a: s.a }, state, s.a),
       ...(s.e && { error: s.e }),
       ...(kind === JobKind.done && { result: s.r }),
+      ...notesInfo({ ...(job && notesOf(job)), ...notes }),
     };
   }
 
@@ -116,20 +139,18 @@ export class NatsQueueStore implements QueueStore {
     return seq > info.delivered.stream_seq ? 'waiting' : 'active';
   }
 
-  private async lastMessage(subject: string): Promise<StoredMsg | null> {
-    return this.ctx.jsm.streams
-      .getMessage(this.ctx.names.stream, { last_by_subj: subject })
-      .catch((err: unknown) => {
-        if (isNoMessage(err)) return null;
-        throw err;
-      });
+  private lastMessage(subject: string): Promise<StoredMsg | null> {
+    return lastMessage(this.ctx, subject);
   }
 
-  async counts(): Promise<JobCounts> {
+  async counts(): Promise<StoreCounts> {
     const { jsm, names } = this.ctx;
     const kinds = [...WORK_KINDS, COUNT_CONSUMERS.done, COUNT_CONSUMERS.dead];
-    const infos = await Promise.all(kinds.map((k) => jsm.consumers.info(names.stream, k)));
-    const c: JobCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0 };
+    const [infos, cancelled] = await Promise.all([
+      Promise.all(kinds.map((k) => jsm.consumers.info(names.stream, k))),
+      this.cancelledCount(),
+    ]);
+    const c: StoreCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0, cancelled };
     infos.forEach((info, i) => {
       const k = kinds[i]!;
       if (k === COUNT_CONSUMERS.done) c.completed = info.num_pending;
@@ -144,8 +165,33 @@ export class NatsQueueStore implements QueueStore {
     return c;
   }
 
+  /** Cancelled jobs; 0 on a queue provisioned before cancels had their counting consumer. */
+  private async cancelledCount(): Promise<number> {
+    const { jsm, names } = this.ctx;
+    const info = await jsm.consumers.info(names.stream, COUNT_CONSUMERS.cancelled).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    return info?.num_pending ?? 0;
+  }
+
+  remove(id: string): Promise<boolean> {
+    return removeJob(this.ctx, id, this.stateOfLast, this.cancels);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    return cancelJob(this.ctx, id, this.stateOfLast, this.cancels);
+  }
+
+  clean(options: CleanOptions): Promise<number> {
+    return cleanJobs(this.ctx, options);
+  }
+
   work(spec: WorkerSpec, sink: JobSink): QueueWorker {
-    const worker = new NatsQueueWorker(this.ctx, spec, sink, () => this.workers.delete(worker));
+    const cancels = this.cancels;
+    cancels.listen();
+    const release = (): void => void this.workers.delete(worker);
+    const worker = new NatsQueueWorker(this.ctx, spec, sink, release, (id) => cancels.has(id));
     this.workers.add(worker);
     this.finishedSweeper().start();
     return worker;
@@ -162,6 +208,7 @@ export class NatsQueueStore implements QueueStore {
 
   async close(): Promise<void> {
     this.sweeper?.stop();
+    this.cancels.close();
     await Promise.all([...this.workers].map((w) => w.stop()));
     // Steps of jobs that already settled are still being written: the connection must outlive them.
     await this.ctx.settled();

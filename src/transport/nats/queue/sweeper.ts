@@ -1,10 +1,9 @@
-import type { MsgRequest } from '@nats-io/jetstream';
-import { isNoMessage } from '../toolkit/provision.js';
 import type { QueueContext } from './context.js';
-import { decodeWire, JobKind, type SettledWire } from './wire.js';
+import { nextRecord } from './admin.js';
+import { decodeWire, FINISHED_KINDS, type JobKind, type SettledWire } from './wire.js';
 
 /** The subjects whose consumers settle a job's live messages: priorities, then parked jobs. */
-type WorkKind = Exclude<JobKind, 'done' | 'dead'>;
+type WorkKind = Exclude<JobKind, 'done' | 'dead' | 'cancelled'>;
 
 /** How often a worker's process sweeps its queue's stream. */
 export const SWEEP_EVERY_MS = 30_000;
@@ -60,16 +59,26 @@ export class FinishedJobSweeper {
     const { jsm, names } = this.ctx;
     const { keepFinished } = this;
     let removed = 0;
-    for (const kind of [JobKind.done, JobKind.dead]) {
+    let kept = Infinity;
+    for (const kind of FINISHED_KINDS) {
       removed += (await jsm.streams.purge(names.stream, { filter: names.filter(kind), keep: keepFinished }))
         .purged;
+      kept = Math.min(kept, await this.firstSeq(kind));
     }
-    const kept = Math.min(await this.firstSeq(JobKind.done), await this.firstSeq(JobKind.dead));
+    let live = Infinity;
     for (const kind of this.workKinds) {
       const settledUpTo = (await jsm.consumers.info(names.stream, kind)).ack_floor.stream_seq;
+      live = Math.min(live, settledUpTo + 1);
       const below = Math.min(settledUpTo + 1, kept);
       if (below > 1)
         removed += (await jsm.streams.purge(names.stream, { filter: names.filter(kind), seq: below })).purged;
+    }
+    // Progress and logs older than every kept record and every live job message belong to jobs that
+    // are gone: a live job's earlier notes travel in its record (a retry carries them).
+    const notesBelow = Math.min(live, kept);
+    if (notesBelow > 1 && notesBelow !== Infinity) {
+      const filter = `${names.base}.*.x.>`;
+      removed += (await jsm.streams.purge(names.stream, { filter, seq: notesBelow })).purged;
     }
     return removed;
   }
@@ -79,14 +88,7 @@ export class FinishedJobSweeper {
    * record's own, for records written without it), or Infinity when there is none
    */
   private async firstSeq(kind: JobKind): Promise<number> {
-    const { jsm, names } = this.ctx;
-    // `next_by_subj` (first message on a subject from a sequence on) is served by 2.9 servers; the
-    // client's type for this call predates it.
-    const first = { seq: 0, next_by_subj: names.filter(kind) } as unknown as MsgRequest;
-    const msg = await jsm.streams.getMessage(names.stream, first).catch((err: unknown) => {
-      if (isNoMessage(err)) return null;
-      throw err;
-    });
+    const msg = await nextRecord(this.ctx, kind, 0);
     if (!msg) return Infinity;
     const settled = decodeWire<SettledWire>(msg.data);
     return typeof settled.q === 'number' ? settled.q : msg.seq;

@@ -1,6 +1,6 @@
 import { isRedrivenJob, jobFromDeadLetter } from '../../../queue/dead-letter.js';
-import type { NewJob } from '../../../queue/store.js';
-import type { JobError, JobPriority } from '../../../queue/types.js';
+import type { JobNotes, NewJob } from '../../../queue/store.js';
+import type { JobError, JobPriority, JobProgress } from '../../../queue/types.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -20,8 +20,18 @@ export const JobKind = {
   retry: 'retry',
   done: 'done',
   dead: 'dead',
+  cancelled: 'cancelled',
 } as const;
 export type JobKind = (typeof JobKind)[keyof typeof JobKind];
+
+/**
+ * A job's progress and logs sit on `<prefix>.q.<queue>.<job>.x.progress` and `….x.logs`, one message
+ * each (the latest): two tokens deep, so the job's state subjects (`<job>.*`) never match them.
+ */
+export const NoteKind = { progress: 'x.progress', logs: 'x.logs' } as const;
+
+/** The finished kinds, whose records `getJob` and `counts` read. */
+export const FINISHED_KINDS = [JobKind.done, JobKind.dead, JobKind.cancelled] as const;
 
 /** A job waiting or parked: the body of priority, `delayed` and `retry` messages. */
 export interface JobWire {
@@ -40,6 +50,16 @@ export interface JobWire {
   readonly due?: number;
   /** The job actor's persisted snapshot from its last failed try (resumed by the next worker). */
   readonly s?: unknown;
+  /** Progress an earlier try left (carried with a retry). */
+  readonly g?: JobProgress;
+  /** Log lines earlier tries left (carried with a retry). */
+  readonly l?: readonly string[];
+}
+
+/** @returns the notes a job record carries, if any */
+export function notesOf(job: JobWire): JobNotes | undefined {
+  if (job.g === undefined && job.l === undefined) return undefined;
+  return { ...(job.g !== undefined && { progress: job.g }), ...(job.l && { logs: job.l }) };
 }
 
 /** The body of `done` and `dead` messages (the data stays on the job's priority message). */
@@ -52,6 +72,9 @@ export interface SettledWire {
   readonly e?: JobError;
   /** Stream sequence of the job message this outcome settled (the sweeper keeps it while the record is kept). */
   readonly q?: number;
+  /** The job's name and data, on a record whose job message is gone (a job cancelled while parked or waiting). */
+  readonly n?: string;
+  readonly d?: unknown;
 }
 
 /**
@@ -90,6 +113,15 @@ export function encodeWire(value: JobWire | SettledWire): Uint8Array {
 /** @returns the record in `data`; throws on bytes that are not JSON */
 export function decodeWire<T = JobWire | SettledWire>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
+}
+
+/**
+ * @returns the `cancelled` record of a job message (seq `jobSeq`): it keeps the job's name and data,
+ * since a cancel deletes the job message
+ */
+export function cancelledWire(job: JobWire, jobSeq: number, attempts: number): Uint8Array {
+  const record: SettledWire = { v: 1, id: job.id, p: job.p, a: attempts, q: jobSeq, n: job.n, d: job.d };
+  return encodeWire(job.e ? { ...record, e: job.e } : record);
 }
 
 /** @returns the settled record, dropping a result that cannot be stored as JSON */

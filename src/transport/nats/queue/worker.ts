@@ -7,6 +7,7 @@ import type { QueueContext } from './context.js';
 import { NatsJobLease, type LeaseOwner } from './lease.js';
 import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
 import { ParkedJobs } from './parked.js';
+import { dropCancelled } from './cancels.js';
 import { decodeWire, JobKind, jobWire, type JobWire } from './wire.js';
 
 /** How long lower priorities wait for a higher level the server says is not empty before asking again. */
@@ -49,6 +50,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   private rateSince = Date.now();
   private active = 0;
   private stopped = false;
+  /** The queue is paused: no pull requests, nothing started, fetched jobs go back. */
+  private paused: boolean;
   private stopping: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   /** Completed jobs whose `done` record and ack go out at the end of this event-loop turn. */
@@ -65,20 +68,31 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     spec: WorkerSpec,
     private readonly sink: JobSink,
     private readonly release: () => void,
+    /** Whether job `id` was cancelled lately (a cancel notice): such a job is dropped, not run. */
+    private readonly cancelled: (id: string) => boolean = () => false,
   ) {
+    this.paused = spec.paused ?? false;
     this.max = Math.max(1, spec.concurrency);
     this.minAhead = Math.min(MAX_AHEAD, Math.max(this.max * 2, 32));
     this.ahead = this.minAhead;
     this.levels = PRIORITIES.map((kind) => ({ kind, buffer: [], pending: 0, pull: undefined }));
-    this.parked = new ParkedJobs(ctx, () => this.stopped);
+    this.parked = new ParkedJobs(ctx, () => this.stopped, cancelled);
     this.ready = this.open();
   }
 
   private async open(): Promise<void> {
     await this.refresh(this.levels);
     if (this.stopped) return;
+    if (!this.paused) this.startPulls();
+    this.parked.start();
+    const beat = Math.max(50, Math.floor(this.ctx.ackWaitMs / 3));
+    this.heartbeat = setInterval(() => this.beat(), beat);
+    this.heartbeat.unref();
+  }
+
+  private startPulls(): void {
     for (const level of this.levels) {
-      level.pull = queuePull(
+      level.pull ??= queuePull(
         this.ctx,
         level.kind,
         () => this.ahead,
@@ -87,14 +101,10 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
       );
       level.pull.pull();
     }
-    this.parked.start();
-    const beat = Math.max(50, Math.floor(this.ctx.ackWaitMs / 3));
-    this.heartbeat = setInterval(() => this.beat(), beat);
-    this.heartbeat.unref();
   }
 
   private arrive(level: Level, m: QueueMsg): void {
-    if (this.stopped) return m.nak(HANDBACK_DELAY_MS);
+    if (this.stopped || this.paused) return m.nak(HANDBACK_DELAY_MS);
     level.buffer.push(m);
     level.pending = m.pending;
     this.dispatch();
@@ -102,7 +112,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
 
   /** Starts jobs, highest priority first, while there is room. */
   private dispatch(): void {
-    while (this.active < this.max && !this.stopped) {
+    while (this.active < this.max && !this.stopped && !this.paused) {
       const m = this.pick();
       if (!m) return;
       this.start(m);
@@ -136,6 +146,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
       m.term();
       return;
     }
+    // Cancelled after this worker fetched it: the canceller stored its `cancelled` record.
+    if (this.cancelled(job.id)) return this.ctx.track(dropCancelled(this.ctx, m, job));
     this.active++;
     if (m.delivered > 1 && !redriven) void this.takeIfCurrent(m, job);
     else this.hand(m, job);
@@ -234,6 +246,30 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     this.pace(Date.now());
     for (const lease of this.leases) lease.working();
     for (const level of this.levels) for (const m of level.buffer) m.working();
+  }
+
+  /**
+   * Paused: the pulls end (the server drops their requests with their inbox) and fetched jobs go
+   * back, so waiting jobs stay waiting on the server; resumed: new pulls. Active jobs run on.
+   * Idempotent.
+   */
+  pause(paused: boolean): void {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    if (!paused) {
+      if (this.heartbeat && !this.stopped) this.startPulls();
+      return;
+    }
+    for (const level of this.levels) {
+      void level.pull?.stop();
+      level.pull = undefined;
+      for (const m of level.buffer.splice(0)) m.nak(HANDBACK_DELAY_MS);
+    }
+  }
+
+  /** A cancel notice: the sink aborts the job when it holds it. */
+  cancel(id: string): void {
+    this.sink.cancel?.(id);
   }
 
   /** Stops taking jobs; fetched jobs not yet started go back at once. Active leases still settle. Idempotent. */

@@ -35,6 +35,9 @@ export class Names {
   readonly dlqStream: string;
   readonly eventsWildcard: string;
   readonly dlqWildcard: string;
+  /** Events published with `delayMs`, until a mover republishes them (see `nats/delayed.ts`). */
+  readonly delayedStream: string;
+  readonly delayedWildcard: string;
 
   constructor(readonly prefix: string) {
     const upper = safeToken(prefix).toUpperCase();
@@ -42,6 +45,21 @@ export class Names {
     this.dlqStream = `${upper}_DLQ`;
     this.eventsWildcard = `${prefix}.events.>`;
     this.dlqWildcard = `${prefix}.dlq.>`;
+    this.delayedStream = `${upper}_DELAYED`;
+    this.delayedWildcard = `${prefix}.delayed.>`;
+  }
+
+  /** `<prefix>.delayed.<dueSecond>`: the delayed events due in one second (seconds since the epoch). */
+  delayedSubject(dueSecond: number): string {
+    return `${this.prefix}.delayed.${dueSecond}`;
+  }
+
+  /** The due second of a delay subject; undefined when the subject is not one. */
+  dueSecondOf(subject: string): number | undefined {
+    const head = `${this.prefix}.delayed.`;
+    if (!subject.startsWith(head)) return undefined;
+    const second = Number(subject.slice(head.length));
+    return Number.isSafeInteger(second) ? second : undefined;
   }
 
   /** `<prefix>.events.<type>` */

@@ -46,6 +46,26 @@ function streamConfigs(names: Names, o: ResolvedNatsOptions): (Partial<StreamCon
 }
 
 /**
+ * The stream of events published with `delayMs`: never aged out (an event may be due in a month),
+ * and full means refusing new delayed publishes, never dropping held ones.
+ */
+export function delayedStreamConfig(
+  names: Names,
+  o: ResolvedNatsOptions,
+): Partial<StreamConfig> & { name: string } {
+  return {
+    name: names.delayedStream,
+    subjects: [names.delayedWildcard],
+    retention: RetentionPolicy.Limits,
+    storage: o.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    num_replicas: o.replicas,
+    discard: DiscardPolicy.New,
+    max_bytes: o.maxBytes,
+    duplicate_window: nanos(o.duplicateWindowMs),
+  };
+}
+
+/**
  * Creates the events and dead-letter streams when they are missing. Existing streams are left as
  * they are: an operator may have tuned them, and a changed config is an explicit `nats stream edit`.
  */
@@ -66,6 +86,28 @@ export async function ensureStreams(
       });
     }
   }
+}
+
+/**
+ * Creates the delay stream when it is missing, on the first publish with `delayMs`: a service that
+ * never delays an event creates nothing for it.
+ * @throws {MissingStreamError} when it is missing and `provision` is off
+ */
+export async function ensureDelayedStream(
+  jsm: JetStreamManager,
+  names: Names,
+  o: ResolvedNatsOptions,
+): Promise<void> {
+  const config = delayedStreamConfig(names, o);
+  const exists = await jsm.streams.info(config.name).then(
+    () => true,
+    (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+  );
+  if (exists) return;
+  if (!o.provision) throw new MissingStreamError(config.name, o.prefix);
+  await jsm.streams.add(config).catch(async (addErr: unknown) => {
+    await jsm.streams.info(config.name).catch(() => Promise.reject(addErr));
+  });
 }
 
 /** The deliver policy of a starting point. */

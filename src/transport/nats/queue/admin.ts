@@ -1,0 +1,112 @@
+import type { StoredMsg } from '@nats-io/jetstream';
+import type { JobNotes } from '../../../queue/store.js';
+import type { CleanOptions, JobState } from '../../../queue/types.js';
+import { isNoMessage } from '../toolkit/provision.js';
+import type { CancelNotices } from './cancels.js';
+import type { QueueContext } from './context.js';
+import { cancelledWire, decodeJob, decodeWire, JobKind, NoteKind, type SettledWire } from './wire.js';
+
+/** Clean steps per call unless `limit` says. */
+const CLEAN_LIMIT = 10_000;
+const decoder = new TextDecoder();
+
+/** @returns the last message on `subject` (wildcards allowed), or null */
+export function lastMessage(ctx: QueueContext, subject: string): Promise<StoredMsg | null> {
+  return ctx.jsm.streams.getMessage(ctx.names.stream, { last_by_subj: subject }).catch((err: unknown) => {
+    if (isNoMessage(err)) return null;
+    throw err;
+  });
+}
+
+/** Every message about one job: its state subjects and its notes. */
+function everything(ctx: QueueContext, id: string): string {
+  return `${ctx.names.job(id).slice(0, -1)}>`;
+}
+
+const FINISHED: ReadonlySet<string> = new Set([JobKind.done, JobKind.dead, JobKind.cancelled]);
+
+/** @returns the job's progress and logs as its notes subjects hold them */
+export async function readNotes(ctx: QueueContext, id: string): Promise<JobNotes> {
+  const [progress, logs] = await Promise.all(
+    [NoteKind.progress, NoteKind.logs].map((k) => lastMessage(ctx, ctx.names.subject(id, k))),
+  );
+  const parse = (m: StoredMsg | null | undefined): unknown =>
+    m ? JSON.parse(decoder.decode(m.data)) : undefined;
+  const p = parse(progress) as JobNotes['progress'];
+  const l = parse(logs) as JobNotes['logs'];
+  return { ...(p !== undefined && { progress: p }), ...(l && { logs: l }) };
+}
+
+/**
+ * Removes every message of a job no worker holds (live message, records, notes), and tells workers
+ * that may have fetched it ahead to drop it.
+ * @param stateOf - the state of a job whose last message is `last`
+ */
+export async function removeJob(
+  ctx: QueueContext,
+  id: string,
+  stateOf: (last: StoredMsg) => Promise<JobState | undefined>,
+  cancels: CancelNotices,
+): Promise<boolean> {
+  const last = await lastMessage(ctx, ctx.names.job(id));
+  if (!last) return false;
+  const state = await stateOf(last);
+  if (state === undefined || state === 'active') return false;
+  const { purged } = await ctx.jsm.streams.purge(ctx.names.stream, { filter: everything(ctx, id) });
+  if (!FINISHED.has(ctx.names.kindOf(last.subject))) cancels.send(id);
+  return purged > 0;
+}
+
+/**
+ * Ends a live job `cancelled`: its `cancelled` record first (a worker that takes the job from now
+ * on finds a newer record), then its live message goes, then every worker hears the notice (the
+ * one holding it aborts it). Deduplicated per life of the job: two cancels store one record.
+ */
+export async function cancelJob(
+  ctx: QueueContext,
+  id: string,
+  stateOf: (last: StoredMsg) => Promise<JobState | undefined>,
+  cancels: CancelNotices,
+): Promise<boolean> {
+  const last = await lastMessage(ctx, ctx.names.job(id));
+  if (!last || FINISHED.has(ctx.names.kindOf(last.subject))) return false;
+  if ((await stateOf(last)) === undefined) return false;
+  const job = decodeJob(last.data);
+  const body = cancelledWire(job, last.seq, job.a);
+  await ctx.store(ctx.names.subject(id, JobKind.cancelled), body, `cancel:${id}:${last.seq}`);
+  await ctx.jsm.streams.deleteMessage(ctx.names.stream, last.seq, false).catch(() => false);
+  cancels.send(id);
+  return true;
+}
+
+/**
+ * Removes the records (and every other message) of jobs that finished in `state` at least
+ * `olderThanMs` ago, oldest first: records sit in the stream in the order they were written.
+ * A job re-added under the same id since keeps its newer messages.
+ */
+export async function cleanJobs(ctx: QueueContext, o: CleanOptions): Promise<number> {
+  const kind = o.state === 'completed' ? JobKind.done : o.state;
+  const before = Date.now() - o.olderThanMs;
+  const limit = o.limit ?? CLEAN_LIMIT;
+  let removed = 0;
+  for (let seq = 0; removed < limit;) {
+    const msg = await nextRecord(ctx, kind, seq);
+    if (!msg || msg.time.getTime() > before) break;
+    const { id } = decodeWire<SettledWire>(msg.data);
+    const filter = everything(ctx, id);
+    const { purged } = await ctx.jsm.streams.purge(ctx.names.stream, { filter, seq: msg.seq + 1 });
+    if (purged > 0) removed++;
+    seq = msg.seq + 1;
+  }
+  return removed;
+}
+
+/** @returns the first record of `kind` at or after `seq`, or null */
+export function nextRecord(ctx: QueueContext, kind: string, seq: number): Promise<StoredMsg | null> {
+  // `next_by_subj` is served by 2.9 servers; the client's type for this call predates it.
+  const req = { seq, next_by_subj: ctx.names.filter(kind) } as unknown as { last_by_subj: string };
+  return ctx.jsm.streams.getMessage(ctx.names.stream, req).catch((err: unknown) => {
+    if (isNoMessage(err)) return null;
+    throw err;
+  });
+}
