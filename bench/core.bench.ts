@@ -53,11 +53,19 @@ async function baselineThroughput(n: number): Promise<number> {
 type BenchRuntime = Awaited<ReturnType<typeof createRuntime<typeof events.schemas>>>;
 
 /** One round on a service's runtime: a subscription for the round, then stopped. */
-async function bulwarkThroughput(rt: BenchRuntime, n: number, concurrency: number): Promise<number> {
+async function bulwarkThroughput(
+  rt: BenchRuntime,
+  n: number,
+  concurrency: number,
+  asyncHandler = false,
+): Promise<number> {
   let handled = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
-  const sub = rt.subscribe('user.created', () => void (++handled === n && done()), { concurrency });
+  const count = (): void => void (++handled === n && done());
+  // An `async` handler carries its event through its awaits (async context): a cost of its own.
+  const handler = asyncHandler ? async () => count() : count;
+  const sub = rt.subscribe('user.created', handler, { concurrency });
   await sub.ready;
   const start = performance.now();
   for (let i = 0; i < n; i++) await rt.publish('user.created', payload(i));
@@ -110,6 +118,21 @@ interface Throughput {
   c16: number;
 }
 
+/** An `async` handler's throughput, in a process of its own: async context, once on, stays on. */
+async function asyncThroughput(): Promise<{ base: number; async: number }> {
+  const base: number[] = [];
+  const out: number[] = [];
+  const rt = await createRuntime({ service: 'bench', events, logger: silent, handleSignals: false });
+  await baselineThroughput(20_000);
+  await bulwarkThroughput(rt, 20_000, 1, true);
+  for (let r = 0; r < ROUNDS; r++) {
+    base.push(await baselineThroughput(N));
+    out.push(await bulwarkThroughput(rt, N, 1, true));
+  }
+  await rt.shutdown();
+  return { base: median(base), async: median(out) };
+}
+
 /** One process's throughput: medians of {@link ROUNDS} interleaved rounds after a warm-up. */
 async function throughput(): Promise<Throughput> {
   const base: number[] = [];
@@ -128,16 +151,20 @@ async function throughput(): Promise<Throughput> {
   return { base: median(base), c1: median(c1), c16: median(c16) };
 }
 
-/** Runs {@link throughput} in a fresh child process. */
-function throughputInChild(): Throughput {
+/** Runs {@link throughput} (or, with `mode`, {@link asyncThroughput}) in a fresh child process. */
+function throughputInChild<T = Throughput>(mode = '--throughput'): T {
   const file = fileURLToPath(import.meta.url);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', file, '--throughput'], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Throughput;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', file, mode], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
 /** Memory transport publish -> handler -> ack against the hand-written baseline, in one run. */
 export async function runCoreBench(): Promise<BenchSection> {
-  const runs = Array.from({ length: PROCESSES }, throughputInChild);
+  const runs = Array.from({ length: PROCESSES }, () => throughputInChild());
+  const asyncRuns = Array.from({ length: 3 }, () =>
+    throughputInChild<{ base: number; async: number }>('--throughput-async'),
+  );
+  const asyncRatio = median(asyncRuns.map((r) => r.async / r.base));
   const ratios = runs.map((r) => r.c1 / r.base).sort((x, y) => x - y);
   const base = runs.map((r) => r.base);
   const c1 = runs.map((r) => r.c1);
@@ -170,6 +197,13 @@ export async function runCoreBench(): Promise<BenchSection> {
       '',
       '',
     ],
+    [
+      'bulwark, an `async` handler, concurrency 1 (3 processes)',
+      perSecond(median(asyncRuns.map((r) => r.async))),
+      asyncRatio.toFixed(2),
+      '',
+      '',
+    ],
   ];
   return {
     title: 'Event delivery on the memory transport (publish -> handler -> ack)',
@@ -186,6 +220,7 @@ export async function runCoreBench(): Promise<BenchSection> {
     notes: [
       `Throughput: each of ${PROCESSES} fresh processes takes the median of ${ROUNDS} interleaved rounds of ${N.toLocaleString('en-US')} events per subject; the table shows the median over processes. Concurrency 1 per process, as a ratio to the baseline: ${ratios.map((x) => x.toFixed(2)).join(', ')} (one runtime per process, a subscription per round).`,
       'Throughput: `await rt.publish()` in a loop, handler a no-op, until the last event is acked; the baseline does the same work synchronously.',
+      "The `async` row: the same no-op as an `async` function, which carries its event through its awaits (correlation and causation ids) with Node's AsyncLocalStorage; on Node 20 that puts a hook on every promise of the process, so it runs in processes of its own, its ratio against the baseline measured there.",
       'Latency: one event at a time, publish call to handler entry, 5,000 samples each.',
       'bulwark also validates the payload again on receipt, tracks attempts, deadlines and acks, which the baseline does not.',
     ],
@@ -194,6 +229,8 @@ export async function runCoreBench(): Promise<BenchSection> {
 
 if (import.meta.url === `file://${process.argv[1]}` && process.argv.includes('--throughput')) {
   console.log(JSON.stringify(await throughput()));
+} else if (import.meta.url === `file://${process.argv[1]}` && process.argv.includes('--throughput-async')) {
+  console.log(JSON.stringify(await asyncThroughput()));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const section = await runCoreBench();
   console.log(section.table);

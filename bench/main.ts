@@ -17,6 +17,8 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   patterns: async () => (await import('./patterns.bench.js')).runPatternsBench(),
   idempotency: async () => (await import('./idempotency.bench.js')).runIdempotencyBench(),
   gateway: async () => (await import('./gateway.bench.js')).runGatewayBench(),
+  'delayed-jobs': async () => (await import('./delayed-jobs.bench.js')).runDelayedJobsBench(),
+  'queue-features': async () => (await import('./queue-features.bench.js')).runQueueFeaturesBench(),
 };
 
 const FILE = new URL('../BENCHMARKS.md', import.meta.url);

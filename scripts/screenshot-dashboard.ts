@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     await page.goto(`${server.url}/dashboard`);
     await page.locator('#dead-letters tr[data-dead-letter]').nth(2).waitFor();
     await page.locator('[data-breaker="geocoder"] .dot.HALF_OPEN').waitFor();
+    await page.locator('#job-progress progress').nth(1).waitFor();
+    await page.locator('#schedulers tr[data-scheduler="emails/weekly-digest"]').waitFor();
     await page.click('tr[data-breaker="payments"] td');
     await page.locator('#chart g.node.active[data-state="circuitBreaker.OPEN"]').waitFor();
     await page.screenshot({ path: OUT, fullPage: true });

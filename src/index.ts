@@ -140,12 +140,14 @@ export type { LockOptions } from './lock/lease.js';
 
 export { Queue } from './queue/queue.js';
 export type { QueueOptions } from './queue/options.js';
+export type { QueueLimiterOptions } from './queue/limiter.js';
 export type { JobHandler } from './queue/runner-options.js';
 export {
   JobPriority,
   type Job,
   type JobInfo,
   type JobState,
+  type StoredJobState,
   type JobCounts,
   type JobError,
   type JobOptions,
@@ -170,7 +172,17 @@ export {
   type StoredJob,
   type JobNotes,
   type StoreCounts,
+  type SettleHook,
 } from './queue/store.js';
+export {
+  MAX_FLOW_CHILDREN,
+  type FlowJob,
+  type FlowChild,
+  type FlowOptions,
+  type AddedFlow,
+  type ChildrenResults,
+  type FlowChildrenInfo,
+} from './queue/flow-types.js';
 export { deadLetterGroup } from './queue/dead-letter.js';
 export type { RepeatSchedule, RepeatJobOptions, SchedulerInfo } from './queue/schedule.js';
 export type { SchedulerActorInfo } from './queue/scheduler.js';
@@ -297,8 +309,8 @@ export type { RuntimeMetrics } from './metrics/metrics.js';
 export type { JobMetrics, BreakerMetrics, JobOutcome } from './metrics/hooks.js';
 export type { ListenOptions, HttpServer, HandlerOptions, RequestHandler } from './http/server.js';
 export type { GatewayOptions } from './gateway/options.js';
-export type { GatewayStats } from './gateway/hub.js';
-export { DisconnectReason } from './gateway/connection.js';
+export type { GatewayStats } from './gateway/types.js';
+export { DisconnectReason } from './gateway/types.js';
 export type { Readiness } from './health/readiness.js';
 export { dashboardRoutes, type Dashboard, type DashboardOptions } from './http/dashboard/routes.js';
 export type { DashboardSnapshot, DashboardSource } from './http/dashboard/snapshot.js';

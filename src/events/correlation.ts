@@ -29,11 +29,32 @@ export interface Lineage {
   readonly causationid?: string;
 }
 
-// The event whose handler is running: what a publish inside it descends from.
+// The event whose handler is running: what a publish inside it descends from. An async handler
+// carries it through its awaits (AsyncLocalStorage); a synchronous call only needs it while it
+// runs, which a plain slot gives without the promise hooks that async context costs on Node 20.
 const handling = new AsyncLocalStorage<CloudEvent>();
+let running: CloudEvent | undefined;
 
-/** Runs `fn(...args)` with `event` as the event being handled (no closure needed on the hot path). */
+/**
+ * Runs `fn(...args)` with `event` as the event being handled while it runs (no closure needed on
+ * the hot path): what a synchronous handler, a filter or a settle needs.
+ */
 export function runHandling<A extends unknown[], R>(event: CloudEvent, fn: (...args: A) => R, ...args: A): R {
+  const outer = running;
+  running = event;
+  try {
+    return fn(...args);
+  } finally {
+    running = outer;
+  }
+}
+
+/** Runs `fn(...args)` with `event` as the event being handled through every await of what it starts. */
+export function runHandlingAsync<A extends unknown[], R>(
+  event: CloudEvent,
+  fn: (...args: A) => R,
+  ...args: A
+): R {
   return handling.run(event, fn, ...args);
 }
 
@@ -42,12 +63,18 @@ export function runHandling<A extends unknown[], R>(event: CloudEvent, fn: (...a
  * scheduled it (a batch of many events, a delivery woken by an ack) must not inherit its ids.
  */
 export function runOutsideHandling<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
-  return handling.getStore() === undefined ? fn(...args) : handling.exit(fn, ...args);
+  const outer = running;
+  running = undefined;
+  try {
+    return handling.getStore() === undefined ? fn(...args) : handling.exit(fn, ...args);
+  } finally {
+    running = outer;
+  }
 }
 
 /** @returns the event whose handler is running in this async context, if any */
 export function handledEvent(): CloudEvent | undefined {
-  return handling.getStore();
+  return running ?? handling.getStore();
 }
 
 /** @returns the chain id of an event: its `correlationid`, or its own id when it starts a chain */
@@ -67,7 +94,7 @@ export function causationOf(event: CloudEvent): string | undefined {
  * @returns undefined when there are none (a root event published outside any handler)
  */
 export function lineage(options: LineageOptions | undefined): Lineage | undefined {
-  const parent = handling.getStore();
+  const parent = handledEvent();
   const correlationid = options?.correlationId ?? (parent && correlationOf(parent));
   const causationid = options?.causationId ?? parent?.id;
   if (correlationid === undefined && causationid === undefined) return undefined;
@@ -93,7 +120,7 @@ export function withCorrelationFields(logger: Logger): Logger {
   ]?.log;
   const log: LogFormatter = (object) => {
     const base = inherited ? inherited(object) : object;
-    const event = handling.getStore();
+    const event = handledEvent();
     if (event === undefined) return base;
     const causationId = causationOf(event);
     const fields = { eventId: event.id, correlationId: correlationOf(event) };

@@ -2,16 +2,9 @@ import type { ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
 import { controlJson, sseMessage, type GatewayEvent } from './frames.js';
 
-/** Why the gateway disconnected a client. */
-export const DisconnectReason = {
-  /** Its unsent bytes reached `maxBufferedBytes`. */
-  slow: 'slow',
-  /** A WebSocket that did not answer the last ping. */
-  heartbeat: 'heartbeat',
-  /** The gateway is closing. */
-  closing: 'closing',
-} as const;
-export type DisconnectReason = (typeof DisconnectReason)[keyof typeof DisconnectReason];
+import { DisconnectReason } from './types.js';
+
+export { DisconnectReason };
 
 /** One client's socket as the hub sees it: WebSocket and SSE alike. */
 export interface Connection {

@@ -1,23 +1,12 @@
 import type { Logger } from '../logging.js';
-import type { Connection, DisconnectReason } from './connection.js';
+import type { Connection } from './connection.js';
+import type { DisconnectReason, GatewayStats } from './types.js';
+
+export type { GatewayStats };
 import type { GatewayEvent } from './frames.js';
 import type { ResolvedGatewayOptions } from './options.js';
 import { EventRing } from './ring.js';
 import { PatternSet } from './scope.js';
-
-/** Counters of a gateway, for tests, health pages and people. */
-export interface GatewayStats {
-  /** Clients connected now (WebSocket and SSE). */
-  readonly clients: number;
-  /** Events received from the broker since the gateway started. */
-  readonly received: number;
-  /** Events written to clients (one per client per event). */
-  readonly sent: number;
-  /** Clients disconnected by the gateway, by reason. */
-  readonly disconnected: Readonly<Record<DisconnectReason, number>>;
-  /** Connections refused: 401 (authorize), 503 (client bound), 400 (bad subscription). */
-  readonly refused: { readonly unauthorized: number; readonly full: number; readonly invalid: number };
-}
 
 /** Where the hub reads stored events older than its ring. */
 export type HistoryReader = (

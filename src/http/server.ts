@@ -40,7 +40,7 @@ export interface ListenOptions<C = unknown> {
    */
   readToken?: string;
   /**
-   * Required by the dashboard's actions (purge, redrive, forcing breakers), which are off without
+   * Required by the dashboard's actions (purge, redrive, forcing breakers, pausing queues), which are off without
    * one; it grants read as well. @default env `BULWARK_ADMIN_TOKEN`
    */
   adminToken?: string;

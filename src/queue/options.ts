@@ -4,6 +4,7 @@ import { exponential, type Backoff } from '../retry/backoff.js';
 import { uuidv7 } from '../events/ids.js';
 import type { NewJob } from './store.js';
 import { PRIORITIES, type JobOptions, type QueueObserver } from './types.js';
+import { limiterSchema, type QueueLimiterOptions } from './limiter.js';
 
 /** Options of `rt.queue(name, options)`. */
 export interface QueueOptions {
@@ -39,14 +40,21 @@ export interface QueueOptions {
   keepFinished?: number;
   /** Metrics hooks. */
   observer?: QueueObserver;
+  /**
+   * A rate limit shared by every worker of the queue in every process: at most `max` jobs start in
+   * any `durationMs` window (per value of `job.data[groupKey]` with `groupKey`). Every queue object
+   * that processes the queue must be given the same limit. @default none
+   */
+  limiter?: QueueLimiterOptions;
 }
 
 /** Finished jobs kept per outcome unless a queue says otherwise. */
 export const DEFAULT_KEEP_FINISHED = 10_000;
 
 /** Every option with its default. */
-export interface ResolvedQueueOptions extends Required<Omit<QueueOptions, 'observer'>> {
+export interface ResolvedQueueOptions extends Required<Omit<QueueOptions, 'observer' | 'limiter'>> {
   readonly observer: QueueObserver | undefined;
+  readonly limiter: QueueLimiterOptions | undefined;
 }
 
 const count = z.number().int().min(1);
@@ -60,12 +68,14 @@ const optionsSchema = z.object({
   stalledAfterMs: ms.optional(),
   dedupWindowMs: ms.optional(),
   keepFinished: z.number().int().min(0).optional(),
+  limiter: limiterSchema.optional(),
 });
 const jobSchema = z.object({
   priority: z.enum(PRIORITIES as [string, ...string[]]).optional(),
   delayMs: ms.optional(),
   jobId: z.string().min(1).max(512).optional(),
   maxAttempts: count.optional(),
+  group: z.string().min(1).max(256).optional(),
 });
 
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): void {
@@ -90,6 +100,7 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
     dedupWindowMs: o.dedupWindowMs ?? 86_400_000,
     keepFinished: o.keepFinished ?? DEFAULT_KEEP_FINISHED,
     observer: o.observer,
+    limiter: o.limiter,
   };
 }
 
@@ -100,6 +111,8 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
  */
 export function newJob(name: string, data: unknown, opts: JobOptions | undefined): NewJob {
   if (opts) check(jobSchema, opts, `options of job "${name}"`);
+  if (opts?.group !== undefined && (opts.delayMs ?? 0) > 0)
+    throw new ValidationError(`job "${name}": a job of an ordered group cannot be delayed`);
   const maxAttempts = opts?.maxAttempts;
   const backoff = opts?.backoff;
   return {
@@ -111,6 +124,7 @@ export function newJob(name: string, data: unknown, opts: JobOptions | undefined
     delayMs: opts?.delayMs ?? 0,
     maxAttempts,
     backoffMs: backoff && resolveDelays(backoff, maxAttempts ?? 25),
+    ...(opts?.group !== undefined && { group: opts.group }),
   };
 }
 

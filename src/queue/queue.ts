@@ -1,7 +1,9 @@
-import { ClosedError, TransportError } from '../errors.js';
+import { ClosedError, TransportError, ValidationError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
-import { hasQueues, type QueueStore, type QueueWorker } from './store.js';
+import { hasQueues, type JobSink, type NewJob, type QueueStore, type QueueWorker } from './store.js';
+import { Flows } from './flows.js';
+import type { AddedFlow, FlowJob } from './flow-types.js';
 import { newJob, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
 import { JobRunner } from './runner.js';
 import type { JobHandler } from './runner-options.js';
@@ -14,7 +16,8 @@ import type {
   JobOptions,
   QueueEvents,
 } from './types.js';
-import { PauseState } from './pause.js';
+import { PauseState, queueBucket } from './pause.js';
+import { LimiterGate } from './limiter-gate.js';
 import { cancelHeld, checkClean } from './queue-admin.js';
 import type { Env } from '../env.js';
 import type { ActorInfo } from '../actors/supervisor/types.js';
@@ -30,6 +33,8 @@ import {
 /** What a queue borrows from its runtime. */
 export interface QueueHost extends Env {
   readonly transport: Transport;
+  /** The runtime's queue object named `name`, opened when it has none: flows add jobs to other queues. */
+  readonly queueNamed?: (name: string) => Queue;
 }
 
 type Listeners = { [K in keyof QueueEvents]: Set<QueueEvents[K]> };
@@ -79,6 +84,8 @@ export class Queue<D = unknown> {
   private lastStatus: QueueStatus = 'opening';
   private watchdog: unknown;
   private scheduler: JobScheduler | undefined;
+  private flowsOf: Flows | undefined;
+  private limiterGate: LimiterGate | undefined;
 
   /** @throws {ValidationError} when an option is out of range */
   constructor(
@@ -219,6 +226,50 @@ export class Queue<D = unknown> {
   }
 
   /**
+   * Adds a flow: its children (jobs in any queues of this runtime's transport) now, and its parent
+   * (a job of this queue) once every child completed; the parent's handler reads their results with
+   * `job.childrenResults()`. Until then `getJob(id)` shows the parent `waiting-children`. A child
+   * that dies (or is cancelled while held) fails the parent (`dead`, with the reason) unless
+   * `opts.ignoreChildFailure`. With a parent `jobId` a retry after a crash stores nothing twice
+   * (children default to the ids `<parentId>:<index>`). Data must survive JSON.
+   * @throws {ValidationError} for a flow without children, a bad option, or data that is not JSON
+   * @throws {ClosedError} after `close()`
+   * @example
+   * const { id } = await invoices.addFlow({ name: 'invoice', data: { order: 7 }, children: [
+   *   { queue: 'pdf', name: 'render', data: { order: 7 } },
+   *   { queue: 'emails', name: 'notify', data: { order: 7 } },
+   * ] });
+   * invoices.process(async (job) => Object.keys(await job.childrenResults()).length);
+   */
+  async addFlow(flow: FlowJob<D>): Promise<AddedFlow> {
+    if (this.closing) throw new ClosedError(`queue "${this.name}" is closed`);
+    return this.flows().add(flow);
+  }
+
+  /** @internal stores jobs as they are: a flow's children and its released parent */
+  async addStored(jobs: readonly NewJob[]): Promise<AddedJob[]> {
+    const added = await (await this.backend).add(jobs);
+    this.options.observer?.onAdded?.(this.name, jobs.length);
+    return added;
+  }
+
+  private flows(): Flows {
+    return (this.flowsOf ??= new Flows({
+      queue: this.name,
+      transport: this.host.transport,
+      logger: this.logger,
+      add: async (queue, jobs) => {
+        const target = queue === this.name ? this : this.host.queueNamed?.(queue);
+        if (target) return target.addStored(jobs);
+        throw new ValidationError(`queue "${queue}" is not reachable from queue "${this.name}"`);
+      },
+      onDead: (info) => {
+        for (const l of [...this.listeners.dead]) this.call(l, info);
+      },
+    }));
+  }
+
+  /**
    * Starts taking jobs with `handler`, up to `concurrency` at once. A handler that throws (or
    * runs past `timeoutMs`) fails its try; the job is retried after its backoff, and is dead once
    * its attempts are spent.
@@ -255,7 +306,10 @@ export class Queue<D = unknown> {
   }
 
   private startWorker(runner: JobRunner): QueueWorker {
-    const sink = { take: runner.take.bind(runner), cancel: (id: string) => cancelHeld(runner, id) };
+    const sink = this.limited({
+      take: (lease) => this.flows().take(lease, (held) => runner.take(held)),
+      cancel: (id: string) => cancelHeld(runner, id),
+    });
     // The pause state first: a worker of a paused queue must not take a job as it starts.
     const started = this.backend.then(async (b) => {
       await this.followPause();
@@ -281,6 +335,21 @@ export class Queue<D = unknown> {
     return worker;
   }
 
+  /** The queue's rate limit between its store and its runner, when it has one. */
+  private limited(sink: JobSink): JobSink {
+    const limiter = this.options.limiter;
+    if (!limiter) return sink;
+    const { transport, clock } = this.host;
+    this.limiterGate ??= new LimiterGate(
+      this.name,
+      limiter,
+      () => transport.keyValue(queueBucket(transport), { create: true }),
+      clock,
+      this.logger,
+    );
+    return this.limiterGate.wrap(sink);
+  }
+
   private call(listener: (job: JobInfo) => void, info: JobInfo): void {
     try {
       listener(info);
@@ -291,7 +360,8 @@ export class Queue<D = unknown> {
 
   /** @returns the job, or undefined when it is not known (never added, or no longer retained) */
   async getJob(id: string): Promise<JobInfo<D> | undefined> {
-    return (await (await this.backend).getJob(id)) as JobInfo<D> | undefined;
+    const job = (await (await this.backend).getJob(id)) ?? (await this.flows().waiting(id));
+    return job as JobInfo<D> | undefined;
   }
 
   /**
@@ -461,6 +531,7 @@ export class Queue<D = unknown> {
     const runner = this.runner;
     this.pauseState.stop();
     await this.worker?.stop().catch((err: unknown) => this.logger.warn({ err }, 'worker stop failed'));
+    this.limiterGate?.stop();
     if (runner) {
       const idle = runner.whenIdle();
       if (!(await within(idle, this.options.closeTimeoutMs))) {

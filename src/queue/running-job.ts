@@ -4,6 +4,7 @@ import type { JobLease } from './store.js';
 import type { RunnerOptions } from './runner-options.js';
 import type { JobInfo, Job, JobPriority, JobProgress, JobState } from './types.js';
 import { checkProgress, notesInfo, pushLog } from './job-notes.js';
+import type { ChildrenResults } from './flow-types.js';
 
 /** What a held job needs from the worker that took it. */
 export interface JobHolder {
@@ -40,6 +41,10 @@ class JobView implements Job {
 
   log(line: string): Promise<void> {
     return this.note(() => this.held.note(this.attempt, undefined, line));
+  }
+
+  childrenResults(): Promise<ChildrenResults> {
+    return this.held.lease.childrenResults?.() ?? Promise.resolve({});
   }
 
   /** Bad input rejects, as from an async method; the write itself follows at the end of the turn. */

@@ -1,4 +1,5 @@
 import type { Transport } from '../transport/transport.js';
+import type { ChildrenResults, JobFlowLink } from './flow-types.js';
 import type {
   AddedJob,
   CleanOptions,
@@ -32,6 +33,20 @@ export interface NewJob {
   readonly maxAttempts: number | undefined;
   /** Resolved per-job backoff: `backoffMs[n - 1]` is the wait after try `n`. */
   readonly backoffMs: readonly number[] | undefined;
+  /**
+   * The job's ordered group (`add(name, data, { group })`). The store must hand out the jobs of one
+   * group one at a time, in add order, across every worker and process: the next only once the one
+   * before completed, died or was cancelled or removed; a job backing off between tries keeps its
+   * group waiting. Jobs of different groups are handed out in parallel. A store that cannot keep
+   * this rejects the add with a `TransportError`.
+   */
+  readonly group?: string;
+  /**
+   * How the job takes part in a flow (`queue.addFlow`). The store must keep it with the job through
+   * every step (retries included) and hand it out as `StoredJob.flow` on every delivery; a job's
+   * dead letter need not keep it. Opaque to the store.
+   */
+  readonly flow?: JobFlowLink;
 }
 
 /** A stored job handed to a worker. */
@@ -58,6 +73,8 @@ export interface StoredJob {
   readonly machine?: unknown;
   /** Progress and log lines the job's earlier tries left (the store's latest {@link JobNotes}). */
   readonly notes?: JobNotes;
+  /** The job's part in a flow, as it was added ({@link NewJob.flow}). */
+  readonly flow?: JobFlowLink;
 }
 
 /** A job's progress and log lines, as a running try last reported them (whole, not a delta). */
@@ -74,6 +91,14 @@ export type StoreCounts = Omit<JobCounts, 'paused'>;
 export type JobDeathReason = 'handler' | 'timeout';
 
 /**
+ * A step that must be durable before a lease's outcome is (a flow child's outcome, recorded toward
+ * its parent). The store runs it once the lease settled and stores the outcome (and acks) only after
+ * it resolved; when it rejects, the job comes back untried, as after `release`. The store may free
+ * the worker's slot while it runs.
+ */
+export type SettleHook = () => Promise<void>;
+
+/**
  * A worker's hold on one job. It settles once: `complete`, `retry`, `dead` or `release`; later
  * calls are ignored. Until it settles the store must not hand the job to anyone else, unless the
  * worker goes silent (no `working()` within the ack wait), in which case the job comes back.
@@ -81,7 +106,7 @@ export type JobDeathReason = 'handler' | 'timeout';
 export interface JobLease {
   readonly job: StoredJob;
   /** Done: the job is completed with `result` (kept for `getJob` up to `keepFinished`). */
-  complete(result: unknown): void;
+  complete(result: unknown, before?: SettleHook): void;
   /**
    * Try `attemptsMade + 2` after `delayMs`; the store keeps the job durably meanwhile, with `error`
    * and `machine` (the job actor's persisted snapshot, handed out again as `StoredJob.machine`).
@@ -92,14 +117,21 @@ export interface JobLease {
    * `queue/dead-letter.ts` for its shape, group `queue:<name>`) before the job leaves the live path,
    * so that `rt.deadLetters.redrive` puts the same job back into this queue with fresh attempts.
    */
-  dead(error: JobError, reason: JobDeathReason, attempts: number): void;
+  dead(error: JobError, reason: JobDeathReason, attempts: number, before?: SettleHook): void;
   /** Hands the job back untried (the worker is closing): the next worker takes it as it was. */
   release(): void;
+  /**
+   * Hands the job back untried, to be handed out again no sooner than `delayMs` from now (the
+   * queue's rate limit for its group is spent): no try is counted, and the hand-back must not count
+   * as a delivery in `StoredJob.deliveries` either, so that a job put back often never looks stalled.
+   * Meanwhile the job is `delayed`. Optional: without it the queue calls `release`.
+   */
+  defer?(delayMs: number): void;
   /**
    * Cancelled (`queue.cancel`) after `attempts` tries: the job ends `cancelled`, is never retried and
    * has no dead letter; the store keeps its record like a finished one (up to `keepFinished`).
    */
-  cancel(attempts: number): void;
+  cancel(attempts: number, before?: SettleHook): void;
   /**
    * The job's progress and logs as they are now. Called at most once per event-loop turn, and once
    * more before the lease settles, so the store may write each call: `getJob` must show the latest
@@ -109,6 +141,11 @@ export interface JobLease {
   note(notes: JobNotes): void;
   /** Still working: extends the broker's ack deadline. */
   working(): void;
+  /**
+   * A released flow parent's children's results; the queue's flow layer offers it (stores do not).
+   * @internal
+   */
+  childrenResults?(): Promise<ChildrenResults>;
 }
 
 /** Receives leases, called synchronously by the store; never more unsettled than `concurrency`. */

@@ -13,10 +13,16 @@ export type JobPriority = (typeof JobPriority)[keyof typeof JobPriority];
 export const PRIORITIES: readonly JobPriority[] = ['critical', 'high', 'normal', 'low'];
 
 /**
- * Where a job is in its life. `failed` means it will be retried; `dead` that it will not;
+ * Where a job is in a queue's store. `failed` means it will be retried; `dead` that it will not;
  * `cancelled` that `queue.cancel` ended it (never retried, no dead letter).
  */
-export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
+export type StoredJobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
+
+/**
+ * Where a job is in its life: a {@link StoredJobState}, or `waiting-children` for a flow's parent
+ * (`queue.addFlow`) whose children have not all finished; it is not in the store yet.
+ */
+export type JobState = StoredJobState | 'waiting-children';
 
 /** The finished states `queue.clean` removes records of. */
 export type FinishedJobState = 'completed' | 'dead' | 'cancelled';
@@ -51,6 +57,13 @@ export interface JobOptions {
   maxAttempts?: number;
   /** Delay before each retry; resolved when the job is added. @default the queue's `backoff` */
   backoff?: Backoff;
+  /**
+   * An ordered group: jobs of one group run one at a time, in add order, across every worker and
+   * process (a job that fails blocks its group through its retries until it completes or dies);
+   * different groups run in parallel, up to each worker's `concurrency`. 1-256 characters.
+   * @default none: the job runs as soon as a worker is free
+   */
+  group?: string;
 }
 
 /** One item of `queue.addBulk`. */
@@ -83,6 +96,11 @@ export interface Job<D = unknown> {
    * @throws {ValidationError} when `line` is not a string
    */
   log(line: string): Promise<void>;
+  /**
+   * A flow parent's completed children's results, keyed `<queue>/<childId>` (a child that died or
+   * was cancelled is absent); `{}` for a job that is not a flow's parent. They came with the job.
+   */
+  childrenResults(): Promise<ChildrenResults>;
 }
 
 /** A job as `getJob` and the queue's events report it. */
@@ -102,6 +120,8 @@ export interface JobInfo<D = unknown> {
   readonly progress?: JobProgress;
   /** The job's log lines, oldest first (the newest {@link MAX_JOB_LOG_LINES}). */
   readonly logs?: readonly string[];
+  /** A flow parent's children, while it is `waiting-children`. */
+  readonly children?: FlowChildrenInfo;
 }
 
 /** What `queue.clean` removes. */
@@ -157,4 +177,19 @@ export interface QueueEvents<D = unknown> {
   progress: (job: JobInfo<D>) => void;
   /** A job this queue object's worker ran was cancelled (`queue.cancel`), wherever it was asked. */
   cancelled: (job: JobInfo<D>) => void;
+}
+
+/**
+ * The results of a parent's completed children, keyed `<queue>/<childId>` (like BullMQ's
+ * `getChildrenValues`). A child that died or was cancelled is absent.
+ */
+export type ChildrenResults = Record<string, unknown>;
+
+/** A parent's children as `getJob` reports them while it waits, and after. */
+export interface FlowChildrenInfo {
+  readonly total: number;
+  /** Children not yet completed, dead or cancelled. */
+  readonly pending: number;
+  /** Children that died or were cancelled. */
+  readonly failed: number;
 }

@@ -123,14 +123,17 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
   readonly health: HealthMonitor;
   /**
    * The runtime's live actors: `rt.actors.list({ kind: 'job' })` gives each one's id, kind, machine id
-   * and state (the supervisor, subscribers, breakers, queues, spawned machines, endpoints, and the
-   * job actors this runtime's workers hold).
+   * and state (the supervisor, subscribers, breakers, queues, spawned machines, endpoints, the
+   * job actors this runtime's workers hold, and the scheduler actors of the queues it works).
    */
   readonly actors: ActorDirectory = {
     list: (filter = {}) => [
       ...this.supervisor.actors(filter.kind),
       ...(filter.kind === undefined || filter.kind === 'job'
         ? [...this.queues].flatMap((q) => q.jobActors())
+        : []),
+      ...(filter.kind === undefined || filter.kind === 'scheduler'
+        ? [...this.queues].flatMap((q) => q.schedulerActors())
         : []),
     ],
   };
@@ -400,11 +403,18 @@ export class Runtime<S extends EventSchemas = EventSchemas> {
         clock: p.clock,
         logger: p.logger,
         inspect: p.inspect,
+        queueNamed: (other) => this.queueNamed(other),
       },
     );
     this.queues.add(q);
     superviseQueue(this.supervisor, this.supervisor.freeId(`queue:${name}`), q);
     return q;
+  }
+
+  /** An open queue object named `name`, or a new one with default options: flows reach other queues. */
+  private queueNamed(name: string): Queue {
+    for (const q of this.queues) if (q.name === name && !['closing', 'closed'].includes(q.status())) return q;
+    return this.queue(name);
   }
 
   /** Every job queue opened on this runtime. */

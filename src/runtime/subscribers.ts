@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type {
   SubscriberDefinition,
   SubscriberHost,
@@ -46,6 +47,7 @@ export class RuntimeSubscribers {
             type: def.type,
             decode: def.decode,
             handler: tracedHandler(def.type, group, def.handler),
+            asyncHandler: def.asyncHandler ?? types.isAsyncFunction(def.handler),
             options: def.options,
           }
         : def;

@@ -79,6 +79,23 @@ describe.each(transportCases)('correlation and causation ids on $name', (c) => {
     });
   });
 
+  it('a plain function handler passes its lineage to what it publishes while it runs', async () => {
+    const rt = await runtime();
+    const metas = new Map<string, EventMeta>();
+    await rt.subscribe('order.placed', (o, meta) => {
+      metas.set(meta.type, meta);
+      return rt.publish('payment.requested', { orderId: o.id });
+    }).ready;
+    await rt.subscribe('payment.requested', (_p, meta) => void metas.set(meta.type, meta)).ready;
+    const root = await rt.publish('order.placed', { id: 'o-2' });
+    await until(() => metas.size === 2, 'both handled');
+    expect(metas.get('payment.requested')).toMatchObject({ correlationId: root.id, causationId: root.id });
+    // Outside any handler again: a new chain.
+    const next = await rt.publish('order.placed', { id: 'o-3' });
+    await until(() => metas.get('order.placed')?.id === next.id, 'the second root');
+    expect(metas.get('order.placed')).toMatchObject({ correlationId: next.id, causationId: undefined });
+  });
+
   it('takes ids from publish options, over those it would inherit', async () => {
     const rt = await runtime();
     const metas: EventMeta[] = [];

@@ -9,7 +9,8 @@ import { LeaseSink } from './lease-sink.js';
 // The store obligations behind progress, pause and cancel (`src/queue/store.ts`), on every store,
 // called the way a `Queue` calls them, with the test's sink in place of the queue's runner.
 
-const OPTIONS: QueueStoreOptions = { ackWaitMs: 30_000, dedupWindowMs: 60_000, keepFinished: 100 };
+// A job the server sent just as a worker paused comes back after the ack wait: keep it short.
+const OPTIONS: QueueStoreOptions = { ackWaitMs: 5_000, dedupWindowMs: 60_000, keepFinished: 100 };
 
 function newJob(over: Partial<NewJob> = {}): NewJob {
   return {

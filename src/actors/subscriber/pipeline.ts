@@ -1,6 +1,6 @@
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { TimeoutError } from '../../errors.js';
-import { runHandling, runOutsideHandling } from '../../events/correlation.js';
+import { runHandling, runHandlingAsync, runOutsideHandling } from '../../events/correlation.js';
 import {
   activeTrace,
   childSpan,
@@ -25,6 +25,11 @@ export interface PipelineOptions extends SettleContext {
   /** Validates (and upcasts) each delivery's payload by its own type. */
   readonly decode: PayloadDecoder;
   readonly handler: Handler;
+  /**
+   * The handler is an `async` function: the event it handles follows it through its awaits (async
+   * context, which costs every promise of the process a hook on Node 20); otherwise only while it runs.
+   */
+  readonly asyncHandler?: boolean;
   readonly filter: ((payload: any, meta: EventMeta) => boolean) | undefined;
   readonly timeoutMs: number;
   readonly activity: Activity;
@@ -101,7 +106,7 @@ export class DeliveryPipeline {
     o.trace?.attempt(event.id, delivery.attempt);
     // The event is "being handled" from the call to the settle: publishes inside the handler
     // descend from it, and every log line of the attempt (the handler's, the retry's) names it.
-    runHandling(event, this.run, attempt, payload);
+    (o.asyncHandler ? runHandlingAsync : runHandling)(event, this.run, attempt, payload);
   }
 
   private readonly passes = (payload: unknown, meta: DeliveryMeta, delivery: Delivery): boolean => {

@@ -91,6 +91,8 @@ export type SubscriberDefinition =
       type: string;
       decode: PayloadDecoder;
       handler: Handler;
+      /** The user's handler is an `async` function (see `PipelineOptions.asyncHandler`). */
+      asyncHandler?: boolean;
       options: SubscribeOptions<any>;
     }
   | {
@@ -150,6 +152,7 @@ export function startSubscriber(
           ...settle,
           decode: def.decode,
           handler: guard ? guard.wrap(def.handler) : def.handler,
+          asyncHandler: def.asyncHandler ?? false,
           filter: def.options.filter,
           idempotency: guard,
           timeoutMs,

@@ -24,6 +24,8 @@ const breakerAction = z
   .object({ name: z.string().min(1), action: z.enum(['open', 'close', 'reset']) })
   .strict();
 
+const queueAction = z.object({ name: z.string().min(1), action: z.enum(['pause', 'resume']) }).strict();
+
 /** Writes a JSON response. */
 export function sendJson(
   res: ServerResponse,
@@ -56,7 +58,7 @@ type Action = (body: unknown) => Promise<{ status: number; body: unknown }>;
 
 /**
  * The state-changing actions of the dashboard: redrive and purge dead letters, force a breaker
- * open, closed, or back to automatic. Each is a POST that requires the admin token (any-case
+ * open, closed, or back to automatic, pause and resume a job queue. Each is a POST that requires the admin token (any-case
  * `Bearer` scheme, compared in constant time); the read token is refused with 403.
  */
 export class AdminActions {
@@ -86,6 +88,19 @@ export class AdminActions {
     if (!breaker) return Promise.resolve({ status: 404, body: { error: `no breaker "${name}"` } });
     breaker[action]();
     return Promise.resolve({ status: 200, body: { name, state: breaker.stats().state } });
+  });
+
+  /**
+   * `POST …/api/queues/action` with `{ name, action: 'pause' | 'resume' }`: for every worker of the
+   * queue, in every process; answers the pause state read back from the transport.
+   */
+  readonly queue = this.guarded('queue', async (body) => {
+    const { name, action } = queueAction.parse(body);
+    const queue = this.src.listQueues?.().find((q) => q.name === name);
+    const act = queue?.[action];
+    if (!queue || !act) return { status: 404, body: { error: `no queue "${name}" to ${action}` } };
+    await act.call(queue);
+    return { status: 200, body: { name, paused: (await queue.counts()).paused === true } };
   });
 
   private guarded(name: string, act: Action): (req: IncomingMessage, res: ServerResponse) => Promise<void> {

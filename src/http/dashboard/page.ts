@@ -26,6 +26,8 @@ tr.actor { cursor: pointer; } tr.actor:hover { background: #ebf8ff; }
 .dot { display: inline-block; width: 12px; height: 12px; border-radius: 50%; vertical-align: middle; margin-right: 6px; }
 .dot.CLOSED { background: var(--ok); } .dot.HALF_OPEN { background: var(--warn); } .dot.OPEN { background: var(--bad); }
 button { font-size: 12px; padding: 2px 8px; cursor: pointer; }
+progress { width: 180px; height: 12px; vertical-align: middle; accent-color: var(--ok); }
+code { font-size: 12px; }
 .empty { color: var(--dim); font-style: italic; }
 #notice { padding: 8px 12px; border-radius: 4px; background: #fed7d7; color: #742a2a; }
 #notice.info { background: #c6f6d5; color: #22543d; }
@@ -70,8 +72,12 @@ const BODY = `
     <button id="chart-close" type="button">close</button></header><div id="chart"></div></section>
   <section><h2>Subscribers</h2><table><thead><tr><th>Subscriber</th><th>Status</th><th>Backlog</th><th>In flight</th>
     <th>Handled</th><th>Retried</th><th>Dead letters</th></tr></thead><tbody id="subscribers"></tbody></table></section>
-  <section><h2>Queues</h2><table><thead><tr><th>Queue</th><th>Backlog</th><th>In flight</th><th>Completed</th>
-    <th>Dead letters</th></tr></thead><tbody id="queues"></tbody></table></section>
+  <section><h2>Queues</h2><table><thead><tr><th>Queue</th><th>State</th><th>Backlog</th><th>In flight</th><th>Completed</th>
+    <th>Dead letters</th><th>Actions</th></tr></thead><tbody id="queues"></tbody></table></section>
+  <section><h2>Job schedulers</h2><table><thead><tr><th>Queue</th><th>Scheduler</th><th>Schedule</th><th>Time zone</th>
+    <th>Next slot</th><th>Last slot</th></tr></thead><tbody id="schedulers"></tbody></table></section>
+  <section><h2>Active jobs' progress</h2><table><thead><tr><th>Queue</th><th>Job</th><th>Name</th>
+    <th>Progress</th></tr></thead><tbody id="job-progress"></tbody></table></section>
   <section><h2>Supervised actors</h2><table><thead><tr><th>Actor</th><th>Kind</th><th>Status</th><th>State</th>
     <th>Restarts</th><th>Last error</th></tr></thead><tbody id="actors"></tbody></table></section>
   <section><h2>Dead letters (<span id="dl-count">0</span>)

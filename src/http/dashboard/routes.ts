@@ -8,6 +8,7 @@ import type { Route } from '../server.js';
 import { AdminActions, sendJson } from './admin.js';
 import { DashboardFeed } from './feed.js';
 import { dashboardPage } from './page.js';
+import { QueueBoards } from './queue-rows.js';
 import { readSnapshot, StatusSince, type DashboardSnapshot, type DashboardSource } from './snapshot.js';
 import { DASHBOARD_CHARTS } from './charts.generated.js';
 
@@ -129,8 +130,13 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
   const base = opts.base ?? '/dashboard';
   const tokens = resolveTokens(opts);
   const since = new StatusSince();
-  const read = () => readSnapshot(src, { adminEnabled: tokens.admin !== undefined, since });
+  const boards = new QueueBoards(src.transport);
+  const read = () => readSnapshot(src, { adminEnabled: tokens.admin !== undefined, since, boards });
   const feed = feedOf(src, read, opts);
+  const close = (): void => {
+    feed.close();
+    boards.close();
+  };
   const admin = new AdminActions(src, tokens, opts.logger);
   const data = (raw: RawRoute['raw']): RawRoute['raw'] => scoped('read', tokens, raw);
   const routes: RawRoute[] = [
@@ -140,7 +146,7 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
       raw: data((req, res) =>
         req.method === 'GET' ? feed.attach(req, res) : onlyGet(req, res) && res.end(),
       ),
-      close: () => feed.close(),
+      close,
     },
     {
       path: `${base}/api/snapshot`,
@@ -151,9 +157,10 @@ export function dashboardRoutes(src: DashboardSource, opts: DashboardOptions = {
     { path: `${base}/api/dead-letters/redrive`, raw: admin.redrive },
     { path: `${base}/api/dead-letters/purge`, raw: admin.purge },
     { path: `${base}/api/breakers/action`, raw: admin.breaker },
+    { path: `${base}/api/queues/action`, raw: admin.queue },
   ];
   const wrapped = routes.map((r) => ({ ...r, raw: withActionPush(r.raw, feed) }));
-  return { routes: wrapped, changed: () => feed.changed(), close: () => feed.close() };
+  return { routes: wrapped, changed: () => feed.changed(), close };
 }
 
 /** After any POST, pages update at once rather than on the next refresh. */

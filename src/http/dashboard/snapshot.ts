@@ -3,10 +3,12 @@ import type { BreakerStateChange } from '../../breaker/breaker.js';
 import type { BreakerStats } from '../../breaker/options.js';
 import { actorImpact } from '../../health/aggregate.js';
 import type { HealthReport, HealthStatus } from '../../health/types.js';
-import { deadLetterGroup } from '../../queue/dead-letter.js';
-import type { JobCounts } from '../../queue/types.js';
 import type { DeadLetter, DeadLetterStore } from '../../transport/dead-letters.js';
 import { endpointRows, type DashboardEndpoint, type EndpointRow } from './endpoint-rows.js';
+import { countBy, QueueBoards, queueRows, type DashboardQueue, type QueueRow } from './queue-rows.js';
+import type { SchedulerSource } from './scheduler-board.js';
+
+export type { DashboardQueue, QueueRow } from './queue-rows.js';
 
 /** The part of a breaker the dashboard reads and drives. */
 export interface DashboardBreaker {
@@ -16,12 +18,6 @@ export interface DashboardBreaker {
   open(): void;
   close(): void;
   reset(): void;
-}
-
-/** The part of a job queue the dashboard reads. */
-export interface DashboardQueue {
-  readonly name: string;
-  counts(): Promise<JobCounts>;
 }
 
 /** What the dashboard reads from a runtime; `Runtime` has all of it. */
@@ -34,8 +30,8 @@ export interface DashboardSource {
   listQueues?(): readonly DashboardQueue[];
   /** The request/reply endpoints it serves. */
   listEndpoints?(): readonly DashboardEndpoint[];
-  /** Where subscribers' backlogs are read, when the transport can tell. */
-  readonly transport?: {
+  /** Where subscribers' backlogs are read, when the transport can tell, and queues' schedulers. */
+  readonly transport?: SchedulerSource & {
     backlog?(type: string, group: string): Promise<number | undefined>;
     /** Connection changes change health: pages update at once. */
     onStatus?(listener: () => void): () => void;
@@ -73,15 +69,6 @@ export interface SubscriberRow {
   readonly inFlight: number;
   readonly handled: number;
   readonly retried: number;
-  readonly deadLetters: number;
-}
-
-/** A queue row: `backlog` is waiting + delayed + failed (to retry); `inFlight` is active. */
-export interface QueueRow {
-  readonly name: string;
-  readonly counts: JobCounts;
-  readonly backlog: number;
-  readonly inFlight: number;
   readonly deadLetters: number;
 }
 
@@ -176,12 +163,6 @@ function cards(report: HealthReport | undefined, since: StatusSince, now: number
   return [...services, ...checks];
 }
 
-function countBy(dead: readonly DeadLetter[], key: (dl: DeadLetter) => string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const dl of dead) out.set(key(dl), (out.get(key(dl)) ?? 0) + 1);
-  return out;
-}
-
 async function subscriberRows(src: DashboardSource, dead: readonly DeadLetter[]): Promise<SubscriberRow[]> {
   const perGroupType = countBy(dead, (dl) => `${dl.group}/${dl.event.type}`);
   const seen = new Map<string, number>();
@@ -212,25 +193,6 @@ async function subscriberRows(src: DashboardSource, dead: readonly DeadLetter[])
   );
 }
 
-async function queueRows(
-  queues: readonly DashboardQueue[],
-  dead: readonly DeadLetter[],
-): Promise<QueueRow[]> {
-  const perGroup = countBy(dead, (dl) => dl.group);
-  return Promise.all(
-    queues.map(async (q) => {
-      const counts = await q.counts();
-      return {
-        name: q.name,
-        counts,
-        backlog: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.failed ?? 0),
-        inFlight: counts.active ?? 0,
-        deadLetters: perGroup.get(deadLetterGroup(q.name)) ?? 0,
-      };
-    }),
-  );
-}
-
 const OWN_ROWS = new Set(['subscriber', 'queue', 'breaker', 'endpoint']);
 
 function actorRows(report: HealthReport | undefined): ActorRow[] {
@@ -256,14 +218,32 @@ function statusFromBreakers(rows: readonly BreakerRow[]): HealthStatus {
 /** Most dead letters read per update; counts above it show as this many. */
 export const DEAD_LETTER_SCAN_LIMIT = 10_000;
 
+/** Options of {@link readSnapshot}. */
+export interface SnapshotOptions {
+  readonly adminEnabled: boolean;
+  readonly since: StatusSince;
+  /** What is kept between reads of the queues; without it, each read starts afresh. */
+  readonly boards?: QueueBoards;
+}
+
 /**
  * Reads one snapshot of everything the dashboard shows.
  * @example
  * const snap = await readSnapshot(rt, { adminEnabled: false, since: new StatusSince() });
  */
-export async function readSnapshot(
+export async function readSnapshot(src: DashboardSource, opts: SnapshotOptions): Promise<DashboardSnapshot> {
+  const boards = opts.boards ?? new QueueBoards(src.transport);
+  try {
+    return await snapshotOf(src, opts, boards);
+  } finally {
+    if (!opts.boards) boards.close();
+  }
+}
+
+async function snapshotOf(
   src: DashboardSource,
-  opts: { readonly adminEnabled: boolean; readonly since: StatusSince },
+  opts: SnapshotOptions,
+  boards: QueueBoards,
 ): Promise<DashboardSnapshot> {
   const [report, dead] = await Promise.all([
     src.health?.report(),
@@ -283,7 +263,7 @@ export async function readSnapshot(
     services: cards(report, opts.since, now),
     breakers,
     subscribers: await subscriberRows(src, dead),
-    queues: await queueRows(src.listQueues?.() ?? [], dead),
+    queues: await queueRows(src.listQueues?.() ?? [], dead, boards, now),
     actors: actorRows(report),
     deadLetters: dead.length,
     endpoints: endpointRows(src.listEndpoints?.() ?? []),

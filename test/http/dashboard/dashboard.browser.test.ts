@@ -102,6 +102,9 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in headless chromium', () => {
     await page.locator('#dead-letters tr[data-dead-letter]').nth(2).waitFor();
     await page.locator('[data-breaker="geocoder"] .dot.HALF_OPEN').waitFor();
     await page.locator('tr[data-actor="subscriber:rota/availability.created"]').waitFor();
+    await page.locator('#queues tr[data-queue="exports"][data-paused="true"]').waitFor();
+    await page.locator('#schedulers tr[data-scheduler="emails/weekly-digest"]').waitFor();
+    await page.locator('#job-progress progress').nth(1).waitFor();
     await page.click('tr[data-breaker="payments"] td');
     await page.locator('#chart g.node.active[data-state="circuitBreaker.OPEN"]').waitFor();
     expect(await page.locator('.card').count()).toBe(7);

@@ -2,13 +2,14 @@ import type { Runtime } from '../../../src/runtime/runtime.js';
 import { fixed } from '../../../src/retry/backoff.js';
 import type { testEvents } from '../../support/events.js';
 import { cacheWarmer } from '../../support/machines.js';
-import { poll } from '../../support/wait.js';
+import { deferred, poll, until } from '../../support/wait.js';
 
 const down = () => Promise.reject(new Error('502 Bad Gateway'));
 
 /**
  * Fills a runtime with something of everything the dashboard shows (the README's screenshot):
- * breakers in each state, services and checks, subscribers, a queue, dead letters and a spawned machine.
+ * breakers in each state, services and checks, subscribers, queues (one paused, one with job
+ * schedulers, one with jobs in progress), dead letters and a spawned machine.
  */
 export async function tour(rt: Runtime<typeof testEvents.schemas>): Promise<void> {
   const payments = rt.breaker('payments', { failureThreshold: 3, resetTimeoutMs: 60_000 });
@@ -59,5 +60,33 @@ export async function tour(rt: Runtime<typeof testEvents.schemas>): Promise<void
     (c) => c.completed === 4,
     'four jobs done',
   );
+  await emails.repeat(
+    'weekly-digest',
+    { to: 'subscribers@example.com' },
+    { cron: '0 7 * * MON', tz: 'Europe/Berlin' },
+  );
+  await emails.repeat('bounce-sweep', { to: 'postmaster@example.com' }, { everyMs: 900_000 });
+  await jobsInProgress(rt);
   rt.spawn(cacheWarmer(), { id: 'cache-warmer' }).send({ type: 'warmed' });
+}
+
+/**
+ * Two invoices rendering (at 35 % and 80 %) until the runtime shuts down, and a paused exports
+ * queue with jobs waiting.
+ */
+async function jobsInProgress(rt: Runtime<typeof testEvents.schemas>): Promise<void> {
+  const shutdown = deferred();
+  rt.onShutdown(async () => shutdown.resolve(), 'intake', 'tour jobs');
+  const invoices = rt.queue<{ pct: number }>('invoices', { concurrency: 2 });
+  const reported = new Set<string>();
+  invoices.process(async (job) => {
+    await job.progress(job.data.pct);
+    reported.add(job.id);
+    await shutdown.promise;
+  });
+  for (const pct of [35, 80]) await invoices.add('render-pdf', { pct });
+  const exports = rt.queue('exports');
+  await exports.pause();
+  for (const month of ['2026-09', '2026-10', '2026-11']) await exports.add('ledger-csv', { month });
+  await until(() => reported.size === 2, 'two invoices rendering');
 }

@@ -1,6 +1,7 @@
 /**
  * The dashboard page's behaviour: follows the server-sent snapshots, renders them, filters by
- * status, draws the selected actor's statechart, lists dead letters, and sends admin actions.
+ * status, draws the selected actor's statechart, lists dead letters, and sends admin actions
+ * (dead letters, breakers, pausing and resuming queues).
  */
 import { postAction } from './actions.js';
 import { getJson } from './data.js';
@@ -17,6 +18,11 @@ function onClick(ev: MouseEvent): void {
     void postAction(`/api/dead-letters/${action}`, { ids: [t.getAttribute('data-id')] });
   } else if (action === 'redrive-all') {
     void postAction('/api/dead-letters/redrive', { all: true });
+  } else if (action === 'queue') {
+    void postAction('/api/queues/action', {
+      name: t.getAttribute('data-name'),
+      action: t.getAttribute('data-op'),
+    });
   } else if (action === 'breaker') {
     void postAction('/api/breakers/action', {
       name: t.getAttribute('data-name'),

@@ -3,7 +3,8 @@ import { drawChart } from './chart.js';
 import { loadDeadLetters } from './dead-letters.js';
 import { byId, fillRows } from './dom.js';
 import { renderEndpoints } from './endpoints.js';
-import { actorRow, breakerRow, queueRow, serviceCard, subscriberRow } from './rows.js';
+import { renderQueues } from './queues.js';
+import { actorRow, breakerRow, serviceCard, subscriberRow } from './rows.js';
 import { state } from './state.js';
 
 function renderCards(s: DashboardSnapshot): void {
@@ -15,7 +16,7 @@ function renderCards(s: DashboardSnapshot): void {
 function renderTables(s: DashboardSnapshot): void {
   fillRows('breakers', s.breakers, breakerRow, 'no circuit breakers');
   fillRows('subscribers', s.subscribers, subscriberRow, 'no subscribers');
-  fillRows('queues', s.queues, queueRow, 'no queues');
+  renderQueues(s);
   fillRows('actors', s.actors, actorRow, 'no machines spawned with rt.spawn');
   renderEndpoints(s);
 }

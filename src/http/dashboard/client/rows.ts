@@ -1,4 +1,4 @@
-import type { ActorRow, BreakerRow, QueueRow, ServiceCard, SubscriberRow } from '../snapshot.js';
+import type { ActorRow, BreakerRow, ServiceCard, SubscriberRow } from '../snapshot.js';
 import { BREAKER_HEALTH, hiddenAttr, SUBSCRIBER_HEALTH } from './filter.js';
 import { duration, escapeHtml as esc, percent } from './format.js';
 
@@ -39,16 +39,6 @@ export function subscriberRow(x: SubscriberRow): string {
     `${hiddenAttr(SUBSCRIBER_HEALTH[x.status] ?? 'UNKNOWN')}><td>${esc(x.group)} / ${esc(x.type)}</td>` +
     `<td>${x.status}</td><td>${backlog}</td><td>${x.inFlight}</td>` +
     `<td>${x.handled}</td><td>${x.retried}</td><td>${x.deadLetters}</td></tr>`
-  );
-}
-
-/** A job queue's row. */
-export function queueRow(q: QueueRow): string {
-  // Any object with counts() can be a dashboard queue: one from outside may leave a count out.
-  const completed = q.counts.completed || 0;
-  return (
-    `<tr><td>${esc(q.name)}</td><td>${q.backlog}</td><td>${q.inFlight}</td>` +
-    `<td>${completed}</td><td>${q.deadLetters}</td></tr>`
   );
 }
 

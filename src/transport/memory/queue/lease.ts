@@ -1,10 +1,18 @@
-import type { JobLease, JobNotes, JobSink, NewJob, StoreCounts, StoredJob } from '../../../queue/store.js';
-import type { FinishedJobState, JobError, JobState } from '../../../queue/types.js';
+import type {
+  JobLease,
+  JobNotes,
+  JobSink,
+  NewJob,
+  SettleHook,
+  StoreCounts,
+  StoredJob,
+} from '../../../queue/store.js';
+import type { FinishedJobState, JobError, StoredJobState } from '../../../queue/types.js';
 import type { Competitor } from '../toolkit/competition.js';
 
 /** One job of a memory queue. */
 export class Rec {
-  state: JobState = 'waiting';
+  state: StoredJobState = 'waiting';
   /** Removed from the queue: a stale entry of a FIFO, skipped when it comes up. */
   gone = false;
   /** When it finished (the clock's ms), for `clean`. */
@@ -37,7 +45,12 @@ export interface MemoryWorker extends Competitor {
 export interface LeaseHost {
   now(): number;
   /** Settles a lease; called once per lease. */
-  settle(worker: MemoryWorker, rec: Rec, to: FinishedJobState | 'failed' | 'waiting', dueAt?: number): void;
+  settle(
+    worker: MemoryWorker,
+    rec: Rec,
+    to: FinishedJobState | 'failed' | 'delayed' | 'waiting',
+    dueAt?: number,
+  ): void;
   deadLetter(rec: Rec, job: StoredJob, error: JobError, reason: 'handler' | 'timeout'): void;
 }
 
@@ -59,12 +72,14 @@ export class MemoryLease implements JobLease {
     };
   }
 
-  complete(result: unknown): void {
+  complete(result: unknown, before?: SettleHook): void {
     if (!this.begin()) return;
-    this.rec.attemptsMade++;
-    this.rec.result = result;
-    this.rec.error = undefined;
-    this.store.settle(this.worker, this.rec, 'completed');
+    this.after(before, () => {
+      this.rec.attemptsMade++;
+      this.rec.result = result;
+      this.rec.error = undefined;
+      this.store.settle(this.worker, this.rec, 'completed');
+    });
   }
 
   retry(delayMs: number, error: JobError, machine?: unknown): void {
@@ -75,22 +90,36 @@ export class MemoryLease implements JobLease {
     this.store.settle(this.worker, this.rec, 'failed', this.dueAt(delayMs));
   }
 
-  dead(error: JobError, reason: 'handler' | 'timeout', attempts: number): void {
+  dead(error: JobError, reason: 'handler' | 'timeout', attempts: number, before?: SettleHook): void {
     if (!this.begin()) return;
-    this.rec.attemptsMade = attempts;
-    this.rec.error = error;
-    this.store.deadLetter(this.rec, this.job, error, reason);
-    this.store.settle(this.worker, this.rec, 'dead');
+    this.after(before, () => {
+      this.rec.attemptsMade = attempts;
+      this.rec.error = error;
+      this.store.deadLetter(this.rec, this.job, error, reason);
+      this.store.settle(this.worker, this.rec, 'dead');
+    });
   }
 
-  cancel(attempts: number): void {
+  cancel(attempts: number, before?: SettleHook): void {
     if (!this.begin()) return;
-    this.rec.attemptsMade = attempts;
-    this.store.settle(this.worker, this.rec, 'cancelled');
+    this.after(before, () => {
+      this.rec.attemptsMade = attempts;
+      this.store.settle(this.worker, this.rec, 'cancelled');
+    });
+  }
+
+  /** Runs `step` at once, or once `before` resolved; a `before` that fails hands the job back. */
+  private after(before: SettleHook | undefined, step: () => void): void {
+    if (!before) return step();
+    before().then(step, () => this.store.settle(this.worker, this.rec, 'waiting'));
   }
 
   release(): void {
     if (this.begin()) this.store.settle(this.worker, this.rec, 'waiting');
+  }
+
+  defer(delayMs: number): void {
+    if (this.begin()) this.store.settle(this.worker, this.rec, 'delayed', this.dueAt(delayMs));
   }
 
   note(notes: JobNotes): void {

@@ -20,11 +20,12 @@ import {
   type JobError,
   type JobInfo,
   type JobPriority,
-  type JobState,
+  type StoredJobState,
 } from '../../../queue/types.js';
 import type { DeadLetterDraft } from '../../dead-letters.js';
 import { Competition } from '../toolkit/competition.js';
 import { Deque, DueHeap } from './heap.js';
+import { MemoryGroups } from './groups.js';
 import { MemoryLease, noJobs, Rec, type LeaseHost, type MemoryWorker as Worker } from './lease.js';
 
 /** What a memory queue needs from its transport. */
@@ -51,6 +52,7 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
   private readonly jobs = new Map<string, Rec>();
   private readonly waiting = PRIORITIES.map(() => new Deque<Rec>());
   private readonly due = new DueHeap<Rec>();
+  private readonly groups = new MemoryGroups();
   /** Ids of finished jobs, oldest first, per outcome: beyond `keepFinished` the oldest is forgotten. */
   private readonly finished: Record<FinishedJobState, Deque<string>> = {
     completed: new Deque<string>(),
@@ -81,7 +83,8 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
       this.jobs.set(job.id, rec);
       this.n.waiting++;
       if (job.delayMs > 0) this.later(rec, 'delayed', now + job.delayMs);
-      else this.waiting[LEVEL[job.priority]]!.push(rec);
+      if (job.group !== undefined) this.groups.add(rec, job.group);
+      else if (job.delayMs <= 0) this.waiting[LEVEL[job.priority]]!.push(rec);
       out.push({ id: job.id });
     }
     this.schedule();
@@ -137,6 +140,7 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
     const rec = this.jobs.get(id);
     if (!rec || rec.state === 'active') return false;
     this.detach(rec);
+    this.groups.left(rec);
     this.n[rec.state]--;
     this.jobs.delete(id);
     return true;
@@ -201,10 +205,18 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
   private next(): Rec | undefined {
     for (const level of this.waiting)
       for (let rec = level.shift(); rec; rec = level.shift()) if (!rec.gone) return rec;
-    return undefined;
+    return this.groups.take();
   }
 
-  private move(rec: Rec, to: JobState): void {
+  /** A job that is `waiting` again goes back to its FIFO, or readies its group. */
+  private enqueue(rec: Rec, front = false): void {
+    if (rec.job.group !== undefined) return this.groups.wake(rec);
+    const fifo = this.waiting[LEVEL[rec.job.priority]]!;
+    if (front) fifo.unshift(rec);
+    else fifo.push(rec);
+  }
+
+  private move(rec: Rec, to: StoredJobState): void {
     this.n[rec.state]--;
     this.n[to]++;
     rec.state = to;
@@ -242,23 +254,23 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
       }
       this.due.pop();
       this.move(top, 'waiting');
-      this.waiting[LEVEL[top.job.priority]]!.push(top);
+      this.enqueue(top);
     }
     this.schedule();
   }
 
   /** Settles a lease; called once per lease. */
-  settle(worker: Worker, rec: Rec, to: FinishedJobState | 'failed' | 'waiting', dueAt = 0): void {
+  settle(worker: Worker, rec: Rec, to: FinishedJobState | 'failed' | 'delayed' | 'waiting', dueAt = 0): void {
     worker.inFlight--;
     rec.lease = undefined;
     if (to === 'waiting') {
       this.move(rec, 'waiting');
-      this.waiting[LEVEL[rec.job.priority]]!.unshift(rec);
-    } else if (to === 'failed') {
-      if (dueAt > this.host.clock.now()) this.later(rec, 'failed', dueAt);
+      this.enqueue(rec, true);
+    } else if (to === 'failed' || to === 'delayed') {
+      if (dueAt > this.host.clock.now()) this.later(rec, to, dueAt);
       else {
         this.move(rec, 'waiting');
-        this.waiting[LEVEL[rec.job.priority]]!.push(rec);
+        this.enqueue(rec);
       }
     } else this.finish(rec, to);
     this.schedule();
@@ -267,6 +279,7 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
   private finish(rec: Rec, to: FinishedJobState): void {
     this.move(rec, to);
     rec.finishedAt = this.host.clock.now();
+    this.groups.left(rec);
     this.retain(rec.job.id, to);
   }
 

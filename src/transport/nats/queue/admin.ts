@@ -4,19 +4,12 @@ import type { CleanOptions, JobState } from '../../../queue/types.js';
 import { isNoMessage } from '../toolkit/provision.js';
 import type { CancelNotices } from './cancels.js';
 import type { QueueContext } from './context.js';
+import { lastMessage } from './last-message.js';
 import { cancelledWire, decodeJob, decodeWire, JobKind, NoteKind, type SettledWire } from './wire.js';
 
 /** Clean steps per call unless `limit` says. */
 const CLEAN_LIMIT = 10_000;
 const decoder = new TextDecoder();
-
-/** @returns the last message on `subject` (wildcards allowed), or null */
-export function lastMessage(ctx: QueueContext, subject: string): Promise<StoredMsg | null> {
-  return ctx.jsm.streams.getMessage(ctx.names.stream, { last_by_subj: subject }).catch((err: unknown) => {
-    if (isNoMessage(err)) return null;
-    throw err;
-  });
-}
 
 /** Every message about one job: its state subjects and its notes. */
 function everything(ctx: QueueContext, id: string): string {

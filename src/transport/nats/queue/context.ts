@@ -6,6 +6,7 @@ import type { Names, QueueNames } from '../toolkit/names.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
 import { PubAckPublisher } from '../toolkit/pub-ack.js';
 import { WireHeader } from '../toolkit/wire.js';
+import { DueJobs } from './due.js';
 
 /** What a JetStream queue store borrows from its transport. */
 export interface QueueHost {
@@ -29,6 +30,8 @@ export class QueueContext {
   readonly options: ResolvedNatsOptions;
   readonly logger: Logger;
   readonly names: QueueNames;
+  /** The queue's jobs parked until a due time. */
+  readonly due: DueJobs;
   private pubAck: PubAckPublisher | undefined;
   /** Job steps being written (each ends acked or naked): closing waits for them. */
   private readonly writing = new Set<Promise<void>>();
@@ -43,6 +46,7 @@ export class QueueContext {
     this.options = host.options;
     this.logger = host.logger;
     this.names = host.names.queue(queue);
+    this.due = new DueJobs(this);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { sleep } from '../../../time/sleep.js';
-import type { JobDeathReason, JobLease, JobNotes, StoredJob } from '../../../queue/store.js';
+import type { JobDeathReason, JobLease, JobNotes, SettleHook, StoredJob } from '../../../queue/store.js';
 import { jobDeadLetter } from '../../../queue/dead-letter.js';
 import type { JobError } from '../../../queue/types.js';
 import { cancelledWire, encodeWire, JobKind, NoteKind, notesOf, settledWire, type JobWire } from './wire.js';
@@ -48,13 +48,14 @@ export class NatsJobLease implements JobLease {
       deliveries: msg.delivered,
       ...(wire.s !== undefined && { machine: wire.s }),
       ...(this.notes && { notes: this.notes }),
+      ...(wire.f && { flow: wire.f }),
     };
   }
 
-  complete(result: unknown): void {
+  complete(result: unknown, before?: SettleHook): void {
     if (!this.settle()) return;
     this.result = result;
-    this.worker.finishLater(this);
+    this.after(before, () => this.worker.finishLater(this));
   }
 
   /** Stores the `done` record, then acks; the worker starts these at the end of the event-loop turn. */
@@ -75,16 +76,23 @@ export class NatsJobLease implements JobLease {
       a: w.a + 1,
       e: error,
       s: machine,
-      ...(delayMs > 0 && { due: Date.now() + delayMs }),
       ...(notes?.progress !== undefined && { g: notes.progress }),
       ...(notes?.logs && { l: notes.logs }),
     };
-    const kind = delayMs > 0 ? JobKind.retry : w.p;
-    this.worker.ctx.track(this.store(kind, encodeWire(next), this.msgId(JobKind.retry), delayMs));
+    const ctx = this.worker.ctx;
+    const msgId = this.msgId(JobKind.retry);
+    if (delayMs <= 0) return ctx.track(this.store(w.p, encodeWire(next), msgId, 0));
+    // Backing off, the job is parked by its due time: nothing holds it on the server meanwhile.
+    const parked = { ...next, due: Date.now() + delayMs };
+    ctx.track(this.settleWith(() => ctx.due.park(JobKind.backoff, parked, msgId), delayMs));
   }
 
-  dead(error: JobError, reason: JobDeathReason, attempts: number): void {
-    if (!this.settle()) return;
+  dead(error: JobError, reason: JobDeathReason, attempts: number, before?: SettleHook): void {
+    if (this.settle()) this.after(before, () => this.writeDead(error, reason, attempts));
+  }
+
+  /** Stores the dead letter, then the `dead` record, then acks. */
+  private writeDead(error: JobError, reason: JobDeathReason, attempts: number): void {
     const ctx = this.worker.ctx;
     const draft = jobDeadLetter(ctx.queue, this.job, error, reason, attempts, Date.now());
     const written = this.durably(() => ctx.writeDeadLetter(draft, this.msg.subject, this.msg.seq))
@@ -107,10 +115,34 @@ export class NatsJobLease implements JobLease {
     if (this.settle()) this.msg.nak(HANDBACK_DELAY_MS);
   }
 
-  cancel(attempts: number): void {
+  /** Parks the job as delayed, tries unchanged: a new message, so no delivery is counted. */
+  defer(delayMs: number): void {
+    if (!this.settle()) return;
+    const ctx = this.worker.ctx;
+    const parked = { ...this.wire, due: Date.now() + delayMs };
+    const msgId = this.msgId(JobKind.later);
+    ctx.track(this.settleWith(() => ctx.due.park(JobKind.later, parked, msgId), HANDBACK_DELAY_MS));
+  }
+
+  cancel(attempts: number, before?: SettleHook): void {
     if (!this.settle()) return;
     const body = cancelledWire(this.wire, this.msg.seq, attempts);
-    this.worker.ctx.track(this.store(JobKind.cancelled, body, this.msgId(JobKind.cancelled), 1_000));
+    const msgId = this.msgId(JobKind.cancelled);
+    this.after(before, () => this.worker.ctx.track(this.store(JobKind.cancelled, body, msgId, 1_000)));
+  }
+
+  /**
+   * Runs `step` at once, or once `before` resolved (the worker's slot is already free); a `before`
+   * that fails sends the job back.
+   */
+  private after(before: SettleHook | undefined, step: () => void): void {
+    if (!before) return step();
+    const ctx = this.worker.ctx;
+    const failed = (err: unknown): void => {
+      ctx.logger.warn({ err, jobId: this.wire.id }, 'a step before settling failed; the job comes back');
+      this.msg.nak(1_000);
+    };
+    ctx.track(before().then(step, failed));
   }
 
   /** Writes what changed, one message per kind; the stream keeps the latest of each. */
@@ -147,15 +179,16 @@ export class NatsJobLease implements JobLease {
   }
 
   /** Stores the job's next record, then acks: the step is durable before the message goes. */
-  private async store(
-    kind: JobKind,
-    body: Uint8Array,
-    msgId: string | undefined,
-    retryMs: number,
-  ): Promise<void> {
+  private store(kind: JobKind, body: Uint8Array, msgId: string | undefined, retryMs: number): Promise<void> {
+    const ctx = this.worker.ctx;
+    return this.settleWith(() => ctx.store(ctx.names.subject(this.wire.id, kind), body, msgId), retryMs);
+  }
+
+  /** Runs `write` until the broker confirms it, then acks; on failure the job comes back after `retryMs`. */
+  private async settleWith(write: () => Promise<unknown>, retryMs: number): Promise<void> {
     const ctx = this.worker.ctx;
     try {
-      await this.durably(() => ctx.store(ctx.names.subject(this.wire.id, kind), body, msgId));
+      await this.durably(write);
       this.msg.ack();
     } catch (err) {
       ctx.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');

@@ -15,16 +15,21 @@ import { isNotFound } from '../toolkit/provision.js';
 import type { QueueContext } from './context.js';
 import { JobKind } from './wire.js';
 
-/** Parked (delayed, backing-off) jobs sit unacknowledged on their consumer until due. */
-const MAX_PARKED = 1_000_000;
 const MAX_ACTIVE = 100_000;
-/** The consumers that hand out jobs: one per priority (JetStream has no per-message priority), two for parked jobs. */
-export const WORK_KINDS = [...PRIORITIES, JobKind.delayed, JobKind.retry] as const;
-/** The consumers that only count finished jobs. */
+/** The consumers that hand out jobs: one per priority (JetStream has no per-message priority). */
+export const WORK_KINDS = PRIORITIES;
+/**
+ * The consumers of jobs parked by an earlier version, whose records waited unacknowledged on them
+ * until due: no longer created, drained where they exist (see `parked.ts`).
+ */
+export const LEGACY_PARKED_KINDS = [JobKind.delayed, JobKind.retry] as const;
+/** The consumers that only count jobs: finished ones, and those parked by due time (see `due.ts`). */
 export const COUNT_CONSUMERS = {
   done: 'count_done',
   dead: 'count_dead',
   cancelled: 'count_cancelled',
+  later: 'count_later',
+  backoff: 'count_backoff',
 } as const;
 
 /**
@@ -56,7 +61,7 @@ export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions)
   }
   await Promise.all([
     ...WORK_KINDS.map((kind) => jsm.consumers.add(names.stream, workConsumer(names, kind, opts.ackWaitMs))),
-    ...[JobKind.done, JobKind.dead, JobKind.cancelled].map((kind) =>
+    ...[JobKind.done, JobKind.dead, JobKind.cancelled, JobKind.later, JobKind.backoff].map((kind) =>
       jsm.consumers.add(names.stream, {
         durable_name: COUNT_CONSUMERS[kind],
         filter_subject: names.filter(kind),
@@ -68,7 +73,6 @@ export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions)
 }
 
 function workConsumer(names: QueueNames, kind: JobKind, ackWaitMs: number): Partial<ConsumerConfig> {
-  const parked = kind === JobKind.delayed || kind === JobKind.retry;
   return {
     durable_name: kind,
     filter_subject: names.filter(kind),
@@ -76,6 +80,6 @@ function workConsumer(names: QueueNames, kind: JobKind, ackWaitMs: number): Part
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ackWaitMs),
     max_deliver: -1,
-    max_ack_pending: parked ? MAX_PARKED : MAX_ACTIVE,
+    max_ack_pending: MAX_ACTIVE,
   };
 }

@@ -1,4 +1,4 @@
-import type { StoredMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo, StoredMsg } from '@nats-io/jetstream';
 import type {
   JobNotes,
   JobSink,
@@ -12,12 +12,14 @@ import type {
 import { notesInfo } from '../../../queue/job-notes.js';
 import type { AddedJob, CleanOptions, JobInfo, JobState } from '../../../queue/types.js';
 import { isNotFound } from '../toolkit/provision.js';
-import { cancelJob, cleanJobs, lastMessage, readNotes, removeJob } from './admin.js';
+import { cancelJob, cleanJobs, readNotes, removeJob } from './admin.js';
+import { lastMessage } from './last-message.js';
 import { CancelNotices } from './cancels.js';
 import { QueueContext, type QueueHost } from './context.js';
-import { COUNT_CONSUMERS, provisionQueue, WORK_KINDS } from './provision.js';
+import { COUNT_CONSUMERS, LEGACY_PARKED_KINDS, provisionQueue, WORK_KINDS } from './provision.js';
 import { FinishedJobSweeper } from './sweeper.js';
 import { NatsQueueWorker } from './worker.js';
+import { addGrouped, cancelWaitingInGroup, removeWaitingInGroup, waitingInGroup } from './groups.js';
 import {
   decodeJob,
   decodeWire,
@@ -88,14 +90,15 @@ export class NatsQueueStore implements QueueStore {
   }
 
   private async addOne(job: NewJob): Promise<AddedJob> {
-    const delayed = job.delayMs > 0;
-    const wire = jobWire(job, delayed ? Date.now() + job.delayMs : undefined);
-    const subject = this.ctx.names.subject(job.id, delayed ? JobKind.delayed : job.priority);
-    const duplicate = await this.ctx.store(
-      subject,
-      encodeWire(wire),
-      job.dedup ? `add:${job.id}` : undefined,
-    );
+    if (job.group !== undefined) {
+      const duplicate = await addGrouped(this.ctx, { ...job, group: job.group });
+      return duplicate ? { id: job.id, duplicate: true } : { id: job.id };
+    }
+    const msgId = job.dedup ? `add:${job.id}` : undefined;
+    const duplicate =
+      job.delayMs > 0
+        ? await this.ctx.due.park(JobKind.later, { ...jobWire(job), due: Date.now() + job.delayMs }, msgId)
+        : await this.ctx.store(this.ctx.names.subject(job.id, job.priority), encodeWire(jobWire(job)), msgId);
     return duplicate ? { id: job.id, duplicate: true } : { id: job.id };
   }
 
@@ -104,13 +107,18 @@ export class NatsQueueStore implements QueueStore {
       this.lastMessage(this.ctx.names.job(id)),
       readNotes(this.ctx, id),
     ]);
-    if (!last) return undefined;
+    if (!last) return this.waitingInGroup(id);
     const kind = this.ctx.names.kindOf(last.subject) as JobKind;
     if (kind === JobKind.done || kind === JobKind.dead || kind === JobKind.cancelled)
       return this.settled(last.data, kind, notes);
     const job = decodeJob(last.data);
     const state = await this.stateOf(kind, last.seq);
     return state && { ...infoOf(job, state, job.a), ...notesInfo({ ...notesOf(job), ...notes }) };
+  }
+
+  private async waitingInGroup(id: string): Promise<JobInfo | undefined> {
+    const job = await waitingInGroup(this.ctx, id);
+    return job && infoOf(job, 'waiting', job.a);
   }
 
   private async settled(data: Uint8Array, kind: JobKind, notes: JobNotes): Promise<JobInfo | undefined> {
@@ -132,8 +140,8 @@ export class NatsQueueStore implements QueueStore {
    * One already settled whose outcome record is gone was finished and swept: undefined.
    */
   private async stateOf(kind: JobKind, seq: number): Promise<JobState | undefined> {
-    if (kind === JobKind.delayed) return 'delayed';
-    if (kind === JobKind.retry) return 'failed';
+    if (kind === JobKind.later || kind === JobKind.delayed) return 'delayed';
+    if (kind === JobKind.backoff || kind === JobKind.retry) return 'failed';
     const info = await this.ctx.jsm.consumers.info(this.ctx.names.stream, kind);
     if (seq <= info.ack_floor.stream_seq) return undefined;
     return seq > info.delivered.stream_seq ? 'waiting' : 'active';
@@ -144,43 +152,46 @@ export class NatsQueueStore implements QueueStore {
   }
 
   async counts(): Promise<StoreCounts> {
-    const { jsm, names } = this.ctx;
-    const kinds = [...WORK_KINDS, COUNT_CONSUMERS.done, COUNT_CONSUMERS.dead];
-    const [infos, cancelled] = await Promise.all([
-      Promise.all(kinds.map((k) => jsm.consumers.info(names.stream, k))),
-      this.cancelledCount(),
-    ]);
-    const c: StoreCounts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0, cancelled };
-    infos.forEach((info, i) => {
-      const k = kinds[i]!;
-      if (k === COUNT_CONSUMERS.done) c.completed = info.num_pending;
-      else if (k === COUNT_CONSUMERS.dead) c.dead = info.num_pending;
-      else if (k === JobKind.delayed) c.delayed = info.num_pending + info.num_ack_pending;
-      else if (k === JobKind.retry) c.failed = info.num_pending + info.num_ack_pending;
-      else {
-        c.waiting += info.num_pending;
-        c.active += info.num_ack_pending;
-      }
-    });
+    const counted = [...WORK_KINDS, ...Object.values(COUNT_CONSUMERS), ...LEGACY_PARKED_KINDS];
+    const infos = await Promise.all(counted.map(async (k) => this.consumerInfo(k)));
+    const pending = new Map<string, ConsumerInfo | undefined>(counted.map((k, i) => [k, infos[i]]));
+    const count = (k: string): number => pending.get(k)?.num_pending ?? 0;
+    const parked = (k: string): number => count(k) + (pending.get(k)?.num_ack_pending ?? 0);
+    const c: StoreCounts = {
+      waiting: 0,
+      active: 0,
+      delayed: count(COUNT_CONSUMERS.later) + parked(JobKind.delayed),
+      failed: count(COUNT_CONSUMERS.backoff) + parked(JobKind.retry),
+      completed: count(COUNT_CONSUMERS.done),
+      dead: count(COUNT_CONSUMERS.dead),
+      cancelled: count(COUNT_CONSUMERS.cancelled),
+    };
+    for (const k of WORK_KINDS) {
+      c.waiting += count(k);
+      c.active += pending.get(k)?.num_ack_pending ?? 0;
+    }
     return c;
   }
 
-  /** Cancelled jobs; 0 on a queue provisioned before cancels had their counting consumer. */
-  private async cancelledCount(): Promise<number> {
+  /** A consumer's info; undefined for one this queue's stream lacks (made by another version). */
+  private consumerInfo(consumer: string): Promise<ConsumerInfo | undefined> {
     const { jsm, names } = this.ctx;
-    const info = await jsm.consumers.info(names.stream, COUNT_CONSUMERS.cancelled).catch((err: unknown) => {
+    return jsm.consumers.info(names.stream, consumer).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
-    return info?.num_pending ?? 0;
   }
 
-  remove(id: string): Promise<boolean> {
-    return removeJob(this.ctx, id, this.stateOfLast, this.cancels);
+  async remove(id: string): Promise<boolean> {
+    return (
+      (await removeJob(this.ctx, id, this.stateOfLast, this.cancels)) || removeWaitingInGroup(this.ctx, id)
+    );
   }
 
-  cancel(id: string): Promise<boolean> {
-    return cancelJob(this.ctx, id, this.stateOfLast, this.cancels);
+  async cancel(id: string): Promise<boolean> {
+    return (
+      (await cancelJob(this.ctx, id, this.stateOfLast, this.cancels)) || cancelWaitingInGroup(this.ctx, id)
+    );
   }
 
   clean(options: CleanOptions): Promise<number> {
@@ -194,6 +205,7 @@ export class NatsQueueStore implements QueueStore {
     const worker = new NatsQueueWorker(this.ctx, spec, sink, release, (id) => cancels.has(id));
     this.workers.add(worker);
     this.finishedSweeper().start();
+    this.ctx.due.startMover();
     return worker;
   }
 
@@ -209,6 +221,7 @@ export class NatsQueueStore implements QueueStore {
   async close(): Promise<void> {
     this.sweeper?.stop();
     this.cancels.close();
+    await this.ctx.due.stop();
     await Promise.all([...this.workers].map((w) => w.stop()));
     // Steps of jobs that already settled are still being written: the connection must outlive them.
     await this.ctx.settled();

@@ -1,9 +1,11 @@
 import type { QueueContext } from './context.js';
+import { isNotFound } from '../toolkit/provision.js';
 import { nextRecord } from './admin.js';
+import { LEGACY_PARKED_KINDS } from './provision.js';
 import { decodeWire, FINISHED_KINDS, type JobKind, type SettledWire } from './wire.js';
 
-/** The subjects whose consumers settle a job's live messages: priorities, then parked jobs. */
-type WorkKind = Exclude<JobKind, 'done' | 'dead' | 'cancelled'>;
+/** The subjects whose consumers settle a job's live messages: priorities (and jobs parked by an earlier version). */
+type WorkKind = Exclude<JobKind, 'done' | 'dead' | 'cancelled' | 'later' | 'backoff'>;
 
 /** How often a worker's process sweeps its queue's stream. */
 export const SWEEP_EVERY_MS = 30_000;
@@ -16,7 +18,8 @@ export const SWEEP_EVERY_MS = 30_000;
  * are older than the job message of the oldest finished record still kept (records carry it), so
  * a kept job keeps its data as long as jobs finish in about the order they were taken. A live
  * job's messages are never touched: waiting and active ones sit above their consumer's ack floor,
- * and a parked job's record holds everything it needs. Every worker process sweeps; the purges
+ * and a parked job's record holds everything it needs (a job parked by due time has no job message
+ * until it is due: see `due.ts`). Every worker process sweeps; the purges
  * are idempotent.
  * @example
  * const sweeper = new FinishedJobSweeper(ctx, WORK_KINDS, 10_000);
@@ -25,6 +28,13 @@ export const SWEEP_EVERY_MS = 30_000;
 export class FinishedJobSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  /**
+   * The bound each purge by sequence last ran with: a purge that would not reach further removes
+   * nothing, and is not sent (a filtered purge scans the stream on the server).
+   */
+  private readonly purgedBelow = new Map<string, number>();
+  /** The stream's last sequence when the last sweep began. */
+  private sweptUpTo: number | undefined;
 
   /**
    * @param workKinds - the consumers that settle a job's live messages
@@ -55,7 +65,20 @@ export class FinishedJobSweeper {
     return (this.running ??= this.run().finally(() => (this.running = undefined)));
   }
 
+  /**
+   * Sweeps unless nothing was stored since the last sweep: every step that settles a job stores a
+   * record, so an idle queue's sweep costs one stream info (without subjects).
+   */
   private async run(): Promise<number> {
+    const { jsm, names } = this.ctx;
+    const lastSeq = (await jsm.streams.info(names.stream)).state.last_seq;
+    if (lastSeq === this.sweptUpTo) return 0;
+    const removed = await this.purgeFinished();
+    this.sweptUpTo = lastSeq;
+    return removed;
+  }
+
+  private async purgeFinished(): Promise<number> {
     const { jsm, names } = this.ctx;
     const { keepFinished } = this;
     let removed = 0;
@@ -66,21 +89,28 @@ export class FinishedJobSweeper {
       kept = Math.min(kept, await this.firstSeq(kind));
     }
     let live = Infinity;
-    for (const kind of this.workKinds) {
-      const settledUpTo = (await jsm.consumers.info(names.stream, kind)).ack_floor.stream_seq;
+    for (const kind of [...this.workKinds, ...LEGACY_PARKED_KINDS]) {
+      const info = await jsm.consumers.info(names.stream, kind).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (!info) continue;
+      const settledUpTo = info.ack_floor.stream_seq;
       live = Math.min(live, settledUpTo + 1);
-      const below = Math.min(settledUpTo + 1, kept);
-      if (below > 1)
-        removed += (await jsm.streams.purge(names.stream, { filter: names.filter(kind), seq: below })).purged;
+      removed += await this.purgeBelow(names.filter(kind), Math.min(settledUpTo + 1, kept));
     }
     // Progress and logs older than every kept record and every live job message belong to jobs that
     // are gone: a live job's earlier notes travel in its record (a retry carries them).
-    const notesBelow = Math.min(live, kept);
-    if (notesBelow > 1 && notesBelow !== Infinity) {
-      const filter = `${names.base}.*.x.>`;
-      removed += (await jsm.streams.purge(names.stream, { filter, seq: notesBelow })).purged;
-    }
+    removed += await this.purgeBelow(`${names.base}.*.x.>`, Math.min(live, kept));
     return removed;
+  }
+
+  /** Purges the messages on `filter` below `seq`, unless an earlier sweep already did. */
+  private async purgeBelow(filter: string, seq: number): Promise<number> {
+    if (seq <= 1 || seq === Infinity || seq <= (this.purgedBelow.get(filter) ?? 0)) return 0;
+    const { purged } = await this.ctx.jsm.streams.purge(this.ctx.names.stream, { filter, seq });
+    this.purgedBelow.set(filter, seq);
+    return purged;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { isRedrivenJob, jobFromDeadLetter } from '../../../queue/dead-letter.js';
 import type { JobNotes, NewJob } from '../../../queue/store.js';
+import type { JobFlowLink } from '../../../queue/flow-types.js';
 import type { JobError, JobPriority, JobProgress } from '../../../queue/types.js';
 
 const encoder = new TextEncoder();
@@ -9,15 +10,20 @@ const decoder = new TextDecoder();
  * What a JetStream queue stores, in one stream per queue. Every message about a job sits on
  * `<prefix>.q.<queue>.<job>.<kind>`; the stream keeps one message per subject, so the last message
  * under `<prefix>.q.<queue>.<job>.*` is the job's current state:
- * a priority kind (waiting or active), `delayed`, `retry` (failed, backing off), `done` or `dead`.
+ * a priority kind (waiting or active), `later` (delayed), `backoff` (failed, backing off), `done`,
+ * `dead` or `cancelled`.
  */
 export const JobKind = {
   critical: 'critical',
   high: 'high',
   normal: 'normal',
   low: 'low',
+  /** Parked by a version before due-time parking: drained through their consumers (see `parked.ts`). */
   delayed: 'delayed',
   retry: 'retry',
+  /** Parked by due time (see `due.ts`): a delayed job, and a failed one backing off. */
+  later: 'later',
+  backoff: 'backoff',
   done: 'done',
   dead: 'dead',
   cancelled: 'cancelled',
@@ -54,6 +60,8 @@ export interface JobWire {
   readonly g?: JobProgress;
   /** Log lines earlier tries left (carried with a retry). */
   readonly l?: readonly string[];
+  /** The job's part in a flow (carried with every step). */
+  readonly f?: JobFlowLink;
 }
 
 /** @returns the notes a job record carries, if any */
@@ -92,6 +100,7 @@ export function jobWire(job: NewJob, due?: number): JobWire {
     ...(job.maxAttempts !== undefined && { m: job.maxAttempts }),
     ...(job.backoffMs && { b: job.backoffMs }),
     ...(due !== undefined && { due }),
+    ...(job.flow && { f: job.flow }),
   };
 }
 

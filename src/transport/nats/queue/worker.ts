@@ -7,6 +7,8 @@ import type { QueueContext } from './context.js';
 import { NatsJobLease, type LeaseOwner } from './lease.js';
 import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
 import { ParkedJobs } from './parked.js';
+import { GroupDrivers } from './group-drivers.js';
+import { groupOf } from './groups.js';
 import { dropCancelled } from './cancels.js';
 import { decodeWire, JobKind, jobWire, type JobWire } from './wire.js';
 
@@ -42,6 +44,10 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   readonly leases = new Set<NatsJobLease>();
   private readonly levels: Level[];
   private readonly parked: ParkedJobs;
+  /** Drives ordered groups: puts each group's head job out, one at a time. */
+  private readonly groups: GroupDrivers;
+  /** The groups of leases of jobs from ordered groups: their settling wakes the group's driver. */
+  private readonly grouped = new Map<NatsJobLease, string>();
   private readonly max: number;
   /** Jobs fetched ahead per level: about {@link AHEAD_MS} of work at the recent rate, at least 2 × concurrency. */
   private ahead: number;
@@ -77,6 +83,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     this.ahead = this.minAhead;
     this.levels = PRIORITIES.map((kind) => ({ kind, buffer: [], pending: 0, pull: undefined }));
     this.parked = new ParkedJobs(ctx, () => this.stopped, cancelled);
+    this.groups = new GroupDrivers(ctx, Math.max(16, this.max * 4));
     this.ready = this.open();
   }
 
@@ -85,6 +92,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     if (this.stopped) return;
     if (!this.paused) this.startPulls();
     this.parked.start();
+    await this.groups.start();
+    if (this.stopped) return;
     const beat = Math.max(50, Math.floor(this.ctx.ackWaitMs / 3));
     this.heartbeat = setInterval(() => this.beat(), beat);
     this.heartbeat.unref();
@@ -156,6 +165,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   private hand(m: QueueMsg, job: JobWire): void {
     const lease = new NatsJobLease(this, m, job);
     this.leases.add(lease);
+    const group = groupOf(job);
+    if (group !== undefined) this.grouped.set(lease, group);
     this.sink.take(lease);
   }
 
@@ -201,6 +212,11 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   /** A lease settled: room for the next job. */
   settled(lease: NatsJobLease): void {
     this.leases.delete(lease);
+    const group = this.grouped.get(lease);
+    if (group !== undefined) {
+      this.grouped.delete(lease);
+      this.groups.settled(group);
+    }
     this.active--;
     // Re-paced every AHEAD_MS, or sooner once a whole fetch-ahead went by: a burst ramps up at once.
     const now = Date.now();
@@ -250,7 +266,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
 
   /**
    * Paused: the pulls end (the server drops their requests with their inbox) and fetched jobs go
-   * back, so waiting jobs stay waiting on the server; resumed: new pulls. Active jobs run on.
+   * back, so waiting jobs stay waiting on the server; resumed: new pulls. Active jobs run on. A job
+   * the server sent as the pull ended comes back after the ack wait.
    * Idempotent.
    */
   pause(paused: boolean): void {
@@ -283,7 +300,11 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     await this.ready.catch(() => undefined);
     // Active jobs keep their heartbeat until they settle; see settled().
     if (this.leases.size === 0) clearInterval(this.heartbeat);
-    await Promise.all([...this.levels.map(async (l) => l.pull?.stop()), this.parked.stop()]);
+    await Promise.all([
+      ...this.levels.map(async (l) => l.pull?.stop()),
+      this.parked.stop(),
+      this.groups.stop(),
+    ]);
     this.finish();
     for (const level of this.levels) for (const m of level.buffer.splice(0)) m.nak(HANDBACK_DELAY_MS);
     this.release();

@@ -1,0 +1,203 @@
+import { ValidationError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { Transport } from '../transport/transport.js';
+import {
+  childrenInfo,
+  FlowStore,
+  flowKey,
+  isReleased,
+  parentFailure,
+  type ChildOutcome,
+  type FlowRecord,
+} from './flow-store.js';
+import { MAX_FLOW_CHILDREN, type AddedFlow, type FlowJob } from './flow-types.js';
+import { ChildLease, ParentLease, type FlowSteps } from './flow-leases.js';
+import { newJob } from './options.js';
+import { uuidv7 } from '../events/ids.js';
+import type { JobLease, NewJob } from './store.js';
+import type { AddedJob, JobError, JobInfo } from './types.js';
+
+/** What a queue's flows borrow from it. */
+export interface FlowHost {
+  /** The queue's name. */
+  readonly queue: string;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** Stores jobs in the queue `name` of the same runtime (this one or another). */
+  add(queue: string, jobs: readonly NewJob[]): Promise<AddedJob[]>;
+  /** A parent this queue's worker ended `dead` without running it: a child died. */
+  onDead(info: JobInfo): void;
+}
+
+/** One flow store per transport: its bucket is opened once. */
+const stores = new WeakMap<Transport, FlowStore>();
+
+/**
+ * A queue's side of job flows: `addFlow`, the `waiting-children` state of its parents, and the
+ * leases of its children (whose outcomes go to their parent's record before the lease settles) and
+ * of its released parents. The record lives in the transport's key-value store (see `flow-store.ts`).
+ */
+export class Flows implements FlowSteps {
+  private readonly store: FlowStore;
+  /** Parents being added, by flow key. */
+  private readonly releasing = new Map<string, Promise<void>>();
+
+  constructor(private readonly host: FlowHost) {
+    let store = stores.get(host.transport);
+    if (!store) stores.set(host.transport, (store = new FlowStore(host.transport)));
+    this.store = store;
+  }
+
+  /**
+   * Stores the flow record, then the children; the parent follows once they finished. Every id is
+   * deterministic given the parent's, so a retry after a crash midway stores nothing twice.
+   * @throws {ValidationError} for a flow without children, a bad option, or data that is not JSON
+   */
+  async add(flow: FlowJob): Promise<AddedFlow> {
+    const { parent, children, record } = buildFlow(this.host.queue, flow);
+    const { record: stored, existed } = await this.store.create(flowKey(record.queue, parent.id), record);
+    // A retry adds again only the children its flow still waits for (the others may be swept).
+    const pending = new Set(stored.pending);
+    const byQueue = new Map<string, NewJob[]>();
+    for (const c of children)
+      if (pending.has(`${c.queue}/${c.job.id}`))
+        byQueue.set(c.queue, [...(byQueue.get(c.queue) ?? []), c.job]);
+    await Promise.all([...byQueue].map(([queue, jobs]) => this.host.add(queue, jobs)));
+    // A retry of a flow whose children all finished meanwhile: the parent may not have been added.
+    if (existed && isReleased(stored)) await this.release(stored);
+    return {
+      id: parent.id,
+      children: children.map((c) => ({ queue: c.queue, id: c.job.id })),
+      ...(existed && { duplicate: true }),
+    };
+  }
+
+  /** @returns the parent `id` of this queue while it waits for its children; undefined when none */
+  async waiting(id: string): Promise<JobInfo | undefined> {
+    const rec = await this.store.get(flowKey(this.host.queue, id));
+    if (!rec) return undefined;
+    const p = rec.parent;
+    return {
+      id,
+      name: p.name,
+      data: p.data,
+      state: 'waiting-children',
+      priority: p.priority,
+      attempts: 0,
+      children: childrenInfo(rec),
+    };
+  }
+
+  /**
+   * Hands `lease` on to `next`, wrapped when its job takes part in a flow; a parent whose child
+   * died (and failures count) ends `dead` here, without a try. Called synchronously by the store.
+   */
+  take(lease: JobLease, next: (lease: JobLease) => void): void {
+    const link = lease.job.flow;
+    if (!link) return next(lease);
+    let held = lease;
+    if (link.parent) {
+      const key = flowKey(link.parent.queue, link.parent.id);
+      held = new ChildLease(held, this, key, `${this.host.queue}/${lease.job.id}`);
+    }
+    if (link.released?.failed) return this.failParent(held, link.released.failed);
+    if (link.released) held = new ParentLease(held, this, flowKey(this.host.queue, lease.job.id));
+    next(held);
+  }
+
+  private failParent(lease: JobLease, error: JobError): void {
+    const j = lease.job;
+    this.host.logger.error({ jobId: j.id, error }, 'flow parent is dead: a child died');
+    lease.dead(error, 'handler', j.attemptsMade);
+    void this.forget(flowKey(this.host.queue, j.id));
+    const { id, name, data, priority } = j;
+    this.host.onDead({ id, name, data, state: 'dead', priority, attempts: j.attemptsMade, error });
+  }
+
+  async childSettled(key: string, child: string, outcome: ChildOutcome): Promise<void> {
+    const rec = await this.store.settle(key, child, outcome).catch((err: unknown) => {
+      this.host.logger.warn({ err, flow: key, child }, 'could not record a child; it comes back');
+      throw err;
+    });
+    if (!rec) {
+      this.host.logger.warn({ flow: key, child }, 'flow record not found; the child settles alone');
+      return;
+    }
+    if (isReleased(rec)) await this.release(rec);
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.store.remove(key).catch((err: unknown) => {
+      this.host.logger.warn({ err, flow: key }, 'could not remove a finished flow');
+    });
+  }
+
+  /**
+   * Adds the parent, deduplicated by its id: any number of releases add it once. Children that
+   * released it together in this process share one add.
+   */
+  private release(rec: FlowRecord): Promise<void> {
+    const key = flowKey(rec.queue, rec.parent.id);
+    let adding = this.releasing.get(key);
+    if (!adding) {
+      const failed = parentFailure(rec);
+      const released = failed ? { failed } : { results: rec.results };
+      const parent: NewJob = { ...rec.parent, dedup: true, flow: { released } };
+      adding = this.host.add(rec.queue, [parent]).then(() => undefined);
+      this.releasing.set(key, adding);
+      const forget = (): void => void this.releasing.delete(key);
+      adding.then(forget, forget);
+    }
+    return adding;
+  }
+}
+
+/** A flow's jobs as the stores take them, and its record. */
+interface BuiltFlow {
+  readonly parent: NewJob;
+  readonly children: readonly { readonly queue: string; readonly job: NewJob }[];
+  readonly record: FlowRecord;
+}
+
+/**
+ * @returns the flow's jobs with their ids (children default to `<parentId>:<index>`) and its record
+ * @throws {ValidationError} for a flow without children, a bad option, or data that is not JSON
+ */
+export function buildFlow(queue: string, flow: FlowJob): BuiltFlow {
+  const { ignoreChildFailure = false, ...opts } = flow.opts ?? {};
+  const n = Array.isArray(flow.children) ? flow.children.length : 0;
+  if (n < 1 || n > MAX_FLOW_CHILDREN)
+    throw new ValidationError(`a flow has 1 to ${MAX_FLOW_CHILDREN} children; got ${n}`);
+  const parent = newJob(flow.name, flow.data, { ...opts, jobId: opts.jobId ?? uuidv7() });
+  const link = { parent: { queue, id: parent.id } };
+  const children = flow.children.map((c, i) => {
+    if (typeof c.queue !== 'string' || c.queue === '')
+      throw new ValidationError(`child ${i} of flow "${flow.name}" names no queue`);
+    const job = newJob(c.name, c.data, { ...c.opts, jobId: c.opts?.jobId ?? `${parent.id}:${i}` });
+    return { queue: c.queue, job: { ...job, flow: link } };
+  });
+  const keys = children.map((c) => `${c.queue}/${c.job.id}`);
+  if (new Set(keys).size !== keys.length)
+    throw new ValidationError(`flow "${flow.name}" names a child twice`);
+  const record: FlowRecord = {
+    v: 1,
+    queue,
+    parent,
+    ignoreChildFailure,
+    children: keys,
+    pending: keys,
+    results: {},
+    failed: {},
+  };
+  checkJson(flow.name, record, children);
+  return { parent, children, record };
+}
+
+/** The record and the children's data are stored as JSON: what JSON cannot hold is refused here. */
+function checkJson(name: string, ...values: unknown[]): void {
+  try {
+    JSON.stringify(values);
+  } catch (cause) {
+    throw new ValidationError(`flow "${name}" holds data that is not JSON`, [], { cause });
+  }
+}

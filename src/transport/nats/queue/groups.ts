@@ -1,0 +1,235 @@
+import type { StoredMsg } from '@nats-io/jetstream';
+import type { NewJob } from '../../../queue/store.js';
+import { token } from '../toolkit/names.js';
+import { JetStreamRefusedError, PubAckPublisher } from '../toolkit/pub-ack.js';
+import { lastMessage } from './last-message.js';
+import type { QueueContext } from './context.js';
+import {
+  cancelledWire,
+  decodeWire,
+  encodeWire,
+  FINISHED_KINDS,
+  JobKind,
+  jobWire,
+  type JobWire,
+} from './wire.js';
+
+/** The header that makes a write a compare-and-set on its subject. */
+const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
+/** How often a driver looks at its head job's state: from the first, doubling up to the last. */
+const LOOK_MS = [2, 4, 8, 16, 32, 64, 128, 250] as const;
+
+/** A claim lost to a concurrent one is looked at again after this. */
+const CLAIM_RACE_MS = 250;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A job waiting in its group: its record, with the group. */
+export type GroupedWire = JobWire & { readonly r: string };
+
+/**
+ * Where a JetStream queue keeps its ordered groups, in the queue's stream (NATS 2.9 has neither
+ * priority groups nor per-message scheduling): each grouped job waits as an index entry
+ * `<base>.grp.<group>.<job>.q` (stream order is add order, so the group's head is the first entry
+ * under `<base>.grp.<group>.*.q`); `<base>.grp.<group>.turn` says the group has work (one message
+ * per group at most, delivered by the `groups` consumer); `<base>.grp.<group>.claim` holds which
+ * worker drives the group until when, written by compare-and-set.
+ */
+export class GroupNames {
+  constructor(private readonly base: string) {}
+
+  entry(group: string, id: string): string {
+    return `${this.base}.grp.${token(group)}.${token(id)}.q`;
+  }
+
+  /** Every entry of one group, oldest first in the stream. */
+  entries(group: string): string {
+    return `${this.base}.grp.${token(group)}.*.q`;
+  }
+
+  /** The entry of job `id`, whatever its group. */
+  entryOf(id: string): string {
+    return `${this.base}.grp.*.${token(id)}.q`;
+  }
+
+  turn(group: string): string {
+    return `${this.base}.grp.${token(group)}.turn`;
+  }
+
+  turns(): string {
+    return `${this.base}.grp.*.turn`;
+  }
+
+  /** @returns the group a turn's subject names */
+  groupOfTurn(subject: string): string {
+    const t = subject.slice(this.base.length + 5, subject.length - 5);
+    return t.startsWith('=') ? Buffer.from(t.slice(1), 'base64url').toString() : t;
+  }
+
+  claim(group: string): string {
+    return `${this.base}.grp.${token(group)}.claim`;
+  }
+}
+
+/**
+ * Adds a grouped job: its index entry, then its group's turn (a hint that wakes a driver).
+ * @returns whether the entry was a duplicate
+ */
+export async function addGrouped(ctx: QueueContext, job: NewJob & { group: string }): Promise<boolean> {
+  const names = new GroupNames(ctx.names.base);
+  const wire: GroupedWire = { ...jobWire(job), r: job.group };
+  const duplicate = await ctx.store(
+    names.entry(job.group, job.id),
+    encodeWire(wire),
+    job.dedup ? `add:${job.id}` : undefined,
+  );
+  if (!duplicate) await ctx.store(names.turn(job.group), new Uint8Array(0));
+  return duplicate;
+}
+
+/** @returns a grouped job still waiting for its turn (its index entry, before it first ran), if any */
+export async function waitingInGroup(ctx: QueueContext, id: string): Promise<JobWire | undefined> {
+  const entry = await lastMessage(ctx, new GroupNames(ctx.names.base).entryOf(id));
+  return entry ? headJob(entry) : undefined;
+}
+
+/**
+ * Removes a grouped job that has not run yet (it has no record, only its entry): its group goes on
+ * without it. @returns false when it has run (a record exists) or is not known
+ */
+export async function removeWaitingInGroup(ctx: QueueContext, id: string): Promise<boolean> {
+  const entry = await lastMessage(ctx, new GroupNames(ctx.names.base).entryOf(id));
+  if (!entry || (await jobKind(ctx, id)) !== undefined) return false;
+  return ctx.jsm.streams.deleteMessage(ctx.names.stream, entry.seq, false);
+}
+
+/**
+ * Ends a grouped job that has not run yet `cancelled`: its record first, then its entry goes.
+ * @returns false when it has run (a record exists) or is not known
+ */
+export async function cancelWaitingInGroup(ctx: QueueContext, id: string): Promise<boolean> {
+  const entry = await lastMessage(ctx, new GroupNames(ctx.names.base).entryOf(id));
+  if (!entry || (await jobKind(ctx, id)) !== undefined) return false;
+  const job = headJob(entry);
+  const body = cancelledWire(job, entry.seq, job.a);
+  await ctx.store(ctx.names.subject(id, JobKind.cancelled), body, `cancel:${id}:${entry.seq}`);
+  await ctx.jsm.streams.deleteMessage(ctx.names.stream, entry.seq, false).catch(() => false);
+  return true;
+}
+
+/** A group's claim as stored. */
+interface ClaimWire {
+  readonly owner: string;
+  /** Epoch ms after which another worker may take the group over; 0 when released. */
+  readonly until: number;
+}
+
+/** A claim this worker holds: the subject sequence its next compare-and-set expects. */
+export interface Claim {
+  seq: number;
+}
+
+/**
+ * A group's claim: one worker drives a group at a time, and a crashed driver's claim lapses after
+ * the queue's ack wait. Claims are compare-and-set writes on the group's claim subject.
+ */
+export class GroupClaims {
+  private readonly pub: PubAckPublisher;
+  readonly names: GroupNames;
+
+  constructor(
+    private readonly ctx: QueueContext,
+    private readonly owner: string,
+  ) {
+    this.pub = new PubAckPublisher(ctx.nc, ctx.options.requestTimeoutMs);
+    this.names = new GroupNames(ctx.names.base);
+  }
+
+  /** @returns the claim when this worker took the group, or ms until the current holder's claim lapses */
+  async take(group: string): Promise<Claim | number> {
+    const last = await lastMessage(this.ctx, this.names.claim(group));
+    const held = last ? (JSON.parse(decoder.decode(last.data)) as ClaimWire) : undefined;
+    const now = Date.now();
+    if (held && held.until > now && held.owner !== this.owner) return held.until - now;
+    const seq = await this.write(group, last?.seq ?? 0, now + this.ctx.ackWaitMs);
+    // Another worker claimed it a moment ago: ask again shortly, to learn until when.
+    return seq === undefined ? CLAIM_RACE_MS : { seq };
+  }
+
+  /** Extends the claim. @returns false when it was lost (another worker took the group over) */
+  async renew(group: string, claim: Claim): Promise<boolean> {
+    const seq = await this.write(group, claim.seq, Date.now() + this.ctx.ackWaitMs);
+    if (seq === undefined) return false;
+    claim.seq = seq;
+    return true;
+  }
+
+  /** Gives the group up, when the claim is still this worker's (a renewal may have just moved it on). */
+  async release(group: string, _claim: Claim): Promise<void> {
+    const last = await lastMessage(this.ctx, this.names.claim(group));
+    const held = last && (JSON.parse(decoder.decode(last.data)) as ClaimWire);
+    if (last && held && held.owner === this.owner) await this.write(group, last.seq, 0);
+  }
+
+  /** @returns the new subject sequence, or undefined when the claim changed meanwhile */
+  private async write(group: string, expected: number, until: number): Promise<number | undefined> {
+    const body = encoder.encode(JSON.stringify({ owner: this.owner, until } satisfies ClaimWire));
+    try {
+      const headers = { [EXPECTED_LAST_SUBJECT_SEQ]: String(expected) };
+      return (await this.pub.publish(this.names.claim(group), body, headers)).seq;
+    } catch (err) {
+      if (err instanceof JetStreamRefusedError) return undefined;
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.pub.close();
+  }
+}
+
+/** @returns the group's head entry (its oldest from stream sequence `after` on), or null when there is none */
+export function groupHead(
+  ctx: QueueContext,
+  names: GroupNames,
+  group: string,
+  after = 0,
+): Promise<StoredMsg | null> {
+  // `next_by_subj` is in the server's message-get API since 2.9; the client's type only lists the others.
+  const query = { seq: after, next_by_subj: names.entries(group) } as unknown as { seq: number };
+  return ctx.jsm.streams.getMessage(ctx.names.stream, query);
+}
+
+/** @returns the job's current record kind, or undefined when it has none yet (not yet run) */
+export async function jobKind(ctx: QueueContext, id: string): Promise<string | undefined> {
+  const last = await lastMessage(ctx, ctx.names.job(id));
+  return last ? ctx.names.kindOf(last.subject) : undefined;
+}
+
+/** @returns whether a record kind means the job left the live path */
+export function finished(kind: string | undefined): boolean {
+  return FINISHED_KINDS.includes(kind as (typeof FINISHED_KINDS)[number]);
+}
+
+/** @returns the job of a head entry, to run on its priority subject (its group kept, for the finish notice) */
+export function headJob(entry: StoredMsg): GroupedWire {
+  return decodeWire<GroupedWire>(entry.data);
+}
+
+/** @returns the group of a job record that came from an ordered group, if it did */
+export function groupOf(job: JobWire): string | undefined {
+  const r = (job as Partial<GroupedWire>).r;
+  return typeof r === 'string' ? r : undefined;
+}
+
+/** @returns the core subject (outside the queue's stream) that says a group's head job settled */
+export function groupNoticeSubject(ctx: QueueContext): string {
+  const queueToken = ctx.names.base.slice(ctx.names.base.lastIndexOf('.') + 1);
+  return `${ctx.options.prefix}.qgroup.${queueToken}`;
+}
+
+/** Waits between looks at a head job: `LOOK_MS[i]`, then the last. */
+export function lookAfter(i: number): number {
+  return LOOK_MS[Math.min(i, LOOK_MS.length - 1)]!;
+}
