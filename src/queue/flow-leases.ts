@@ -12,7 +12,8 @@ export interface FlowSteps {
 }
 
 /** Stands for a cancelled child in its parent's record. */
-const CANCELLED: JobError = { name: 'CancelledError', message: 'the job was cancelled' };
+/** What a cancelled child leaves its parent. */
+export const CANCELLED: JobError = { name: 'CancelledError', message: 'the job was cancelled' };
 
 /** A lease passed through; settles once, like the lease it wraps. */
 abstract class WrappedLease implements JobLease {

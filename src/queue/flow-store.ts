@@ -65,7 +65,8 @@ export function parentFailure(rec: FlowRecord): JobError | undefined {
 }
 
 function failedVerb(error: JobError): string {
-  return error.name === 'CancelledError' ? 'was cancelled' : 'died';
+  if (error.name === 'CancelledError') return 'was cancelled';
+  return error.name === 'RemovedError' ? 'was removed' : 'died';
 }
 
 /** @returns how many of the parent's children are pending and failed */

@@ -126,6 +126,29 @@ export class Flows implements FlowSteps {
     if (isReleased(rec)) await this.release(rec);
   }
 
+  /**
+   * A child that left while no worker held it (cancelled or removed): its parent hears it as
+   * failed, as from a worker. Idempotent, like every step of a flow.
+   * @param child - the child as it was just before it left
+   */
+  async childLeft(child: JobInfo | undefined, error: JobError): Promise<void> {
+    if (!child?.parent) return;
+    const { queue, id } = child.parent;
+    await this.childSettled(flowKey(queue, id), `${this.host.queue}/${child.id}`, { error });
+  }
+
+  /**
+   * Drops the flow of a parent of this queue that waits for its children: it will not run.
+   * Children already added run on, alone.
+   * @returns whether such a parent was waiting
+   */
+  async dropWaiting(id: string): Promise<boolean> {
+    const key = flowKey(this.host.queue, id);
+    if (!(await this.store.get(key))) return false;
+    await this.store.remove(key);
+    return true;
+  }
+
   async forget(key: string): Promise<void> {
     await this.store.remove(key).catch((err: unknown) => {
       this.host.logger.warn({ err, flow: key }, 'could not remove a finished flow');

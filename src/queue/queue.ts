@@ -3,6 +3,7 @@ import type { Logger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
 import { hasQueues, type JobSink, type NewJob, type QueueStore, type QueueWorker } from './store.js';
 import { Flows } from './flows.js';
+import { CANCELLED } from './flow-leases.js';
 import type { AddedFlow, FlowJob } from './flow-types.js';
 import { newJob, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
 import { JobRunner } from './runner.js';
@@ -29,6 +30,9 @@ import {
   type RepeatSchedule,
   type SchedulerInfo,
 } from './schedule.js';
+
+/** What a removed flow child leaves its parent. */
+const REMOVED = { name: 'RemovedError', message: 'the job was removed' } as const;
 
 /** What a queue borrows from its runtime. */
 export interface QueueHost extends Env {
@@ -401,7 +405,11 @@ export class Queue<D = unknown> {
    * @returns true when it was removed; false when it is active or not known
    */
   async remove(id: string): Promise<boolean> {
-    return (await this.backend).remove(id);
+    const store = await this.backend;
+    const before = await store.getJob(id);
+    if (!(await store.remove(id))) return this.flows().dropWaiting(id);
+    await this.flows().childLeft(before, REMOVED);
+    return true;
   }
 
   /**
@@ -410,7 +418,12 @@ export class Queue<D = unknown> {
    * @returns true when the job was live; false when it is not known or already finished
    */
   async cancel(id: string): Promise<boolean> {
-    return (await this.backend).cancel(id);
+    const store = await this.backend;
+    const before = await store.getJob(id);
+    if (!(await store.cancel(id))) return this.flows().dropWaiting(id);
+    // A worker that held it tells the parent too: recording a child twice changes nothing.
+    await this.flows().childLeft(before, CANCELLED);
+    return true;
   }
 
   /**

@@ -122,6 +122,8 @@ export interface JobInfo<D = unknown> {
   readonly logs?: readonly string[];
   /** A flow parent's children, while it is `waiting-children`. */
   readonly children?: FlowChildrenInfo;
+  /** A flow child's parent (`queue.addFlow`). */
+  readonly parent?: { readonly queue: string; readonly id: string };
 }
 
 /** What `queue.clean` removes. */

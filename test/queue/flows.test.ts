@@ -112,6 +112,46 @@ describe.each(transportCases)('job flows on $name', (c) => {
     expect(parentRuns).toBe(0);
   });
 
+  it('a child cancelled or removed while it waits fails its parent; a waiting parent can be cancelled', async () => {
+    const rt = await runtime();
+    const parents = rt.queue('fl-left-parents');
+    const kids = rt.queue<number>('fl-left-kids');
+    let parentRuns = 0;
+    parents.process(async () => void parentRuns++);
+    const child = (n: number) => ({ queue: 'fl-left-kids', name: 'n', data: n });
+    const a = await parents.addFlow({ name: 'a', data: null, children: [child(1), child(2)] });
+    const b = await parents.addFlow({ name: 'b', data: null, children: [child(3)] });
+    const c = await parents.addFlow({ name: 'c', data: null, children: [child(4)] });
+    expect(await kids.getJob(`${a.id}:0`)).toMatchObject({ parent: { queue: 'fl-left-parents', id: a.id } });
+    // No worker takes the children: they leave while waiting.
+    expect(await kids.cancel(`${a.id}:0`)).toBe(true);
+    expect(await kids.remove(`${b.id}:0`)).toBe(true);
+    const deadA = await poll(
+      () => parents.getJob(a.id),
+      (j) => j?.state === 'dead',
+      'parent a dead',
+    );
+    expect(deadA?.error?.message).toBe(`child fl-left-kids/${a.id}:0 was cancelled: the job was cancelled`);
+    const deadB = await poll(
+      () => parents.getJob(b.id),
+      (j) => j?.state === 'dead',
+      'parent b dead',
+    );
+    expect(deadB?.error?.message).toBe(`child fl-left-kids/${b.id}:0 was removed: the job was removed`);
+    // A parent still waiting for its children is dropped: it never runs.
+    expect(await parents.cancel(c.id)).toBe(true);
+    expect(await parents.getJob(c.id)).toBeUndefined();
+    expect(await parents.cancel(c.id)).toBe(false);
+    kids.process(async (job) => job.data);
+    await poll(
+      () => kids.counts(),
+      (n) => n.completed === 2 && n.waiting === 0,
+      'the other children ran',
+    );
+    expect(parentRuns).toBe(0);
+    expect(await parents.getJob(c.id)).toBeUndefined();
+  });
+
   it('ignoreChildFailure runs the parent anyway; the dead child is left out of its results', async () => {
     const rt = await runtime();
     const parents = rt.queue('fl-ignore-parents');

@@ -114,6 +114,7 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
       attempts: rec.attemptsMade,
       ...(rec.error && { error: rec.error }),
       ...(rec.state === 'completed' && { result: rec.result }),
+      ...(job.flow?.parent && { parent: job.flow.parent }),
       ...notesInfo(rec.notes),
     };
   }

@@ -238,5 +238,6 @@ function infoOf(job: JobWire, state: JobState, attempts: number): JobInfo {
     priority: job.p,
     attempts,
     ...(job.e && { error: job.e }),
+    ...(job.f?.parent && { parent: job.f.parent }),
   };
 }
