@@ -125,11 +125,16 @@ describe.each(transportCases)('Stately inspector on $name', (c) => {
         what: 'the jobs',
         timeoutMs: 15_000,
       });
-      await until(
-        () => view(rx.events).states('breaker:stripe').length === 4,
-        'the last events',
-        5_000,
-      ).catch((err: Error) => {
+      // Inspection events travel over a socket: the store can say "completed" before they arrive.
+      const arrived = (): boolean => {
+        const v = view(rx.events);
+        return (
+          v.states('breaker:stripe').length === 4 &&
+          v.states(`job:inspected-jobs/${lucky}`).at(-1) === 'completed' &&
+          v.states(`job:inspected-jobs/${doomed}`).at(-1) === 'dead'
+        );
+      };
+      await until(arrived, 'the last events', 5_000).catch((err: Error) => {
         throw new Error(`${err.message}: ${JSON.stringify(view(rx.events).states('breaker:stripe'))}`);
       });
       const v = view(rx.events);
