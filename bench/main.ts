@@ -53,7 +53,11 @@ for (const name of names) {
   const block = render(name, section);
   const [start, end] = MARK(name);
   const at = doc.indexOf(start);
-  doc = at >= 0 ? doc.slice(0, at) + block + doc.slice(doc.indexOf(end) + end.length) : `${doc}\n\n${block}`;
+  // A new section goes before the hand-written design measurements, which stay last.
+  const design = doc.indexOf('\n## Design measurements');
+  const insert = (d: string): string =>
+    design >= 0 ? `${d.slice(0, design)}\n\n${block}\n${d.slice(design)}` : `${d}\n\n${block}`;
+  doc = at >= 0 ? doc.slice(0, at) + block + doc.slice(doc.indexOf(end) + end.length) : insert(doc);
 }
 doc = header() + doc.slice(doc.indexOf('\n\n<!--') >= 0 ? doc.indexOf('\n\n<!--') : doc.length);
 writeFileSync(FILE, doc.trimEnd() + '\n');

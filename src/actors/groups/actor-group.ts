@@ -82,7 +82,8 @@ export class ActorGroup {
 
   /** Counts a member out; the group stops when it is full and empty. */
   leave(): void {
-    if (--this.members === 0 && this.full) this.ref.stop();
+    // After the turn: a member that leaves as it reaches a final state still tells its parent so.
+    if (--this.members === 0 && this.full) queueMicrotask(() => this.ref.stop());
   }
 
   /** Stops the group actor (the supervisor's shutdown, once its members are stopped). */
