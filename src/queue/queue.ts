@@ -420,7 +420,11 @@ export class Queue<D = unknown> {
   async cancel(id: string): Promise<boolean> {
     const store = await this.backend;
     const before = await store.getJob(id);
-    if (!(await store.cancel(id))) return this.flows().dropWaiting(id);
+    if (!(await store.cancel(id))) {
+      // A cancel retried after its parent was not told (that write failed): tell it now.
+      if (before?.state === 'cancelled' && before.parent) await this.flows().childLeft(before, CANCELLED);
+      return before ? false : this.flows().dropWaiting(id);
+    }
     // A worker that held it tells the parent too: recording a child twice changes nothing.
     await this.flows().childLeft(before, CANCELLED);
     return true;

@@ -126,6 +126,8 @@ describe.each(transportCases)('job flows on $name', (c) => {
     // No worker takes the children: they leave while waiting.
     expect(await kids.cancel(`${a.id}:0`)).toBe(true);
     expect(await kids.remove(`${b.id}:0`)).toBe(true);
+    // Retried: already cancelled, so false; its parent is told again, which changes nothing.
+    expect(await kids.cancel(`${a.id}:0`)).toBe(false);
     const deadA = await poll(
       () => parents.getJob(a.id),
       (j) => j?.state === 'dead',
