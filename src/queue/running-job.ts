@@ -1,4 +1,3 @@
-import type { ActorGroup } from '../actors/groups/actor-group.js';
 import type { RetryJobActorRef, RetryJobContext } from '../machines/retry-job.machine.js';
 import type { JobLease } from './store.js';
 import type { RunnerOptions } from './runner-options.js';
@@ -79,17 +78,15 @@ export class HeldJob {
     readonly holder: JobHolder,
     readonly lease: JobLease,
     readonly actor: RetryJobActorRef,
-    private readonly group: ActorGroup,
   ) {
     const notes = lease.job.notes;
     this.progress = notes?.progress;
     this.logs = notes?.logs && [...notes.logs];
   }
 
-  /** The job leaves this worker: its actor leaves its group, stopped first when it has not finished. */
+  /** The job leaves this worker: its actor is stopped when it has not finished. */
   leave(stop: boolean): void {
-    if (stop) this.group.stopMember(this.actor);
-    this.group.leave();
+    if (stop) this.actor.stop();
   }
 
   /** Runs try `attempt` of the handler; its outcome goes to the actor as `try.done` / `try.failed`. */

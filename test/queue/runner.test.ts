@@ -3,7 +3,7 @@ import type { JobError } from '../../src/queue/types.js';
 import type { JobLease, StoredJob } from '../../src/queue/store.js';
 import { JobRunner, STALL_MARGIN } from '../../src/queue/runner.js';
 import { systemClock } from '../../src/time/clock.js';
-import { fixed } from '../../src/retry/backoff.js';
+import { fixed, type Backoff } from '../../src/retry/backoff.js';
 import { testLogger } from '../support/events.js';
 
 function lease(job: Partial<StoredJob>) {
@@ -31,12 +31,12 @@ function lease(job: Partial<StoredJob>) {
   return { l, calls };
 }
 
-function runner(handler: (job: { attempt: number }) => unknown) {
+function runner(handler: (job: { attempt: number }) => unknown, backoff: Backoff = fixed({ delayMs: 5 })) {
   return new JobRunner({
     queue: 'q',
     handler,
     maxAttempts: 3,
-    backoff: fixed({ delayMs: 5 }),
+    backoff,
     timeoutMs: 0,
     clock: systemClock,
     logger: testLogger,
@@ -81,5 +81,23 @@ describe('job runner', () => {
     await r.whenIdle();
     expect(attempts).toEqual([2]);
     expect(calls).toEqual(['complete']);
+  });
+
+  it('hands a job back, and holds nothing, when its actor fails (a backoff that throws)', async () => {
+    const r = runner(
+      () => {
+        throw new Error('try failed');
+      },
+      {
+        delay: () => {
+          throw new Error('no delay');
+        },
+      },
+    );
+    const { l, calls } = lease({});
+    r.take(l);
+    await r.whenIdle();
+    expect(calls).toEqual(['release']);
+    expect(r.actors()).toEqual([]);
   });
 });
