@@ -135,14 +135,17 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   }
 
   private pick(): QueueMsg | undefined {
-    for (const level of this.levels) {
+    for (const [i, level] of this.levels.entries()) {
       const m = level.buffer.shift();
       if (m) {
         level.pull?.pull();
         return m;
       }
       if (level.pending > 0) {
-        this.scheduleRecheck();
+        // Lower levels wait; a recheck matters only when one of them has work to wait with (it
+        // reads consumer infos, which cost the server a pass over the queue's subjects).
+        if (this.levels.some((l, j) => j > i && (l.buffer.length > 0 || l.pending > 0)))
+          this.scheduleRecheck();
         return undefined;
       }
     }
