@@ -75,7 +75,6 @@ export interface RetryJobContext {
   readonly error: JobFailure | undefined;
   /** Why the last try failed. */
   readonly reason: 'handler' | 'timeout' | undefined;
-  readonly result: unknown;
 }
 
 /**
@@ -125,11 +124,16 @@ const hostTimer: BackoffLogic = {
   restoreSnapshot: (snapshot) => snapshot as BackoffSnapshot,
 };
 
-/** The context a job starts with: no try made in this life yet, no error, no result. */
+/**
+ * The context a job starts with: no error. A held job that is not stalled starts its next try as
+ * it is created, so that try is counted here; later tries count as they start (`beginAttempt`).
+ * Counting it here rather than on entry saves every job a snapshot copy.
+ */
 export function retryJobContext(input: RetryJobInput): RetryJobContext {
+  const startsTry = (input.held ?? false) && !((input.stalledDeliveries ?? 0) > 0);
   return {
     id: input.id,
-    attempt: input.attemptsMade,
+    attempt: input.attemptsMade + (startsTry ? 1 : 0),
     maxAttempts: input.maxAttempts,
     timeoutMs: input.timeoutMs,
     backoffMs: input.backoffMs,
@@ -138,7 +142,6 @@ export function retryJobContext(input: RetryJobInput): RetryJobContext {
     stalled: input.stalledDeliveries ?? 0,
     error: undefined,
     reason: undefined,
-    result: undefined,
   };
 }
 
@@ -175,11 +178,6 @@ export const retryJobMachine = setup({
     }),
     beginAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     undoAttempt: assign({ attempt: ({ context }) => context.attempt - 1 }),
-    recordResult: assign({
-      result: ({ event }) => (event.type === 'try.done' ? event.output : undefined),
-      error: undefined,
-      reason: undefined,
-    }),
     recordError: assign({
       error: ({ event }) => describeError(event.type === 'try.failed' ? event.error : undefined),
       reason: 'handler' as const,
@@ -204,6 +202,8 @@ export const retryJobMachine = setup({
 }).createMachine({
   id: 'retryJob',
   context: ({ input }) => retryJobContext(input),
+  // A completed job's result (the output of the try that completed it); undefined otherwise.
+  output: ({ event }) => event.output,
   initial: 'waiting',
   states: {
     waiting: {
@@ -213,13 +213,17 @@ export const retryJobMachine = setup({
         { guard: 'startsHeld', target: 'active.running' },
       ],
       on: {
-        'job.start': [{ guard: 'hasTimeout', target: 'active.timed' }, { target: 'active.running' }],
+        'job.start': [
+          { guard: 'hasTimeout', target: 'active.timed', actions: 'beginAttempt' },
+          { target: 'active.running', actions: 'beginAttempt' },
+        ],
         'job.stalled': { target: 'dead', actions: 'recordStall' },
         'job.cancel': 'cancelled',
       },
     },
     active: {
-      entry: ['beginAttempt', 'startTry'],
+      // The try was counted on the way in (by the transition, or as a held job's actor was created).
+      entry: 'startTry',
       // `timed` when the job has a timeout: its `after` is the only timer a try arms.
       initial: 'running',
       states: {
@@ -229,7 +233,7 @@ export const retryJobMachine = setup({
         },
       },
       on: {
-        'try.done': { target: 'completed', actions: 'recordResult' },
+        'try.done': 'completed',
         'try.failed': { target: 'settling', actions: 'recordError' },
         'job.release': { target: 'released', actions: ['abortTry', 'undoAttempt', report('released')] },
         'job.cancel': { target: 'cancelled', actions: 'abortTry' },
@@ -245,7 +249,10 @@ export const retryJobMachine = setup({
         id: BACKOFF_ID,
         src: 'backoff',
         input: ({ context }) => ({ ms: context.retryDelayMs }),
-        onDone: [{ guard: 'hasTimeout', target: 'active.timed' }, { target: 'active.running' }],
+        onDone: [
+          { guard: 'hasTimeout', target: 'active.timed', actions: 'beginAttempt' },
+          { target: 'active.running', actions: 'beginAttempt' },
+        ],
       },
       on: {
         'job.stalled': { target: 'dead', actions: 'recordStall' },
@@ -254,7 +261,11 @@ export const retryJobMachine = setup({
         'job.release': { actions: report('released') },
       },
     },
-    completed: { type: 'final', entry: report('completed') },
+    completed: {
+      type: 'final',
+      entry: report('completed'),
+      output: ({ event }) => (event.type === 'try.done' ? event.output : undefined),
+    },
     dead: { type: 'final', entry: report('dead') },
     /** Cancelled (`queue.cancel`): never retried, no dead letter. */
     cancelled: { type: 'final', entry: report('cancelled') },

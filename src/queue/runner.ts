@@ -175,7 +175,7 @@ export class JobRunner {
     this.forget(held);
     if (outcome === 'completed') {
       held.leave(false);
-      held.lease.complete(ctx.result);
+      held.lease.complete(held.actor.getSnapshot().output);
       o.observer?.onCompleted?.(o.queue, o.clock.now() - held.started, ctx.attempt);
       o.emit('completed', () => held.info('completed', ctx));
     } else if (outcome === 'failed') this.failed(held, ctx);

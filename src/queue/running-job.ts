@@ -170,8 +170,9 @@ export class HeldJob {
       state,
       priority: j.priority,
       attempts: ctx.attempt,
-      ...(ctx.error && { error: ctx.error }),
-      ...(state === 'completed' && { result: ctx.result }),
+      ...(state === 'completed'
+        ? { result: this.actor.getSnapshot().output }
+        : ctx.error && { error: ctx.error }),
       ...notesInfo({ ...(this.progress !== undefined && { progress: this.progress }), logs: this.logs }),
     };
   }

@@ -63,6 +63,24 @@ describe('retry-job machine', () => {
     expect(t.tries).toEqual([2]);
   });
 
+  it('created held, counts each try once through failures, and outputs the result of the one that completed', () => {
+    const t = start({ held: true, backoffMs: [10, 10] });
+    t.fail();
+    t.clock.advance(10);
+    t.fail();
+    t.clock.advance(10);
+    t.done('third');
+    expect(t.tries).toEqual([1, 2, 3]);
+    expect(t.ctx().attempt).toBe(3);
+    expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', value: 'completed', output: 'third' });
+  });
+
+  it('outputs nothing when it ends dead', () => {
+    const t = start({ held: true, maxAttempts: 1 });
+    t.fail();
+    expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', value: 'dead', output: undefined });
+  });
+
   it('created held with stalled deliveries, is dead at once with those tries counted', () => {
     const t = start({ held: true, attemptsMade: 1, stalledDeliveries: 7 });
     expect(t.state()).toBe('dead');
@@ -76,8 +94,8 @@ describe('retry-job machine', () => {
     t.actor.send({ type: 'job.start' });
     t.done({ sent: true });
     expect(t.state()).toBe('completed');
-    expect(t.ctx()).toMatchObject({ attempt: 1, result: { sent: true }, error: undefined });
-    expect(t.actor.getSnapshot().status).toBe('done');
+    expect(t.ctx()).toMatchObject({ attempt: 1, error: undefined });
+    expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', output: { sent: true } });
     expect(t.reports).toEqual(['completed']);
   });
 
@@ -159,7 +177,7 @@ describe('retry-job machine', () => {
     t.clock.advance(10);
     t.done('late');
     expect(t.state()).toBe('failed');
-    expect(t.ctx().result).toBeUndefined();
+    expect(t.actor.getSnapshot().output).toBeUndefined();
   });
 
   it('backs off as the host plans when the job has no backoff of its own', () => {
