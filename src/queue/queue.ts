@@ -15,6 +15,7 @@ import type {
   JobCounts,
   JobInfo,
   JobOptions,
+  JobState,
   QueueEvents,
 } from './types.js';
 import { PauseState, queueBucket } from './pause.js';
@@ -33,6 +34,8 @@ import {
 
 /** What a removed flow child leaves its parent. */
 const REMOVED = { name: 'RemovedError', message: 'the job was removed' } as const;
+/** States of a job no worker holds that `remove` takes away: a flow child in one leaves through `removeChild`. */
+const UNHELD: ReadonlySet<JobState> = new Set(['waiting', 'delayed', 'failed', 'cancelled']);
 
 /** What a queue borrows from its runtime. */
 export interface QueueHost extends Env {
@@ -407,9 +410,22 @@ export class Queue<D = unknown> {
   async remove(id: string): Promise<boolean> {
     const store = await this.backend;
     const before = await store.getJob(id);
+    if (before?.parent && UNHELD.has(before.state)) return this.removeChild(store, before);
     if (!(await store.remove(id))) return this.flows().dropWaiting(id);
     await this.flows().childLeft(before, REMOVED);
     return true;
+  }
+
+  /**
+   * A flow child leaves as `cancelled` first, a record that keeps its parent link; its parent hears
+   * of it; then the record goes. A remove retried after the parent's write failed finds the record
+   * and tells the parent again (telling twice changes nothing), where a record already gone would
+   * leave the parent waiting for ever.
+   */
+  private async removeChild(store: QueueStore, child: JobInfo): Promise<boolean> {
+    if (child.state !== 'cancelled') await store.cancel(child.id);
+    await this.flows().childLeft(child, REMOVED);
+    return store.remove(child.id);
   }
 
   /**

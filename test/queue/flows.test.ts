@@ -154,6 +154,41 @@ describe.each(transportCases)('job flows on $name', (c) => {
     expect(await parents.getJob(c.id)).toBeUndefined();
   });
 
+  it('a remove or cancel whose write to the parent failed tells the parent when it is retried', async () => {
+    const rt = await runtime();
+    const parents = rt.queue('fl-rm-parents');
+    const kids = rt.queue<number>('fl-rm-kids');
+    let parentRuns = 0;
+    parents.process(async () => void parentRuns++);
+    const child = { queue: 'fl-rm-kids', name: 'n', data: 1 };
+    const removed = await parents.addFlow({ name: 'p', data: null, children: [child] });
+    const cancelled = await parents.addFlow({ name: 'p', data: null, children: [child] });
+    // The flow record's write is lost once each time (a leader election, say), as the parent is told.
+    const store = (kids as unknown as { flows(): { store: FlowStore } }).flows().store;
+    const settle = store.settle.bind(store);
+    let calls = 0;
+    store.settle = (...args) =>
+      calls++ % 2 === 0 ? Promise.reject(new Error('write lost')) : settle(...args);
+    await expect(kids.remove(`${removed.id}:0`)).rejects.toThrow('write lost');
+    expect(await kids.remove(`${removed.id}:0`)).toBe(true);
+    expect(await kids.getJob(`${removed.id}:0`)).toBeUndefined();
+    await expect(kids.cancel(`${cancelled.id}:0`)).rejects.toThrow('write lost');
+    expect(await kids.cancel(`${cancelled.id}:0`)).toBe(false);
+    for (const [flow, how] of [
+      [removed, 'removed'],
+      [cancelled, 'cancelled'],
+    ] as const) {
+      const dead = await poll(
+        () => parents.getJob(flow.id),
+        (j) => j?.state === 'dead',
+        `the parent hears of the ${how} child`,
+      );
+      expect(dead?.error?.message).toBe(`child fl-rm-kids/${flow.id}:0 was ${how}: the job was ${how}`);
+    }
+    expect(parentRuns).toBe(0);
+    expect(await kids.remove(`${removed.id}:0`)).toBe(false);
+  });
+
   it('ignoreChildFailure runs the parent anyway; the dead child is left out of its results', async () => {
     const rt = await runtime();
     const parents = rt.queue('fl-ignore-parents');

@@ -128,7 +128,7 @@ export class NatsQueueStore implements QueueStore {
     const state: JobState =
       kind === JobKind.done ? 'completed' : kind === JobKind.dead ? 'dead' : 'cancelled';
     return {
-      ...infoOf(job ?? { v: 1, id: s.id, n: s.n ?? '', d: s.d, p: s.p, a: s.a }, state, s.a),
+      ...infoOf(job ?? { v: 1, id: s.id, n: s.n ?? '', d: s.d, p: s.p, a: s.a, f: s.f }, state, s.a),
       ...(s.e && { error: s.e }),
       ...(kind === JobKind.done && { result: s.r }),
       ...notesInfo({ ...(job && notesOf(job)), ...notes }),

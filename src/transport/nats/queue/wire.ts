@@ -83,6 +83,8 @@ export interface SettledWire {
   /** The job's name and data, on a record whose job message is gone (a job cancelled while parked or waiting). */
   readonly n?: string;
   readonly d?: unknown;
+  /** The job's part in a flow, on a record whose job message is gone: its parent can still be told. */
+  readonly f?: JobFlowLink;
 }
 
 /**
@@ -129,7 +131,16 @@ export function decodeWire<T = JobWire | SettledWire>(data: Uint8Array): T {
  * since a cancel deletes the job message
  */
 export function cancelledWire(job: JobWire, jobSeq: number, attempts: number): Uint8Array {
-  const record: SettledWire = { v: 1, id: job.id, p: job.p, a: attempts, q: jobSeq, n: job.n, d: job.d };
+  const record: SettledWire = {
+    v: 1,
+    id: job.id,
+    p: job.p,
+    a: attempts,
+    q: jobSeq,
+    n: job.n,
+    d: job.d,
+    ...(job.f && { f: job.f }),
+  };
   return encodeWire(job.e ? { ...record, e: job.e } : record);
 }
 
