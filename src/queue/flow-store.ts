@@ -9,6 +9,12 @@ import type { JobError } from './types.js';
 const CAS_TRIES = 100;
 /** Flows whose latest record this process remembers. */
 const KNOWN_MAX = 10_000;
+/**
+ * The largest flow record, as JSON, on every transport: one message on NATS (whose default
+ * `max_payload` is 1 MiB), with room for headers. The parent travels with its children's results
+ * too, so this also bounds the parent's message.
+ */
+export const MAX_FLOW_RECORD_BYTES = 1_000_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -66,6 +72,7 @@ export function parentFailure(rec: FlowRecord): JobError | undefined {
 
 function failedVerb(error: JobError): string {
   if (error.name === 'CancelledError') return 'was cancelled';
+  if (error.name === 'ResultTooLargeError') return 'completed, but its result could not be kept';
   return error.name === 'RemovedError' ? 'was removed' : 'died';
 }
 
@@ -159,10 +166,10 @@ export class FlowStore {
       const cached = this.known.get(key);
       const cur = cached ?? (await read(kv, key));
       if (!cur) return undefined;
-      const next = batch.reduce((rec, step) => withOutcome(rec, step.child, step.outcome), cur.rec);
+      const { next, body } = fitted(cur.rec, batch);
       if (next === cur.rec) return next;
       try {
-        this.remember(key, next, await kv.update(key, encode(next), cur.revision));
+        this.remember(key, next, await kv.update(key, body, cur.revision));
         return next;
       } catch (err) {
         if (!(err instanceof KvConflictError)) throw err;
@@ -243,6 +250,43 @@ function withOutcome(rec: FlowRecord, child: string, outcome: ChildOutcome): Flo
   const pending = rec.pending.filter((c) => c !== child);
   if ('error' in outcome) return { ...rec, pending, failed: { ...rec.failed, [child]: outcome.error } };
   return { ...rec, pending, results: { ...rec.results, [child]: outcome.result } };
+}
+
+/**
+ * @returns the record with the batch's outcomes, and its bytes. Results that would make it larger
+ * than {@link MAX_FLOW_RECORD_BYTES} (the largest first) are recorded as the child's failure
+ * instead: a record that cannot be stored would send the child back to run again and again.
+ */
+function fitted(rec: FlowRecord, batch: readonly Step[]): { next: FlowRecord; body: Uint8Array } {
+  const apply = (steps: readonly Step[]): FlowRecord =>
+    steps.reduce((r, step) => withOutcome(r, step.child, step.outcome), rec);
+  let next = apply(batch);
+  let body = encode(next);
+  if (body.length <= MAX_FLOW_RECORD_BYTES) return { next, body };
+  const steps = [...batch];
+  const bySize = steps
+    .map((step, i) => ({ i, bytes: 'result' in step.outcome ? resultBytes(step.outcome.result) : 0 }))
+    .filter((r) => r.bytes > 0)
+    .sort((x, y) => y.bytes - x.bytes);
+  for (const { i, bytes } of bySize) {
+    const step = steps[i]!;
+    steps[i] = { ...step, outcome: { error: tooLarge(step.child, bytes) } };
+    next = apply(steps);
+    body = encode(next);
+    if (body.length <= MAX_FLOW_RECORD_BYTES) return { next, body };
+  }
+  return { next, body };
+}
+
+function resultBytes(result: unknown): number {
+  return JSON.stringify(result)?.length ?? 0;
+}
+
+function tooLarge(child: string, bytes: number): JobError {
+  return {
+    name: 'ResultTooLargeError',
+    message: `the result of ${child} (${bytes} bytes as JSON) does not fit its flow's record (${MAX_FLOW_RECORD_BYTES} bytes with every other result)`,
+  };
 }
 
 /** Spreads children that collided apart: a short random wait that grows with the tries. */

@@ -6,6 +6,7 @@ import {
   FlowStore,
   flowKey,
   isReleased,
+  MAX_FLOW_RECORD_BYTES,
   parentFailure,
   type ChildOutcome,
   type FlowRecord,
@@ -213,6 +214,11 @@ export function buildFlow(queue: string, flow: FlowJob): BuiltFlow {
     failed: {},
   };
   checkJson(flow.name, record, children);
+  const bytes = Buffer.byteLength(JSON.stringify(record));
+  if (bytes > MAX_FLOW_RECORD_BYTES)
+    throw new ValidationError(
+      `flow "${flow.name}" is ${bytes} bytes as JSON, over the ${MAX_FLOW_RECORD_BYTES} its record may hold`,
+    );
   return { parent, children, record };
 }
 

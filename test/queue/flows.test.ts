@@ -189,6 +189,49 @@ describe.each(transportCases)('job flows on $name', (c) => {
     expect(await kids.remove(`${removed.id}:0`)).toBe(false);
   });
 
+  it('a child whose result does not fit the flow record fails the parent once, and runs once', async () => {
+    const rt = await runtime();
+    const parents = rt.queue('fl-big-parents');
+    const kids = rt.queue<number>('fl-big-kids');
+    let parentRuns = 0;
+    const kidRuns = new Map<number, number>();
+    parents.process(async () => void parentRuns++);
+    kids.process((job) => {
+      kidRuns.set(job.data, (kidRuns.get(job.data) ?? 0) + 1);
+      return 'x'.repeat(job.data);
+    });
+    const flow = await parents.addFlow({
+      name: 'p',
+      data: null,
+      children: [
+        { queue: 'fl-big-kids', name: 'small', data: 10 },
+        { queue: 'fl-big-kids', name: 'big', data: 1_200_000 },
+      ],
+    });
+    const dead = await poll(
+      () => parents.getJob(flow.id),
+      (j) => j?.state === 'dead',
+      'the parent fails',
+      20_000,
+    );
+    expect(dead?.error?.message).toMatch(
+      new RegExp(`^child fl-big-kids/${flow.id}:1 completed, but its result could not be kept: `),
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(parentRuns).toBe(0);
+    expect([...kidRuns].sort()).toEqual([
+      [10, 1],
+      [1_200_000, 1],
+    ]);
+    await expect(
+      parents.addFlow({
+        name: 'huge',
+        data: 'y'.repeat(1_100_000),
+        children: [{ queue: 'fl-big-kids', name: 'small', data: 1 }],
+      }),
+    ).rejects.toThrow(ValidationError);
+  });
+
   it('ignoreChildFailure runs the parent anyway; the dead child is left out of its results', async () => {
     const rt = await runtime();
     const parents = rt.queue('fl-ignore-parents');

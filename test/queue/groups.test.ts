@@ -3,7 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { fixed } from '../../src/retry/backoff.js';
 import type { Job } from '../../src/queue/types.js';
-import { until } from '../support/wait.js';
+import { deferred, poll, until } from '../support/wait.js';
 import { useRuntimes } from '../support/runtime.js';
 import { transportCase, transportCases } from '../support/transports.js';
 
@@ -55,6 +55,41 @@ describe.each(transportCases)('ordered groups on $name', (c) => {
     const serial = 1_000 * 5;
     expect(wall).toBeLessThan(serial / 1.5);
   }, 40_000);
+
+  it('counts jobs waiting in their groups as waiting, before and while a worker runs them', async () => {
+    const rt = await runtime();
+    const q = rt.queue<Step>('ordered-counts', { concurrency: 4 });
+    const jobs = Array.from({ length: 50 }, (_, i) => ({
+      name: 'step',
+      data: { g: `g${i % 5}`, n: i },
+      opts: { group: `g${i % 5}` },
+    }));
+    await q.addBulk(jobs);
+    expect(await q.counts()).toMatchObject({ waiting: 50, active: 0, completed: 0 });
+    const gate = deferred();
+    let started = 0;
+    q.process(async () => {
+      started++;
+      await gate.promise;
+    });
+    await until(() => started === 4, 'a job of four groups running');
+    // Four groups' heads run; every other job waits, in its group or as a job. (On NATS a head
+    // fetched ahead by the worker counts as active, and a group between two heads may count one
+    // short while its driver moves on.)
+    const running = await q.counts();
+    expect(running.active).toBeGreaterThanOrEqual(4);
+    expect(running.active).toBeLessThanOrEqual(5);
+    expect(running.waiting + running.active).toBeGreaterThanOrEqual(49);
+    expect(running.waiting + running.active).toBeLessThanOrEqual(50);
+    gate.resolve();
+    await poll(
+      () => q.counts(),
+      (n) => n.completed === 50,
+      'every job completed',
+      20_000,
+    );
+    expect(await q.counts()).toMatchObject({ waiting: 0, active: 0, completed: 50 });
+  });
 
   it('a failing job blocks its group through its retries until it completes', async () => {
     const rt = await runtime();

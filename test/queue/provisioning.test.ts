@@ -40,7 +40,7 @@ describe('job queue on nats: provisioning', () => {
     const first = await runtime('first');
     await first.queue('prov').ready();
     await nc!.flush();
-    expect(api.count('CONSUMER.CREATE')).toBe(9);
+    expect(api.count('CONSUMER.CREATE')).toBe(11);
 
     api.reset();
     const second = await runtime('second');
@@ -57,7 +57,7 @@ describe('job queue on nats: provisioning', () => {
     const q = third.queue('prov');
     await q.ready();
     await nc!.flush();
-    expect(api.count('CONSUMER.CREATE')).toBe(9);
+    expect(api.count('CONSUMER.CREATE')).toBe(11);
     expect((await jsm.consumers.info(api.stream, 'count_done')).config.durable_name).toBe('count_done');
     await q.add('j', { n: 1 });
     q.process(() => 'done');
@@ -72,7 +72,7 @@ describe('job queue on nats: provisioning', () => {
     const second = await runtime('second');
     await second.queue('prov-wait', { ackWaitMs: 20_000 }).ready();
     await nc!.flush();
-    expect(api.count('CONSUMER.CREATE')).toBe(9);
+    expect(api.count('CONSUMER.CREATE')).toBe(11);
     const jsm = await jetstreamManager(nc!);
     expect((await jsm.consumers.info(api.stream, 'normal')).config.ack_wait).toBe(20_000 * 1_000_000);
   });

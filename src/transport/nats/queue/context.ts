@@ -8,6 +8,11 @@ import { PubAckPublisher } from '../toolkit/pub-ack.js';
 import { WireHeader } from '../toolkit/wire.js';
 import { DueJobs } from './due.js';
 
+/** NATS's default `max_payload`, when the server does not say. */
+const DEFAULT_MAX_PAYLOAD = 1_048_576;
+/** Room left under `max_payload` for the headers a record travels with. */
+const HEADER_ROOM = 1_024;
+
 /** What a JetStream queue store borrows from its transport. */
 export interface QueueHost {
   readonly nc: NatsConnection;
@@ -47,6 +52,11 @@ export class QueueContext {
     this.logger = host.logger;
     this.names = host.names.queue(queue);
     this.due = new DueJobs(this);
+  }
+
+  /** The largest record body the stream takes: the server's `max_payload`, less room for headers. */
+  get maxRecordBytes(): number {
+    return (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM;
   }
 
   /**

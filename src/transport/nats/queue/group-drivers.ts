@@ -1,5 +1,4 @@
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import { nanos, type Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 import { uuidv7 } from '../../../events/ids.js';
 import type { Pull } from '../toolkit/pull.js';
 import type { QueueContext } from './context.js';
@@ -15,14 +14,12 @@ import {
   type GroupNames,
 } from './groups.js';
 import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
+import { GROUPS_CONSUMER } from './provision.js';
 import { encodeWire, type JobWire } from './wire.js';
 
 const encoder = new TextEncoder();
 const noop = (): void => undefined;
 const decoder = new TextDecoder();
-
-/** The consumer that hands out group turns. */
-export const GROUPS_CONSUMER = 'groups';
 
 /** One group this worker drives: its claim and the turn message it holds meanwhile. */
 interface Driver {
@@ -70,16 +67,11 @@ export class GroupDrivers {
   /** Provisions the `groups` consumer (when allowed) and starts taking turns. */
   async start(): Promise<void> {
     const { jsm, names, options, ackWaitMs } = this.ctx;
-    if (options.provision)
-      await jsm.consumers.add(names.stream, {
-        durable_name: GROUPS_CONSUMER,
-        filter_subject: this.names.turns(),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(ackWaitMs),
-        max_deliver: -1,
-      });
-    else if (!(await jsm.consumers.info(names.stream, GROUPS_CONSUMER).catch(() => undefined))) {
+    // Provisioned with the queue's other consumers (`provision.ts`).
+    if (
+      !options.provision &&
+      !(await jsm.consumers.info(names.stream, GROUPS_CONSUMER).catch(() => undefined))
+    ) {
       this.ctx.logger.info('no groups consumer (not provisioned): this worker drives no ordered groups');
       return;
     }

@@ -57,6 +57,11 @@ export class GroupNames {
     return `${this.base}.grp.${token(group)}.turn`;
   }
 
+  /** Every entry of every group: jobs waiting in their groups (and each group's head until it finished). */
+  allEntries(): string {
+    return `${this.base}.grp.*.*.q`;
+  }
+
   turns(): string {
     return `${this.base}.grp.*.turn`;
   }

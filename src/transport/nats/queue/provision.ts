@@ -14,6 +14,7 @@ import type { QueueNames } from '../toolkit/names.js';
 import { isNotFound } from '../toolkit/provision.js';
 import type { QueueContext } from './context.js';
 import { JobKind } from './wire.js';
+import { GroupNames } from './groups.js';
 
 const MAX_ACTIVE = 100_000;
 /** The consumers that hand out jobs: one per priority (JetStream has no per-message priority). */
@@ -32,8 +33,13 @@ export const COUNT_CONSUMERS = {
   backoff: 'count_backoff',
 } as const;
 
-/** How many consumers every queue stream has: one per priority, and the counting ones. */
-const OWN_CONSUMERS = WORK_KINDS.length + Object.keys(COUNT_CONSUMERS).length;
+/** The consumer that hands out ordered groups' turns (see `group-drivers.ts`). */
+export const GROUPS_CONSUMER = 'groups';
+/** The consumer that counts ordered groups' index entries: jobs waiting in a group (see `groups.ts`). */
+export const GROUPED_COUNT_CONSUMER = 'count_grouped';
+
+/** How many consumers every queue stream has: one per priority, the counting ones, and the groups'. */
+const OWN_CONSUMERS = WORK_KINDS.length + Object.keys(COUNT_CONSUMERS).length + 2;
 
 /**
  * What a queue stream's description says once its consumers were made with these settings. Making
@@ -42,7 +48,7 @@ const OWN_CONSUMERS = WORK_KINDS.length + Object.keys(COUNT_CONSUMERS).length;
  * mark, with every consumer counted, makes none again.
  */
 export function provisionedMark(opts: Pick<QueueStoreOptions, 'ackWaitMs'>): string {
-  return `bulwark job queue: consumers v1, ack wait ${opts.ackWaitMs} ms`;
+  return `bulwark job queue: consumers v2, ack wait ${opts.ackWaitMs} ms`;
 }
 
 /**
@@ -63,6 +69,7 @@ export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions)
   if (!o.provision) return; // its consumers came with the stream
   const mark = provisionedMark(opts);
   if (exists?.config.description === mark && exists.state.consumer_count >= OWN_CONSUMERS) return;
+  const groups = new GroupNames(names.base);
   if (!exists) {
     await jsm.streams
       .add({
@@ -87,6 +94,20 @@ export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions)
         deliver_policy: DeliverPolicy.All,
       }),
     ),
+    jsm.consumers.add(names.stream, {
+      durable_name: GROUPS_CONSUMER,
+      filter_subject: groups.turns(),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(opts.ackWaitMs),
+      max_deliver: -1,
+    }),
+    jsm.consumers.add(names.stream, {
+      durable_name: GROUPED_COUNT_CONSUMER,
+      filter_subject: groups.allEntries(),
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+    }),
   ]);
   // Marked once every consumer is there: an open that failed half way leaves no mark.
   if (exists?.config.description !== mark) await jsm.streams.update(names.stream, { description: mark });

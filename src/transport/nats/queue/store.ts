@@ -16,7 +16,14 @@ import { cancelJob, cleanJobs, readNotes, removeJob } from './admin.js';
 import { lastMessage } from './last-message.js';
 import { CancelNotices } from './cancels.js';
 import { QueueContext, type QueueHost } from './context.js';
-import { COUNT_CONSUMERS, LEGACY_PARKED_KINDS, provisionQueue, WORK_KINDS } from './provision.js';
+import {
+  COUNT_CONSUMERS,
+  GROUPED_COUNT_CONSUMER,
+  GROUPS_CONSUMER,
+  LEGACY_PARKED_KINDS,
+  provisionQueue,
+  WORK_KINDS,
+} from './provision.js';
 import { FinishedJobSweeper } from './sweeper.js';
 import { NatsQueueWorker } from './worker.js';
 import { addGrouped, cancelWaitingInGroup, removeWaitingInGroup, waitingInGroup } from './groups.js';
@@ -152,7 +159,13 @@ export class NatsQueueStore implements QueueStore {
   }
 
   async counts(): Promise<StoreCounts> {
-    const counted = [...WORK_KINDS, ...Object.values(COUNT_CONSUMERS), ...LEGACY_PARKED_KINDS];
+    const counted = [
+      ...WORK_KINDS,
+      ...Object.values(COUNT_CONSUMERS),
+      ...LEGACY_PARKED_KINDS,
+      GROUPED_COUNT_CONSUMER,
+      GROUPS_CONSUMER,
+    ];
     const infos = await Promise.all(counted.map(async (k) => this.consumerInfo(k)));
     const pending = new Map<string, ConsumerInfo | undefined>(counted.map((k, i) => [k, infos[i]]));
     const count = (k: string): number => pending.get(k)?.num_pending ?? 0;
@@ -170,6 +183,10 @@ export class NatsQueueStore implements QueueStore {
       c.waiting += count(k);
       c.active += pending.get(k)?.num_ack_pending ?? 0;
     }
+    // Jobs waiting in ordered groups are index entries. A group being driven (its turn held) may
+    // have its head out as a job, counted above while its entry stays until it finished: one each.
+    const driven = pending.get(GROUPS_CONSUMER)?.num_ack_pending ?? 0;
+    c.waiting += Math.max(0, count(GROUPED_COUNT_CONSUMER) - driven);
     return c;
   }
 

@@ -77,6 +77,8 @@ export interface SettledWire {
   readonly p: JobPriority;
   readonly a: number;
   readonly r?: unknown;
+  /** The size of a result left out because the record would not fit a message (see `settledWire`). */
+  readonly rx?: number;
   readonly e?: JobError;
   /** Stream sequence of the job message this outcome settled (the sweeper keeps it while the record is kept). */
   readonly q?: number;
@@ -144,18 +146,36 @@ export function cancelledWire(job: JobWire, jobSeq: number, attempts: number): U
   return encodeWire(job.e ? { ...record, e: job.e } : record);
 }
 
-/** @returns the settled record, dropping a result that cannot be stored as JSON */
+/** Where a settled record must fit, and who hears of a result left out of it. */
+export interface ResultRoom {
+  /** The largest record the stream takes (the server's `max_payload`, less room for headers). */
+  readonly maxBytes: number;
+  /** A result of `bytes` (as JSON) did not fit: the record went without it. */
+  readonly dropped: (bytes: number) => void;
+}
+
+/**
+ * @returns the settled record, dropping a result that cannot be stored as JSON, or that would make
+ * the record larger than the server takes (a job whose record cannot be stored would run again and
+ * again); such a record says how large the result was (`rx`)
+ */
 export function settledWire(
   job: JobWire,
   jobSeq: number,
   attempts: number,
   result: unknown,
   error?: JobError,
+  room?: ResultRoom,
 ): Uint8Array {
   const base = { v: 1 as const, id: job.id, p: job.p, a: attempts, q: jobSeq, ...(error && { e: error }) };
+  if (result === undefined) return encodeWire(base);
+  let body: Uint8Array;
   try {
-    return encodeWire(result === undefined ? base : { ...base, r: result });
+    body = encodeWire({ ...base, r: result });
   } catch {
     return encodeWire(base);
   }
+  if (!room || body.length <= room.maxBytes) return body;
+  room.dropped(body.length);
+  return encodeWire({ ...base, rx: body.length });
 }
