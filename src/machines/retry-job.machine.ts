@@ -13,8 +13,10 @@ import { TimeoutError, describeError } from '../errors.js';
 /**
  * One job's life while a worker holds it: `waiting` → `active` (a try) → `completed`, or →
  * `failed` (backing off) → `active` for the next try, or → `dead` once its attempts are spent;
- * `released` when its worker hands it back untried. A host that holds the job already creates the
- * actor with `held: true`, and the first try starts with it.
+ * `released` when its worker hands it back untried; `parked` once a failed job's snapshot is stored
+ * and it waits out its backoff in the store (`job.park`). Every way a job leaves its worker is a
+ * final state, so a host never stops a job actor from outside. A host that holds the job already
+ * creates the actor with `held: true`, and the first try starts with it.
  *
  * Everything here is serializable, so the snapshot a worker persists into the job's record
  * (`actor.getPersistedSnapshot()`) is the job: any worker restores the actor from it with
@@ -86,6 +88,11 @@ export interface RetryJobContext {
 export type RetryJobEvent =
   | { type: 'job.start' }
   | { type: 'job.release' }
+  /**
+   * The job's snapshot (at `failed`) is stored with its retry: it waits out its backoff in the store,
+   * and this actor ends (`parked`); the worker that takes the job next resumes that snapshot.
+   */
+  | { type: 'job.park' }
   | { type: 'job.stalled'; deliveries: number }
   /** `queue.cancel`: the job ends `cancelled` from wherever it is; a running try is aborted. */
   | { type: 'job.cancel' }
@@ -258,7 +265,8 @@ export const retryJobMachine = setup({
         'job.stalled': { target: 'dead', actions: 'recordStall' },
         'job.cancel': 'cancelled',
         // Held through the backoff by a worker that is closing: the record already says all this.
-        'job.release': { actions: report('released') },
+        'job.release': { target: 'released', actions: report('released') },
+        'job.park': 'parked',
       },
     },
     completed: {
@@ -271,6 +279,8 @@ export const retryJobMachine = setup({
     cancelled: { type: 'final', entry: report('cancelled') },
     /** Handed back untried (the worker is closing): the store keeps the job as it was. */
     released: { type: 'final' },
+    /** Backing off in the store, as data: the snapshot stored at `failed` lives on, this actor ends. */
+    parked: { type: 'final' },
   },
 });
 

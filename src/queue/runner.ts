@@ -27,10 +27,18 @@ export type WorkerEvent =
   | { type: 'report'; job: AnyActorRef; outcome: JobOutcome };
 
 const RELEASE = { type: 'job.release' } as const;
+const PARK = { type: 'job.park' } as const;
 const FALLBACK_ERROR = { name: 'Error', message: 'failed' };
 
-/** The worker's own actor: it receives what the job actors ask for and does the I/O. */
-const workerLogic = fromCallback<WorkerEvent, { receive: (e: WorkerEvent) => void }>(({ input, receive }) =>
+/** What the worker actor hears: its job actors' requests, and a job actor that failed (threw). */
+type WorkerInbox = WorkerEvent | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown };
+
+/**
+ * The worker's own actor, the parent of its job actors: it receives what they ask for and does the
+ * I/O. As their parent it also hears their final states (ignored: each reports its outcome) and
+ * their failures.
+ */
+const workerLogic = fromCallback<WorkerInbox, { receive: (e: WorkerInbox) => void }>(({ input, receive }) =>
   receive(input.receive),
 );
 type WorkerRef = ActorRefFrom<typeof workerLogic>;
@@ -80,8 +88,6 @@ export class JobRunner {
   readonly clock: JobClock;
   private readonly worker: WorkerRef;
   private readonly machine: ReturnType<typeof hostedMachine>;
-  /** What every job actor is created with: the worker's clock, and the inspector when one is attached. */
-  private readonly hosting: { clock: JobClock; inspect?: RunnerOptions['inspect'] };
   private idle: (() => void)[] = [];
 
   constructor(readonly options: RunnerOptions) {
@@ -91,10 +97,10 @@ export class JobRunner {
     this.worker = createActor(workerLogic, {
       id: `worker:${options.queue}`,
       input: { receive: (e) => this.receive(e) },
+      clock: this.clock,
       ...inspect,
     }).start();
     this.machine = hostedMachine(this.worker, options);
-    this.hosting = { clock: this.clock, ...inspect };
   }
 
   /** Starts (or resumes) the job's actor; called by the store. */
@@ -109,9 +115,7 @@ export class JobRunner {
     const stalled = j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN;
     const input = this.input(j, maxAttempts, stalled ? earlier : 0);
     const actor = this.create(`job:${o.queue}/${j.id}`, input, snapshot);
-    const held = new HeldJob(this, lease, actor);
-    this.active.set(actor, held);
-    actor.subscribe({ error: (err) => this.crashed(held, err) });
+    this.active.set(actor, new HeldJob(this, lease, actor));
     actor.start();
     // A new actor starts its first try (or is dead as stalled) as it starts; a resumed one waits out
     // the rest of its backoff, then starts its next try by itself.
@@ -120,11 +124,12 @@ export class JobRunner {
 
   /**
    * The job's actor, resumed from its snapshot; from its record alone if the snapshot will not
-   * restore. Each is a root actor with a system of its own: a shared parent would run a macrostep
-   * of its own for every job that settles, which costs the queue a fifth of its throughput.
+   * restore. Its parent is the worker actor, whose actor system (clock, inspector) it shares:
+   * a system of its own per job cost a third of the actor's time, and a parent machine would run a
+   * macrostep for every job that settles.
    */
   private create(id: string, input: RetryJobInput, snapshot: RetryJobSnapshot | undefined) {
-    const options = { id, input, ...this.hosting };
+    const options = { id, input, parent: this.worker };
     if (!snapshot) return createActor(this.machine, options);
     try {
       return createActor(this.machine, { ...options, snapshot });
@@ -137,9 +142,12 @@ export class JobRunner {
     }
   }
 
-  /** A job actor that threw (a failing backoff, say) goes back to the store untried; nothing is lost. */
+  /** A job actor that threw (a failing backoff, say): its job goes back to the store; nothing is lost. */
+  private crashedActor(actorId: string, err: unknown): void {
+    for (const held of this.active.values()) if (held.actor.id === actorId) return this.crashed(held, err);
+  }
+
   private crashed(held: HeldJob, err: unknown): void {
-    if (!this.active.has(held.actor)) return;
     this.options.logger.error({ err, jobId: held.lease.job.id }, 'job actor failed; the job goes back');
     this.forget(held);
     held.abortTry();
@@ -159,8 +167,12 @@ export class JobRunner {
     };
   }
 
-  private receive(e: WorkerEvent): void {
-    const held = e.job && this.active.get(e.job);
+  private receive(e: WorkerInbox): void {
+    if (!('job' in e)) {
+      if (e.type.startsWith('xstate.error.actor.')) this.crashedActor(e.actorId, e.error);
+      return;
+    }
+    const held = this.active.get(e.job);
     if (!held) return;
     if (e.type === 'try') {
       this.options.observer?.onActive?.(this.options.queue);
@@ -174,20 +186,15 @@ export class JobRunner {
     const o = this.options;
     this.forget(held);
     if (outcome === 'completed') {
-      held.leave(false);
       held.lease.complete(held.actor.getSnapshot().output);
       o.observer?.onCompleted?.(o.queue, o.clock.now() - held.started, ctx.attempt);
       o.emit('completed', () => held.info('completed', ctx));
     } else if (outcome === 'failed') this.failed(held, ctx);
     else if (outcome === 'dead') this.dead(held, ctx);
     else if (outcome === 'cancelled') {
-      held.leave(false);
       held.lease.cancel(ctx.attempt);
       o.emit('cancelled', () => held.info('cancelled', ctx));
-    } else {
-      held.leave(true);
-      held.lease.release();
-    }
+    } else held.lease.release();
     this.notifyIdle();
   }
 
@@ -198,7 +205,7 @@ export class JobRunner {
     // The job backs off in the store, as data: the record keeps this actor's snapshot, which the
     // worker that takes it next resumes (its backoff timer keeps the due time).
     held.lease.retry(ctx.retryDelayMs, error, held.actor.getPersistedSnapshot());
-    held.leave(true);
+    held.actor.send(PARK);
     o.observer?.onFailed?.(o.queue, o.clock.now() - held.started, ctx.attempt, ctx.reason ?? 'handler');
     o.emit('failed', () => held.info('failed', ctx));
   }
@@ -207,7 +214,6 @@ export class JobRunner {
     const o = this.options;
     const error = ctx.error ?? FALLBACK_ERROR;
     const reason = ctx.reason ?? 'handler';
-    held.leave(false);
     o.logger.error({ jobId: held.lease.job.id, attempts: ctx.attempt, error }, 'job is dead');
     held.lease.dead(error, reason, ctx.attempt);
     o.observer?.onDead?.(o.queue, ctx.attempt, reason);

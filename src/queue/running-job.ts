@@ -84,11 +84,6 @@ export class HeldJob {
     this.logs = notes?.logs && [...notes.logs];
   }
 
-  /** The job leaves this worker: its actor is stopped when it has not finished. */
-  leave(stop: boolean): void {
-    if (stop) this.actor.stop();
-  }
-
   /** Runs try `attempt` of the handler; its outcome goes to the actor as `try.done` / `try.failed`. */
   startTry(attempt: number): void {
     const o = this.holder.options;

@@ -75,6 +75,20 @@ describe('retry-job machine', () => {
     expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', value: 'completed', output: 'third' });
   });
 
+  it('ends parked on job.park while backing off, its timer stopped; a snapshot taken before resumes', () => {
+    const t = start({ held: true, backoffMs: [100] });
+    t.fail();
+    const stored = t.actor.getPersistedSnapshot();
+    t.actor.send({ type: 'job.park' });
+    expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', value: 'parked' });
+    expect(t.clock.pending).toBe(0);
+    const resumed = createActor(t.machine, { clock: t.clock, input: INPUT, snapshot: stored }).start();
+    expect(resumed.getSnapshot().value).toBe('failed');
+    t.clock.advance(100);
+    expect(resumed.getSnapshot().value).toEqual({ active: 'running' });
+    expect(resumed.getSnapshot().context.attempt).toBe(2);
+  });
+
   it('outputs nothing when it ends dead', () => {
     const t = start({ held: true, maxAttempts: 1 });
     t.fail();
