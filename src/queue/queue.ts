@@ -3,7 +3,6 @@ import type { Logger } from '../logging.js';
 import type { Transport } from '../transport/transport.js';
 import { hasQueues, type JobSink, type NewJob, type QueueStore, type QueueWorker } from './store.js';
 import { Flows } from './flows.js';
-import { CANCELLED } from './flow-leases.js';
 import type { AddedFlow, FlowJob } from './flow-types.js';
 import { newJob, resolveQueueOptions, type QueueOptions, type ResolvedQueueOptions } from './options.js';
 import { JobRunner } from './runner.js';
@@ -15,12 +14,11 @@ import type {
   JobCounts,
   JobInfo,
   JobOptions,
-  JobState,
   QueueEvents,
 } from './types.js';
 import { PauseState, queueBucket } from './pause.js';
 import { LimiterGate } from './limiter-gate.js';
-import { cancelHeld, checkClean } from './queue-admin.js';
+import { cancelHeld, cancelJob, checkClean, removeJob } from './queue-admin.js';
 import type { Env } from '../env.js';
 import type { ActorInfo } from '../actors/supervisor/types.js';
 import { JobScheduler, type SchedulerActorInfo } from './scheduler.js';
@@ -33,9 +31,6 @@ import {
 } from './schedule.js';
 
 /** What a removed flow child leaves its parent. */
-const REMOVED = { name: 'RemovedError', message: 'the job was removed' } as const;
-/** States of a job no worker holds that `remove` takes away: a flow child in one leaves through `removeChild`. */
-const UNHELD: ReadonlySet<JobState> = new Set(['waiting', 'delayed', 'failed', 'cancelled']);
 
 /** What a queue borrows from its runtime. */
 export interface QueueHost extends Env {
@@ -408,24 +403,7 @@ export class Queue<D = unknown> {
    * @returns true when it was removed; false when it is active or not known
    */
   async remove(id: string): Promise<boolean> {
-    const store = await this.backend;
-    const before = await store.getJob(id);
-    if (before?.parent && UNHELD.has(before.state)) return this.removeChild(store, before);
-    if (!(await store.remove(id))) return this.flows().dropWaiting(id);
-    await this.flows().childLeft(before, REMOVED);
-    return true;
-  }
-
-  /**
-   * A flow child leaves as `cancelled` first, a record that keeps its parent link; its parent hears
-   * of it; then the record goes. A remove retried after the parent's write failed finds the record
-   * and tells the parent again (telling twice changes nothing), where a record already gone would
-   * leave the parent waiting for ever.
-   */
-  private async removeChild(store: QueueStore, child: JobInfo): Promise<boolean> {
-    if (child.state !== 'cancelled') await store.cancel(child.id);
-    await this.flows().childLeft(child, REMOVED);
-    return store.remove(child.id);
+    return removeJob(await this.backend, this.flows(), id);
   }
 
   /**
@@ -434,16 +412,7 @@ export class Queue<D = unknown> {
    * @returns true when the job was live; false when it is not known or already finished
    */
   async cancel(id: string): Promise<boolean> {
-    const store = await this.backend;
-    const before = await store.getJob(id);
-    if (!(await store.cancel(id))) {
-      // A cancel retried after its parent was not told (that write failed): tell it now.
-      if (before?.state === 'cancelled' && before.parent) await this.flows().childLeft(before, CANCELLED);
-      return before ? false : this.flows().dropWaiting(id);
-    }
-    // A worker that held it tells the parent too: recording a child twice changes nothing.
-    await this.flows().childLeft(before, CANCELLED);
-    return true;
+    return cancelJob(await this.backend, this.flows(), id);
   }
 
   /**
