@@ -109,8 +109,12 @@ export async function provisionQueue(ctx: QueueContext, opts: QueueStoreOptions)
       deliver_policy: DeliverPolicy.All,
     }),
   ]);
-  // Marked once every consumer is there: an open that failed half way leaves no mark.
-  if (exists?.config.description !== mark) await jsm.streams.update(names.stream, { description: mark });
+  // Marked once every consumer is there: an open that failed half way leaves no mark. Unmarked (an
+  // account that may make consumers but not edit streams), the next open makes them again.
+  if (exists?.config.description !== mark)
+    await jsm.streams.update(names.stream, { description: mark }).catch((err: unknown) => {
+      ctx.logger.debug({ err, stream: names.stream }, 'could not mark the queue stream as provisioned');
+    });
 }
 
 function workConsumer(names: QueueNames, kind: JobKind, ackWaitMs: number): Partial<ConsumerConfig> {
