@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { defineEvents } from '../../src/events/registry.js';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
@@ -9,7 +9,7 @@ import type { Runtime } from '../../src/runtime/runtime.js';
 import { testLogger } from '../support/events.js';
 import { transportCase, type TestBus } from '../support/transports.js';
 import { until, waitFor, within } from '../support/wait.js';
-import { HAS_CHROMIUM, launch, NO_CHROMIUM, openPage } from '../http/dashboard/browser.js';
+import { useBrowser } from '../http/dashboard/browser.js';
 
 /** The registry of examples/08-browser-gateway.ts, for publishing to it from here. */
 const events = defineEvents({
@@ -53,21 +53,13 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   await within(exited, { what: 'the example to exit', timeoutMs: 20_000 });
 }
 
-if (!HAS_CHROMIUM) console.warn(NO_CHROMIUM);
-
-describe.skipIf(!HAS_CHROMIUM)('the browser gateway in headless chromium, on NATS', () => {
-  let browser: Browser;
+describe('the browser gateway in headless chromium, on NATS', () => {
+  const { openPage } = useBrowser();
   let page: Page | undefined;
   let bus: TestBus | undefined;
   let publisher: Runtime<typeof events.schemas> | undefined;
   let example: ChildProcess | undefined;
 
-  beforeAll(async () => {
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
   afterEach(async () => {
     await page?.close();
     await stop(example);
@@ -91,7 +83,7 @@ describe.skipIf(!HAS_CHROMIUM)('the browser gateway in headless chromium, on NAT
     const port = await freePort();
     let started = await startExample(bus, port);
     example = started.child;
-    const opened = await openPage(browser);
+    const opened = await openPage();
     page = opened.page;
     await page.goto(started.page);
     await waitFor(async () => (await status(page!)) === 'live', { what: 'the page to subscribe' });
@@ -139,7 +131,7 @@ describe.skipIf(!HAS_CHROMIUM)('the browser gateway in headless chromium, on NAT
           /(^|; )session=ok(;|$)/.test(req.headers.cookie ?? '') ? { user: 'demo' } : null,
       },
     });
-    const opened = await openPage(browser);
+    const opened = await openPage();
     page = opened.page;
     await page.goto(`${server.url}/health/live`);
     const attempt = (url: string) =>

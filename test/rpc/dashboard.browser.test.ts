@@ -1,23 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { createRuntime } from '../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { memoryTransport } from '../../src/transport/memory/memory-transport.js';
 import { testEvents, testLogger } from '../support/events.js';
-import { ARTIFACTS, launch, openPage } from '../http/dashboard/browser.js';
+import { ARTIFACTS, useBrowser } from '../http/dashboard/browser.js';
 import { api } from './api.js';
 
 describe('the dashboard endpoints panel in headless chromium', () => {
-  let browser: Browser;
+  const { openPage } = useBrowser();
   let rt: Runtime<typeof testEvents.schemas> | undefined;
   let page: Page | undefined;
 
-  beforeAll(async () => {
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
   afterEach(async () => {
     await page?.close();
     await rt?.shutdown();
@@ -37,7 +31,7 @@ describe('the dashboard endpoints panel in headless chromium', () => {
     });
     await ep.ready;
     const server = await rt.listen({ adminToken: 'test-admin-token-5e1a' });
-    const opened = await openPage(browser);
+    const opened = await openPage();
     page = opened.page;
     await page.goto(`${server.url}/dashboard`);
     const row = page.locator('#endpoints tr[data-endpoint="orders.get"]');

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Debian's chromium, as `.ci/run` installs it. */
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -8,18 +9,9 @@ export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 export const ARTIFACTS = 'test-artifacts';
 
 /**
- * Whether the browser tests run: when chromium is there to drive, and always under
- * `BULWARK_REQUIRE_BROWSER=1` (`.ci/run` sets it), where a missing chromium fails them instead of
- * skipping them. Elsewhere they are skipped, and say why.
+ * Launches headless chromium with nothing that reaches the network on its own.
+ * @throws when chromium is missing: the browser tests fail then, they are never skipped
  */
-export const HAS_CHROMIUM = existsSync(CHROMIUM) || process.env.BULWARK_REQUIRE_BROWSER === '1';
-
-/** Why the browser tests were skipped. */
-export const NO_CHROMIUM =
-  `chromium was not found at ${CHROMIUM}: the dashboard's browser tests are SKIPPED. Install it with ` +
-  '`apt-get install -y chromium` (`bash .ci/run` does) or point CHROMIUM_BIN at a binary';
-
-/** Launches headless chromium with nothing that reaches the network on its own. */
 export function launch(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
@@ -41,6 +33,26 @@ export function launch(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * One headless chromium for the suite it is called in (launched before its tests, closed after).
+ * @returns what opens a page in it
+ */
+export function useBrowser(): { openPage: () => Promise<{ page: Page; errors: string[] }> } {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    openPage: () => {
+      if (!browser) throw new Error('the browser did not launch');
+      return openPage(browser);
+    },
+  };
 }
 
 /** A page that records console errors and uncaught exceptions. */

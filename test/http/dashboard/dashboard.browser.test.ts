@@ -1,12 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { cacheWarmer } from '../../support/machines.js';
 import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import type { Runtime } from '../../../src/runtime/runtime.js';
 import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
 import { testEvents, testLogger, user } from '../../support/events.js';
 import { until } from '../../support/wait.js';
-import { ARTIFACTS, HAS_CHROMIUM, launch, NO_CHROMIUM, openPage } from './browser.js';
+import { ARTIFACTS, useBrowser } from './browser.js';
 import { tour } from './tour.js';
 
 const TOKEN = 'test-admin-token-9f2c';
@@ -34,21 +34,13 @@ function pathCrosses(d: string, b: Box): boolean {
 
 type TestRuntime = Runtime<typeof testEvents.schemas>;
 
-if (!HAS_CHROMIUM) console.warn(NO_CHROMIUM);
-
-describe.skipIf(!HAS_CHROMIUM)('dashboard in headless chromium', () => {
-  let browser: Browser;
+describe('dashboard in headless chromium', () => {
+  const { openPage } = useBrowser();
   let rt: TestRuntime;
   let page: Page;
   let errors: string[];
   let url: string;
 
-  beforeAll(async () => {
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
   afterEach(async () => {
     await page?.close();
     await rt?.shutdown();
@@ -64,7 +56,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in headless chromium', () => {
     });
     const server = await rt.listen({ adminToken: TOKEN, ...(readToken && { readToken }) });
     url = `${server.url}/dashboard`;
-    ({ page, errors } = await openPage(browser));
+    ({ page, errors } = await openPage());
   }
 
   it('loads without console errors; a tripped breaker turns red within a second; its statechart follows', async () => {

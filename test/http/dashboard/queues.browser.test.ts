@@ -1,30 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { createRuntime } from '../../../src/runtime/create-runtime.js';
 import { memoryTransport } from '../../../src/transport/memory/memory-transport.js';
 import { testEvents, testLogger } from '../../support/events.js';
 import type { TestRuntime } from '../../support/runtime.js';
 import { deferred } from '../../support/wait.js';
-import { ARTIFACTS, HAS_CHROMIUM, launch, NO_CHROMIUM, openPage } from './browser.js';
+import { ARTIFACTS, useBrowser } from './browser.js';
 
 const TOKEN = 'queues-admin-token-3e1';
 
-if (!HAS_CHROMIUM) console.warn(NO_CHROMIUM);
-
-describe.skipIf(!HAS_CHROMIUM)('dashboard queues in headless chromium', () => {
-  let browser: Browser;
+describe('dashboard queues in headless chromium', () => {
+  const { openPage } = useBrowser();
   let rt: TestRuntime;
   let page: Page;
   let errors: string[];
   let url: string;
   const [step, done] = [deferred(), deferred()];
 
-  beforeAll(async () => {
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
   afterEach(async () => {
     step.resolve();
     done.resolve();
@@ -42,7 +34,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard queues in headless chromium', () => {
     });
     const server = await rt.listen({ adminToken: TOKEN });
     url = `${server.url}/dashboard`;
-    ({ page, errors } = await openPage(browser));
+    ({ page, errors } = await openPage());
     const emails = rt.queue('emails');
     await emails.repeat('digest', null, { cron: '0 3 * * MON', tz: 'Europe/Berlin' });
     await emails.pause();
