@@ -213,8 +213,7 @@ export function buildFlow(queue: string, flow: FlowJob): BuiltFlow {
     results: {},
     failed: {},
   };
-  checkJson(flow.name, record, children);
-  const bytes = Buffer.byteLength(JSON.stringify(record));
+  const bytes = jsonBytes(flow.name, record, children);
   if (bytes > MAX_FLOW_RECORD_BYTES)
     throw new ValidationError(
       `flow "${flow.name}" is ${bytes} bytes as JSON, over the ${MAX_FLOW_RECORD_BYTES} its record may hold`,
@@ -222,10 +221,14 @@ export function buildFlow(queue: string, flow: FlowJob): BuiltFlow {
   return { parent, children, record };
 }
 
-/** The record and the children's data are stored as JSON: what JSON cannot hold is refused here. */
-function checkJson(name: string, ...values: unknown[]): void {
+/**
+ * The record and the children's data are stored as JSON: what JSON cannot hold is refused here.
+ * @returns the record's size as JSON, in bytes
+ */
+function jsonBytes(name: string, record: FlowRecord, children: unknown): number {
   try {
-    JSON.stringify(values);
+    JSON.stringify(children);
+    return Buffer.byteLength(JSON.stringify(record));
   } catch (cause) {
     throw new ValidationError(`flow "${name}" holds data that is not JSON`, [], { cause });
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { FlowStore, flowKey, isReleased, type FlowRecord } from '../../src/queue/flow-store.js';
 import type { JobInfo } from '../../src/queue/types.js';
+import type { Queue } from '../../src/queue/queue.js';
 import { Flows } from '../../src/queue/flows.js';
 import { newJob } from '../../src/queue/options.js';
 import type { JobLease, QueueTransport } from '../../src/queue/store.js';
@@ -9,6 +10,13 @@ import { testLogger } from '../support/events.js';
 import { useRuntimes, type TestRuntime } from '../support/runtime.js';
 import { transportCases } from '../support/transports.js';
 import { deferred, poll, until } from '../support/wait.js';
+
+/** Processes `queue` with a handler that only counts its runs. @returns the count so far */
+function countRuns(queue: Queue): () => number {
+  let runs = 0;
+  queue.process(async () => void runs++);
+  return () => runs;
+}
 
 describe.each(transportCases)('job flows on $name', (c) => {
   const { runtime } = useRuntimes(c);
@@ -85,8 +93,7 @@ describe.each(transportCases)('job flows on $name', (c) => {
     const kids = rt.queue<number>('fl-dead-kids', { maxAttempts: 1 });
     const dead: JobInfo[] = [];
     parents.on('dead', (j) => dead.push(j));
-    let parentRuns = 0;
-    parents.process(async () => void parentRuns++);
+    const parentRuns = countRuns(parents);
     const flow = await parents.addFlow({
       name: 'report',
       data: null,
@@ -109,15 +116,14 @@ describe.each(transportCases)('job flows on $name', (c) => {
       message: `child fl-dead-kids/${flow.id}:1 died: boom`,
     });
     expect(dead.map((j) => j.id)).toEqual([flow.id]);
-    expect(parentRuns).toBe(0);
+    expect(parentRuns()).toBe(0);
   });
 
   it('a child cancelled or removed while it waits fails its parent; a waiting parent can be cancelled', async () => {
     const rt = await runtime();
     const parents = rt.queue('fl-left-parents');
     const kids = rt.queue<number>('fl-left-kids');
-    let parentRuns = 0;
-    parents.process(async () => void parentRuns++);
+    const parentRuns = countRuns(parents);
     const child = (n: number) => ({ queue: 'fl-left-kids', name: 'n', data: n });
     const a = await parents.addFlow({ name: 'a', data: null, children: [child(1), child(2)] });
     const b = await parents.addFlow({ name: 'b', data: null, children: [child(3)] });
@@ -150,7 +156,7 @@ describe.each(transportCases)('job flows on $name', (c) => {
       (n) => n.completed === 2 && n.waiting === 0,
       'the other children ran',
     );
-    expect(parentRuns).toBe(0);
+    expect(parentRuns()).toBe(0);
     expect(await parents.getJob(c.id)).toBeUndefined();
   });
 
@@ -158,8 +164,7 @@ describe.each(transportCases)('job flows on $name', (c) => {
     const rt = await runtime();
     const parents = rt.queue('fl-rm-parents');
     const kids = rt.queue<number>('fl-rm-kids');
-    let parentRuns = 0;
-    parents.process(async () => void parentRuns++);
+    const parentRuns = countRuns(parents);
     const child = { queue: 'fl-rm-kids', name: 'n', data: 1 };
     const removed = await parents.addFlow({ name: 'p', data: null, children: [child] });
     const cancelled = await parents.addFlow({ name: 'p', data: null, children: [child] });
@@ -185,7 +190,7 @@ describe.each(transportCases)('job flows on $name', (c) => {
       );
       expect(dead?.error?.message).toBe(`child fl-rm-kids/${flow.id}:0 was ${how}: the job was ${how}`);
     }
-    expect(parentRuns).toBe(0);
+    expect(parentRuns()).toBe(0);
     expect(await kids.remove(`${removed.id}:0`)).toBe(false);
   });
 
@@ -193,9 +198,8 @@ describe.each(transportCases)('job flows on $name', (c) => {
     const rt = await runtime();
     const parents = rt.queue('fl-big-parents');
     const kids = rt.queue<number>('fl-big-kids');
-    let parentRuns = 0;
+    const parentRuns = countRuns(parents);
     const kidRuns = new Map<number, number>();
-    parents.process(async () => void parentRuns++);
     kids.process((job) => {
       kidRuns.set(job.data, (kidRuns.get(job.data) ?? 0) + 1);
       return 'x'.repeat(job.data);
@@ -218,7 +222,7 @@ describe.each(transportCases)('job flows on $name', (c) => {
       new RegExp(`^child fl-big-kids/${flow.id}:1 completed, but its result could not be kept: `),
     );
     await new Promise((r) => setTimeout(r, 1_000));
-    expect(parentRuns).toBe(0);
+    expect(parentRuns()).toBe(0);
     expect([...kidRuns].sort()).toEqual([
       [10, 1],
       [1_200_000, 1],

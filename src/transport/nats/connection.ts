@@ -247,6 +247,7 @@ export class NatsLink {
         options: opts,
         names,
         logger,
+        maxPayload: this.maxPayload,
         writeDeadLetter: (d, subject, seq) => this.dlq.write(d, subject, seq),
       },
       name,

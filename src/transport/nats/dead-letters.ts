@@ -16,7 +16,13 @@ import { KvConflictError, type KeyValueStore } from '../key-value.js';
 import { REDRIVE_GROUP_HEADER, TRACEPARENT_HEADER } from '../transport.js';
 import type { Names } from './toolkit/names.js';
 import { isNoMessage, isNotFound } from './toolkit/provision.js';
-import { deadLetterFromWire, deadLetterToWire, truncatedWire, type DeadLetterWire } from './toolkit/wire.js';
+import {
+  deadLetterFromWire,
+  deadLetterToWire,
+  HEADER_ROOM,
+  truncatedWire,
+  type DeadLetterWire,
+} from './toolkit/wire.js';
 
 /** What the store needs from its transport. */
 export interface DeadLetterHost {
@@ -43,8 +49,6 @@ export interface DeadLetterHost {
 }
 
 const SCAN_BATCH = 500;
-/** Room left under `max_payload` for the headers the record travels with. */
-const HEADER_ROOM = 1_024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -5,13 +5,9 @@ import type { DeadLetterDraft } from '../../dead-letters.js';
 import type { Names, QueueNames } from '../toolkit/names.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
 import { PubAckPublisher } from '../toolkit/pub-ack.js';
-import { WireHeader } from '../toolkit/wire.js';
+import { HEADER_ROOM, WireHeader } from '../toolkit/wire.js';
 import { DueJobs } from './due.js';
-
-/** NATS's default `max_payload`, when the server does not say. */
-const DEFAULT_MAX_PAYLOAD = 1_048_576;
-/** Room left under `max_payload` for the headers a record travels with. */
-const HEADER_ROOM = 1_024;
+import type { ResultRoom } from './wire.js';
 
 /** What a JetStream queue store borrows from its transport. */
 export interface QueueHost {
@@ -20,6 +16,8 @@ export interface QueueHost {
   readonly options: ResolvedNatsOptions;
   readonly names: Names;
   readonly logger: Logger;
+  /** The largest message the server takes (its `max_payload`). */
+  readonly maxPayload: number;
   /** Stores a dead letter; resolves on the dead-letter stream's PubAck. */
   writeDeadLetter(draft: DeadLetterDraft, subject: string, seq: number): Promise<void>;
 }
@@ -52,12 +50,19 @@ export class QueueContext {
     this.logger = host.logger;
     this.names = host.names.queue(queue);
     this.due = new DueJobs(this);
+    const maxBytes = host.maxPayload - HEADER_ROOM;
+    this.resultRoom = {
+      maxBytes,
+      dropped: (jobId, bytes) =>
+        this.logger.warn(
+          { jobId, bytes, maxBytes },
+          'job result too large to store; the job completes without it',
+        ),
+    };
   }
 
-  /** The largest record body the stream takes: the server's `max_payload`, less room for headers. */
-  get maxRecordBytes(): number {
-    return (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM;
-  }
+  /** Where a settled record's result must fit: the server's `max_payload`, less room for headers. */
+  readonly resultRoom: ResultRoom;
 
   /**
    * Publishes a job record and resolves once the queue's stream stored it.

@@ -64,10 +64,9 @@ export class GroupDrivers {
     this.names = this.claims.names;
   }
 
-  /** Provisions the `groups` consumer (when allowed) and starts taking turns. */
+  /** Starts taking turns (the `groups` consumer comes with the queue: `provision.ts`). */
   async start(): Promise<void> {
     const { jsm, names, options, ackWaitMs } = this.ctx;
-    // Provisioned with the queue's other consumers (`provision.ts`).
     if (
       !options.provision &&
       !(await jsm.consumers.info(names.stream, GROUPS_CONSUMER).catch(() => undefined))

@@ -61,15 +61,7 @@ export class NatsJobLease implements JobLease {
   /** Stores the `done` record, then acks; the worker starts these at the end of the event-loop turn. */
   finish(): void {
     const w = this.wire;
-    const ctx = this.worker.ctx;
-    const body = settledWire(w, this.msg.seq, w.a + 1, this.result, undefined, {
-      maxBytes: ctx.maxRecordBytes,
-      dropped: (bytes) =>
-        ctx.logger.warn(
-          { jobId: w.id, bytes, maxBytes: ctx.maxRecordBytes },
-          'job result too large to store; the job completes without it',
-        ),
-    });
+    const body = settledWire(w, this.msg.seq, w.a + 1, this.result, undefined, this.worker.ctx.resultRoom);
     // No dedup key: a repeated write lands on the job's own `done` subject, which keeps one message,
     // and a key per completion would fill the stream's dedup window (a day) with every job.
     this.worker.ctx.track(this.store(JobKind.done, body, undefined, 1_000));

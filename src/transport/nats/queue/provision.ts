@@ -47,7 +47,7 @@ const OWN_CONSUMERS = WORK_KINDS.length + Object.keys(COUNT_CONSUMERS).length + 
  * subjects, ~50 ms each beside 100,000 parked jobs: a process that opens the queue and finds this
  * mark, with every consumer counted, makes none again.
  */
-export function provisionedMark(opts: Pick<QueueStoreOptions, 'ackWaitMs'>): string {
+function provisionedMark(opts: Pick<QueueStoreOptions, 'ackWaitMs'>): string {
   return `bulwark job queue: consumers v2, ack wait ${opts.ackWaitMs} ms`;
 }
 

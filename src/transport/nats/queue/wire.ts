@@ -150,8 +150,8 @@ export function cancelledWire(job: JobWire, jobSeq: number, attempts: number): U
 export interface ResultRoom {
   /** The largest record the stream takes (the server's `max_payload`, less room for headers). */
   readonly maxBytes: number;
-  /** A result of `bytes` (as JSON) did not fit: the record went without it. */
-  readonly dropped: (bytes: number) => void;
+  /** The result of job `jobId`, `bytes` as JSON, did not fit: the record went without it. */
+  readonly dropped: (jobId: string, bytes: number) => void;
 }
 
 /**
@@ -176,6 +176,6 @@ export function settledWire(
     return encodeWire(base);
   }
   if (!room || body.length <= room.maxBytes) return body;
-  room.dropped(body.length);
+  room.dropped(job.id, body.length);
   return encodeWire({ ...base, rx: body.length });
 }

@@ -135,7 +135,9 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   }
 
   private pick(): QueueMsg | undefined {
-    for (const [i, level] of this.levels.entries()) {
+    const levels = this.levels;
+    for (let i = 0; i < levels.length; i++) {
+      const level = levels[i]!;
       const m = level.buffer.shift();
       if (m) {
         level.pull?.pull();
@@ -144,8 +146,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
       if (level.pending > 0) {
         // Lower levels wait; a recheck matters only when one of them has work to wait with (it
         // reads consumer infos, which cost the server a pass over the queue's subjects).
-        if (this.levels.some((l, j) => j > i && (l.buffer.length > 0 || l.pending > 0)))
-          this.scheduleRecheck();
+        if (levels.some((l, j) => j > i && (l.buffer.length > 0 || l.pending > 0))) this.scheduleRecheck();
         return undefined;
       }
     }

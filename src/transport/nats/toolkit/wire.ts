@@ -38,6 +38,9 @@ export type OutboxLineWire =
   | { readonly d: number };
 
 /** Headers bulwark sets on the events it publishes. */
+/** Room a stored record leaves under the server's `max_payload` for the headers it travels with. */
+export const HEADER_ROOM = 1_024;
+
 export const WireHeader = {
   msgId: 'Nats-Msg-Id',
   contentType: 'content-type',
