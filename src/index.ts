@@ -194,6 +194,8 @@ export {
 } from './machines/job-scheduler.machine.js';
 export {
   retryJobMachine,
+  timedRetryJobMachine,
+  stalledJobSnapshot,
   type RetryJobInput,
   type RetryJobContext,
   type JobOutcome as RetryJobOutcome,

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { DecodeError } from '../errors.js';
+import { utf8Bytes } from '../bytes.js';
 
 /** A CloudEvents 1.0 event in structured JSON mode, as bulwark puts it on the wire. */
 export interface CloudEvent<T = unknown> {
@@ -21,8 +22,6 @@ export interface CloudEvent<T = unknown> {
 /** The MIME type of a structured-mode CloudEvent. */
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
 
-const encoder = new TextEncoder();
-
 /** UTF-8 text of the bytes; a fatal TextDecoder costs several times more than a check plus toString. */
 // Fatal: bytes that are not UTF-8 are refused rather than changed; one pass checks and decodes.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -37,7 +36,7 @@ function utf8(body: Uint8Array): string {
 
 /** @returns the CloudEvent as UTF-8 JSON bytes. */
 export function encodeEvent(event: CloudEvent): Uint8Array {
-  return encoder.encode(JSON.stringify(event));
+  return utf8Bytes(JSON.stringify(event));
 }
 
 /**

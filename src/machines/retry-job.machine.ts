@@ -1,5 +1,4 @@
 import {
-  and,
   assign,
   setup,
   type ActorLogic,
@@ -11,24 +10,26 @@ import {
 import { TimeoutError, describeError } from '../errors.js';
 
 /**
- * One job's life while a worker holds it: `waiting` → `active` (a try) → `completed`, or →
- * `failed` (backing off) → `active` for the next try, or → `dead` once its attempts are spent;
- * `released` when its worker hands it back untried; `parked` once a failed job's snapshot is stored
- * and it waits out its backoff in the store (`job.park`). Every way a job leaves its worker is a
- * final state, so a host never stops a job actor from outside. A host that holds the job already
- * creates the actor with `held: true`, and the first try starts with it.
+ * One job's life while a worker holds it: `active` (a try) → `completed`, or → `failed` (backing
+ * off) → `active` for the next try, or → `dead` once its attempts are spent; `released` when its
+ * worker hands it back untried; `parked` once a failed job's snapshot is stored and it waits out its
+ * backoff in the store (`job.park`). A waiting job is data in the store, not an actor: the actor is
+ * created by the worker that takes the job, so it starts in `active`, its try counted. Every way a
+ * job leaves its worker is a final state, so a host never stops a job actor from outside; it learns
+ * how the job ended from the actor's done event and final state.
  *
  * Everything here is serializable, so the snapshot a worker persists into the job's record
  * (`actor.getPersistedSnapshot()`) is the job: any worker restores the actor from it with
  * `createActor(machine, { snapshot })` after a crash or a redelivery. The backoff is an invoked
  * `backoff` timer (its due time in its own snapshot) rather than an `after`, because restored actors
- * re-arm invoked timers but not `after` delays; the per-try timeout is an `after` on the `timeout`
- * delay, armed only when `timeoutMs > 0`.
+ * re-arm invoked timers but not `after` delays. A queue with a per-try timeout hosts
+ * {@link timedRetryJobMachine}, the same machine with an `after` on the `timeout` delay in `active`;
+ * one without hosts {@link retryJobMachine}, which arms no timer at all.
  *
  * The machine performs no I/O: the host supplies `startTry` / `abortTry` (hand a try to the
- * worker actor that runs the handler, or abort it), `report` (an outcome, for the worker to store),
- * `planRetry` (the backoff before the next try) and the `backoff` timer, with `.provide()`. The
- * try's result arrives as `try.done` or `try.failed`.
+ * worker actor that runs the handler, or abort it), `reportFailed` (a failed try that will be
+ * retried, for the worker to store), `planRetry` (the backoff before the next try) and the
+ * `backoff` timer, with `.provide()`. The try's result arrives as `try.done` or `try.failed`.
  */
 
 /** Longest `setTimeout` Node accepts. */
@@ -44,16 +45,6 @@ export interface RetryJobInput {
   readonly timeoutMs: number;
   /** Per-job backoff resolved when the job was added: `backoffMs[n - 1]` follows try `n`. */
   readonly backoffMs?: readonly number[] | undefined;
-  /**
-   * The host holds the job already: the first try starts with the actor (no `job.start` needed).
-   * @default false
-   */
-  readonly held?: boolean;
-  /**
-   * The store handed this record out this many times before without it settling: with `held`, the
-   * job is dead as stalled at once (see `job.stalled`). @default 0
-   */
-  readonly stalledDeliveries?: number;
 }
 
 /** A failure as it is stored: plain data. */
@@ -71,9 +62,6 @@ export interface RetryJobContext {
   readonly backoffMs: readonly number[] | undefined;
   /** The wait before the next try, decided when the last one failed. */
   readonly retryDelayMs: number;
-  /** Starts its first try at once (`held`), or is dead at once (`stalled` > 0), when created. */
-  readonly held: boolean;
-  readonly stalled: number;
   readonly error: JobFailure | undefined;
   /** Why the last try failed. */
   readonly reason: 'handler' | 'timeout' | undefined;
@@ -83,10 +71,10 @@ export interface RetryJobContext {
  * Events the host sends. `job.release` hands an active job back untried (shutdown).
  * `job.stalled` says the store handed this job out `deliveries` times before without it ever
  * settling (its worker died mid-try each time): those tries count, and the job is dead rather than
- * looping forever.
+ * looping forever. A host sends it to an actor resumed at `failed`, or to one it restores at
+ * `active` before any try ({@link stalledJobSnapshot}).
  */
 export type RetryJobEvent =
-  | { type: 'job.start' }
   | { type: 'job.release' }
   /**
    * The job's snapshot (at `failed`) is stored with its retry: it waits out its backoff in the store,
@@ -99,8 +87,8 @@ export type RetryJobEvent =
   | { type: 'try.done'; output: unknown }
   | { type: 'try.failed'; error: unknown };
 
-/** What `report` tells the host, as its `params`. */
-export type JobOutcome = 'completed' | 'failed' | 'dead' | 'released' | 'cancelled';
+/** How a job leaves its worker: `failed` (it will be retried) or one of the machine's final states. */
+export type JobOutcome = 'completed' | 'failed' | 'dead' | 'released' | 'cancelled' | 'parked';
 
 /** The id of the invoked backoff timer. */
 export const BACKOFF_ID = 'backoff';
@@ -132,29 +120,24 @@ const hostTimer: BackoffLogic = {
 };
 
 /**
- * The context a job starts with: no error. A held job that is not stalled starts its next try as
- * it is created, so that try is counted here; later tries count as they start (`beginAttempt`).
- * Counting it here rather than on entry saves every job a snapshot copy.
+ * The context a job starts with: no error, and the try it starts with counted (later tries count
+ * as they start, `beginAttempt`). Counting it here rather than on entry saves every job a snapshot
+ * copy.
  */
 export function retryJobContext(input: RetryJobInput): RetryJobContext {
-  const startsTry = (input.held ?? false) && !((input.stalledDeliveries ?? 0) > 0);
   return {
     id: input.id,
-    attempt: input.attemptsMade + (startsTry ? 1 : 0),
+    attempt: input.attemptsMade + 1,
     maxAttempts: input.maxAttempts,
     timeoutMs: input.timeoutMs,
     backoffMs: input.backoffMs,
     retryDelayMs: 0,
-    held: input.held ?? false,
-    stalled: input.stalledDeliveries ?? 0,
     error: undefined,
     reason: undefined,
   };
 }
 
-const report = (outcome: JobOutcome) => ({ type: 'report', params: { outcome } }) as const;
-
-export const retryJobMachine = setup({
+const retryJobSetup = setup({
   types: {
     context: {} as RetryJobContext,
     events: {} as RetryJobEvent,
@@ -165,9 +148,6 @@ export const retryJobMachine = setup({
     backoff: hostTimer,
   },
   guards: {
-    hasTimeout: ({ context }) => context.timeoutMs > 0,
-    startsHeld: ({ context }) => context.held,
-    startsStalled: ({ context }) => context.held && context.stalled > 0,
     canRetry: ({ context }) => context.attempt < context.maxAttempts,
   },
   delays: {
@@ -177,7 +157,7 @@ export const retryJobMachine = setup({
     // Effects, supplied by the host; no-ops here.
     startTry: () => undefined,
     abortTry: () => undefined,
-    report: (_, _params: { outcome: JobOutcome }) => undefined,
+    reportFailed: () => undefined,
     // The per-job backoff; a host replaces it with the queue's backoff for jobs without one.
     planRetry: assign({
       retryDelayMs: ({ context }) =>
@@ -190,7 +170,7 @@ export const retryJobMachine = setup({
       reason: 'handler' as const,
     }),
     recordStall: assign(({ context, event }) => {
-      const n = event.type === 'job.stalled' ? event.deliveries : context.stalled;
+      const n = event.type === 'job.stalled' ? event.deliveries : 0;
       return {
         attempt: context.attempt + n,
         reason: 'timeout' as const,
@@ -206,83 +186,90 @@ export const retryJobMachine = setup({
         describeError(new TimeoutError(context.timeoutMs, `job timed out after ${context.timeoutMs} ms`)),
     }),
   },
-}).createMachine({
-  id: 'retryJob',
-  context: ({ input }) => retryJobContext(input),
-  // A completed job's result (the output of the try that completed it); undefined otherwise.
-  output: ({ event }) => event.output,
-  initial: 'waiting',
-  states: {
-    waiting: {
-      always: [
-        { guard: 'startsStalled', target: 'dead', actions: 'recordStall' },
-        { guard: and(['startsHeld', 'hasTimeout']), target: 'active.timed' },
-        { guard: 'startsHeld', target: 'active.running' },
-      ],
-      on: {
-        'job.start': [
-          { guard: 'hasTimeout', target: 'active.timed', actions: 'beginAttempt' },
-          { target: 'active.running', actions: 'beginAttempt' },
-        ],
-        'job.stalled': { target: 'dead', actions: 'recordStall' },
-        'job.cancel': 'cancelled',
-      },
-    },
-    active: {
-      // The try was counted on the way in (by the transition, or as a held job's actor was created).
-      entry: 'startTry',
-      // `timed` when the job has a timeout: its `after` is the only timer a try arms.
-      initial: 'running',
-      states: {
-        running: {},
-        timed: {
+});
+
+/** The transitions of a running try, with or without a timeout. */
+const activeOn = {
+  'try.done': 'completed',
+  'try.failed': { target: 'settling', actions: 'recordError' },
+  'job.release': { target: 'released', actions: ['abortTry', 'undoAttempt'] },
+  'job.cancel': { target: 'cancelled', actions: 'abortTry' },
+  'job.stalled': { target: 'dead', actions: ['abortTry', 'recordStall'] },
+} as const;
+
+/**
+ * The machine with or without a per-try timeout: an `after` in `active` arms a timer for every try,
+ * so a queue without a timeout hosts the machine that has none.
+ */
+function retryJobConfig(timed: boolean) {
+  return retryJobSetup.createMachine({
+    id: 'retryJob',
+    context: ({ input }) => retryJobContext(input),
+    initial: 'active',
+    states: {
+      active: {
+        // The try was counted on the way in (by the transition, or in the context it starts with).
+        entry: 'startTry',
+        ...(timed && {
           after: { timeout: { target: '#retryJob.settling', actions: ['recordTimeout', 'abortTry'] } },
+        }),
+        on: activeOn,
+      },
+      // Decides between another try and death; a transient state, never observed at rest.
+      settling: {
+        always: [{ guard: 'canRetry', target: 'failed', actions: 'planRetry' }, { target: 'dead' }],
+      },
+      failed: {
+        entry: 'reportFailed',
+        invoke: {
+          id: BACKOFF_ID,
+          src: 'backoff',
+          input: ({ context }) => ({ ms: context.retryDelayMs }),
+          onDone: { target: 'active', actions: 'beginAttempt' },
+        },
+        on: {
+          'job.stalled': { target: 'dead', actions: 'recordStall' },
+          'job.cancel': 'cancelled',
+          // Held through the backoff by a worker that is closing: the record already says all this.
+          'job.release': 'released',
+          'job.park': 'parked',
         },
       },
-      on: {
-        'try.done': 'completed',
-        'try.failed': { target: 'settling', actions: 'recordError' },
-        'job.release': { target: 'released', actions: ['abortTry', 'undoAttempt', report('released')] },
-        'job.cancel': { target: 'cancelled', actions: 'abortTry' },
+      completed: {
+        type: 'final',
+        // A completed job's result: the output of the try that completed it.
+        output: ({ event }) => (event.type === 'try.done' ? event.output : undefined),
       },
+      dead: { type: 'final' },
+      /** Cancelled (`queue.cancel`): never retried, no dead letter. */
+      cancelled: { type: 'final' },
+      /** Handed back untried (the worker is closing): the store keeps the job as it was. */
+      released: { type: 'final' },
+      /** Backing off in the store, as data: the snapshot stored at `failed` lives on, this actor ends. */
+      parked: { type: 'final' },
     },
-    // Decides between another try and death; a transient state, never observed at rest.
-    settling: {
-      always: [{ guard: 'canRetry', target: 'failed', actions: 'planRetry' }, { target: 'dead' }],
-    },
-    failed: {
-      entry: report('failed'),
-      invoke: {
-        id: BACKOFF_ID,
-        src: 'backoff',
-        input: ({ context }) => ({ ms: context.retryDelayMs }),
-        onDone: [
-          { guard: 'hasTimeout', target: 'active.timed', actions: 'beginAttempt' },
-          { target: 'active.running', actions: 'beginAttempt' },
-        ],
-      },
-      on: {
-        'job.stalled': { target: 'dead', actions: 'recordStall' },
-        'job.cancel': 'cancelled',
-        // Held through the backoff by a worker that is closing: the record already says all this.
-        'job.release': { target: 'released', actions: report('released') },
-        'job.park': 'parked',
-      },
-    },
-    completed: {
-      type: 'final',
-      entry: report('completed'),
-      output: ({ event }) => (event.type === 'try.done' ? event.output : undefined),
-    },
-    dead: { type: 'final', entry: report('dead') },
-    /** Cancelled (`queue.cancel`): never retried, no dead letter. */
-    cancelled: { type: 'final', entry: report('cancelled') },
-    /** Handed back untried (the worker is closing): the store keeps the job as it was. */
-    released: { type: 'final' },
-    /** Backing off in the store, as data: the snapshot stored at `failed` lives on, this actor ends. */
-    parked: { type: 'final' },
-  },
-});
+    // The final state's output: a completed job's result, undefined otherwise.
+    output: ({ event }) => event.output,
+  });
+}
+
+/** A job's tries on a queue without a per-try timeout: no timer is armed while a try runs. */
+export const retryJobMachine = retryJobConfig(false);
+
+/** A job's tries on a queue with a per-try timeout (`timeoutMs` > 0): a try running longer fails. */
+export const timedRetryJobMachine = retryJobConfig(true);
+
+/**
+ * A job the store handed out `deliveries` times before without it settling, restored at `active`
+ * before its try starts: send it `{ type: 'job.stalled', deliveries }` and it is dead, those tries
+ * counted, without running again.
+ */
+export function stalledJobSnapshot(machine: typeof retryJobMachine, input: RetryJobInput) {
+  return machine.resolveState({
+    value: 'active',
+    context: { ...retryJobContext(input), attempt: input.attemptsMade },
+  });
+}
 
 export type RetryJobActorRef = ActorRefFrom<typeof retryJobMachine>;
 export type RetryJobSnapshot = SnapshotFrom<typeof retryJobMachine>;

@@ -54,12 +54,9 @@ export async function cancelJob(store: QueueStore, flows: Flows, id: string): Pr
  * @returns whether it held the job
  */
 export function cancelHeld(runner: JobRunner, id: string): boolean {
-  for (const held of runner.active.values())
-    if (held.lease.job.id === id) {
-      held.cancel();
-      return true;
-    }
-  return false;
+  const held = runner.held(id);
+  held?.cancel();
+  return held !== undefined;
 }
 
 const FINISHED = new Set(['completed', 'dead', 'cancelled']);

@@ -3,6 +3,8 @@ import { fromTimer } from '../actors/timer.actor.js';
 import { stateName, type ActorInfo } from '../actors/supervisor/types.js';
 import {
   retryJobMachine,
+  stalledJobSnapshot,
+  timedRetryJobMachine,
   type JobOutcome,
   type RetryJobContext,
   type RetryJobInput,
@@ -24,36 +26,40 @@ export const STALL_MARGIN = 5;
 export type WorkerEvent =
   | { type: 'try'; job: AnyActorRef; attempt: number }
   | { type: 'abort'; job: AnyActorRef }
-  | { type: 'report'; job: AnyActorRef; outcome: JobOutcome };
+  | { type: 'failed'; job: AnyActorRef };
 
 const RELEASE = { type: 'job.release' } as const;
 const PARK = { type: 'job.park' } as const;
 const FALLBACK_ERROR = { name: 'Error', message: 'failed' };
 
-/** What the worker actor hears: its job actors' requests, and a job actor that failed (threw). */
-type WorkerInbox = WorkerEvent | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown };
+/** What the worker actor hears: its job actors' requests, their ends, and a job actor that threw. */
+type WorkerInbox =
+  | WorkerEvent
+  | { type: `xstate.done.actor.${string}`; actorId: string }
+  | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown };
+
+const DONE_PREFIX = 'xstate.done.actor.';
 
 /**
  * The worker's own actor, the parent of its job actors: it receives what they ask for and does the
- * I/O. As their parent it also hears their final states (ignored: each reports its outcome) and
- * their failures.
+ * I/O. As their parent it hears each one end (its done event: the final state says how) or fail.
  */
 const workerLogic = fromCallback<WorkerInbox, { receive: (e: WorkerInbox) => void }>(({ input, receive }) =>
   receive(input.receive),
 );
 type WorkerRef = ActorRefFrom<typeof workerLogic>;
 
-/** The retry-job machine as a worker hosts it: its effects are events to the worker actor. */
+/**
+ * The retry-job machine as a worker hosts it (timed when the queue has a per-try timeout): its
+ * effects are events to the worker actor.
+ */
 function hostedMachine(worker: WorkerRef, options: RunnerOptions) {
-  return retryJobMachine.provide({
+  const machine = options.timeoutMs > 0 ? timedRetryJobMachine : retryJobMachine;
+  return machine.provide({
     actions: {
       startTry: sendTo(worker, ({ self, context }) => ({ type: 'try', job: self, attempt: context.attempt })),
       abortTry: sendTo(worker, ({ self }) => ({ type: 'abort', job: self })),
-      report: sendTo(worker, ({ self }, params: { outcome: JobOutcome }) => ({
-        type: 'report',
-        job: self,
-        outcome: params.outcome,
-      })),
+      reportFailed: sendTo(worker, ({ self }) => ({ type: 'failed', job: self })),
       planRetry: assign({
         retryDelayMs: ({ context }) =>
           context.backoffMs
@@ -82,7 +88,8 @@ function resumable(job: StoredJob): RetryJobSnapshot | undefined {
  * handler tries they ask for and stores their outcomes through the job's lease.
  */
 export class JobRunner {
-  readonly active = new Map<AnyActorRef, HeldJob>();
+  /** The jobs held, by actor id (`job:<queue>/<id>`): one actor per job at a time. */
+  readonly active = new Map<string, HeldJob>();
   /** When a job was last taken or settled (the clock's ms): a worker that does neither for long is stalled. */
   lastProgress: number;
   readonly clock: JobClock;
@@ -111,15 +118,22 @@ export class JobRunner {
     const j = lease.job;
     const maxAttempts = j.maxAttempts ?? o.maxAttempts;
     const earlier = (j.deliveries ?? 1) - 1;
-    const snapshot = resumable(j);
+    const id = `job:${o.queue}/${j.id}`;
+    if (this.active.has(id)) {
+      // A redelivery of a job whose try still runs here: one try at a time; it comes back later.
+      o.logger.warn({ jobId: j.id }, 'a job held here came again while its try runs; handed back');
+      return lease.release();
+    }
     const stalled = j.attemptsMade + earlier >= maxAttempts + STALL_MARGIN;
-    const input = this.input(j, maxAttempts, stalled ? earlier : 0);
-    const actor = this.create(`job:${o.queue}/${j.id}`, input, snapshot);
-    this.active.set(actor, new HeldJob(this, lease, actor));
+    const input = this.input(j, maxAttempts);
+    // Stalled, a job is restored at `active` before its try starts, and the stall ends it.
+    const snapshot = resumable(j) ?? (stalled ? stalledJobSnapshot(this.machine, input) : undefined);
+    const actor = this.create(id, input, snapshot);
+    this.active.set(id, new HeldJob(this, lease, actor));
     actor.start();
-    // A new actor starts its first try (or is dead as stalled) as it starts; a resumed one waits out
-    // the rest of its backoff, then starts its next try by itself.
-    if (snapshot && stalled) actor.send({ type: 'job.stalled', deliveries: earlier });
+    // A new actor starts its first try as it starts; a resumed one waits out the rest of its
+    // backoff, then starts its next try by itself.
+    if (stalled) actor.send({ type: 'job.stalled', deliveries: earlier });
   }
 
   /**
@@ -143,10 +157,6 @@ export class JobRunner {
   }
 
   /** A job actor that threw (a failing backoff, say): its job goes back to the store; nothing is lost. */
-  private crashedActor(actorId: string, err: unknown): void {
-    for (const held of this.active.values()) if (held.actor.id === actorId) return this.crashed(held, err);
-  }
-
   private crashed(held: HeldJob, err: unknown): void {
     this.options.logger.error({ err, jobId: held.lease.job.id }, 'job actor failed; the job goes back');
     this.forget(held);
@@ -155,38 +165,44 @@ export class JobRunner {
     this.notifyIdle();
   }
 
-  private input(j: StoredJob, maxAttempts: number, stalledDeliveries: number): RetryJobInput {
+  private input(j: StoredJob, maxAttempts: number): RetryJobInput {
     return {
       id: j.id,
       attemptsMade: j.attemptsMade,
       maxAttempts,
       timeoutMs: this.options.timeoutMs,
       backoffMs: j.backoffMs,
-      held: true,
-      stalledDeliveries,
     };
   }
 
   private receive(e: WorkerInbox): void {
-    if (!('job' in e)) {
-      if (e.type.startsWith('xstate.error.actor.')) this.crashedActor(e.actorId, e.error);
+    if ('job' in e) {
+      const held = this.active.get(e.job.id);
+      if (!held || held.actor !== e.job) return;
+      if (e.type === 'try') {
+        this.options.observer?.onActive?.(this.options.queue);
+        held.startTry(e.attempt);
+      } else if (e.type === 'abort') held.abortTry();
+      else this.settled(held, 'failed');
       return;
     }
-    const held = this.active.get(e.job);
+    const held = this.active.get(e.actorId);
     if (!held) return;
-    if (e.type === 'try') {
-      this.options.observer?.onActive?.(this.options.queue);
-      held.startTry(e.attempt);
-    } else if (e.type === 'abort') held.abortTry();
-    else this.settled(held, e.outcome);
+    const snapshot = held.actor.getSnapshot();
+    if (e.type.startsWith(DONE_PREFIX)) {
+      // The actor ended: its final state is how the job leaves this worker.
+      if (snapshot.status === 'done') this.settled(held, snapshot.value as JobOutcome);
+    } else if (snapshot.status === 'error') this.crashed(held, (e as { error: unknown }).error);
   }
 
   private settled(held: HeldJob, outcome: JobOutcome): void {
-    const ctx = held.actor.getSnapshot().context;
+    const snapshot = held.actor.getSnapshot();
+    const ctx = snapshot.context;
     const o = this.options;
+    if (outcome === 'parked') return;
     this.forget(held);
     if (outcome === 'completed') {
-      held.lease.complete(held.actor.getSnapshot().output);
+      held.lease.complete(snapshot.output);
       o.observer?.onCompleted?.(o.queue, o.clock.now() - held.started, ctx.attempt);
       o.emit('completed', () => held.info('completed', ctx));
     } else if (outcome === 'failed') this.failed(held, ctx);
@@ -222,7 +238,7 @@ export class JobRunner {
 
   /** The job leaves this process: the store keeps its backoff and later tries. */
   private forget(held: HeldJob): void {
-    this.active.delete(held.actor);
+    this.active.delete(held.actor.id);
     this.lastProgress = this.options.clock.now();
     this.options.onProgress?.();
   }
@@ -235,10 +251,15 @@ export class JobRunner {
     }
   }
 
+  /** @returns the job `jobId` as this worker holds it, if it does */
+  held(jobId: string): HeldJob | undefined {
+    return this.active.get(`job:${this.options.queue}/${jobId}`);
+  }
+
   /** @returns every job actor this worker holds */
   actors(): ActorInfo[] {
     const out: ActorInfo[] = [];
-    for (const actor of this.active.keys())
+    for (const { actor } of this.active.values())
       out.push({
         id: actor.id,
         kind: 'job',
@@ -261,7 +282,7 @@ export class JobRunner {
 
   /** Hands every held job back untried and aborts its handler. */
   releaseAll(): void {
-    for (const actor of [...this.active.keys()]) actor.send(RELEASE);
+    for (const { actor } of [...this.active.values()]) actor.send(RELEASE);
   }
 
   /** Stops the worker's actor and the shared timeout timer; call once idle. */

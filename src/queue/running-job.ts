@@ -72,7 +72,6 @@ export class HeldJob {
   private progress: JobProgress | undefined;
   private logs: string[] | undefined;
   private dirty = false;
-  private readonly flushLater = (): void => this.flush();
 
   constructor(
     readonly holder: JobHolder,
@@ -110,7 +109,7 @@ export class HeldJob {
     else this.progress = progress;
     if (this.dirty) return;
     this.dirty = true;
-    setImmediate(this.flushLater);
+    setImmediate(() => this.flush());
   }
 
   /** Hands the notes to the store and the `progress` listeners: once per turn, and as a try ends. */

@@ -3,7 +3,8 @@ import { assign, createActor } from 'xstate';
 import { fromTimer } from '../../src/actors/timer.actor.js';
 import {
   retryJobMachine,
-  type JobOutcome,
+  stalledJobSnapshot,
+  timedRetryJobMachine,
   type RetryJobInput,
   type RetryJobSnapshot,
 } from '../../src/machines/retry-job.machine.js';
@@ -11,21 +12,22 @@ import { TestClock } from '../support/clock.js';
 
 /**
  * A job actor as a worker hosts it, with the worker replaced by the test: `tries` records each try
- * the machine asks for, `aborted` each abort, `reports` each outcome; `done`/`fail` answer a try.
+ * the machine asks for, `aborted` each abort, `failures` each failed try it reports for a retry;
+ * `done`/`fail` answer a try.
  */
-function host(clock = new TestClock()) {
+function host(clock = new TestClock(), timed = false) {
   const tries: number[] = [];
   const aborted: number[] = [];
-  const reports: JobOutcome[] = [];
-  const machine = retryJobMachine.provide({
+  const failures: number[] = [];
+  const machine = (timed ? timedRetryJobMachine : retryJobMachine).provide({
     actions: {
       startTry: ({ context }) => void tries.push(context.attempt),
       abortTry: ({ context }) => void aborted.push(context.attempt),
-      report: (_, params) => void reports.push(params.outcome),
+      reportFailed: ({ context }) => void failures.push(context.attempt),
     },
     actors: { backoff: fromTimer(clock) },
   });
-  return { clock, tries, aborted, reports, machine };
+  return { clock, tries, aborted, failures, machine };
 }
 
 const INPUT: RetryJobInput = {
@@ -36,7 +38,7 @@ const INPUT: RetryJobInput = {
   backoffMs: [100, 200],
 };
 
-function start(input: Partial<RetryJobInput> = {}, h = host()) {
+function start(input: Partial<RetryJobInput> = {}, h = host(new TestClock(), (input.timeoutMs ?? 0) > 0)) {
   const actor = createActor(h.machine, { clock: h.clock, input: { ...INPUT, ...input } }).start();
   return {
     ...h,
@@ -49,22 +51,15 @@ function start(input: Partial<RetryJobInput> = {}, h = host()) {
 }
 
 describe('retry-job machine', () => {
-  it('waits, then asks for try 1 on job.start', () => {
-    const t = start();
-    expect(t.state()).toBe('waiting');
-    t.actor.send({ type: 'job.start' });
-    expect(t.state()).toEqual({ active: 'running' });
-    expect(t.tries).toEqual([1]);
-  });
-
-  it('created held by a worker, starts its first try at once', () => {
-    const t = start({ held: true, attemptsMade: 1 });
-    expect(t.state()).toEqual({ active: 'running' });
+  it('created by the worker that took the job, starts its next try at once', () => {
+    const t = start({ attemptsMade: 1 });
+    expect(t.state()).toBe('active');
     expect(t.tries).toEqual([2]);
+    expect(t.ctx().attempt).toBe(2);
   });
 
-  it('created held, counts each try once through failures, and outputs the result of the one that completed', () => {
-    const t = start({ held: true, backoffMs: [10, 10] });
+  it('counts each try once through failures, and outputs the result of the one that completed', () => {
+    const t = start({ backoffMs: [10, 10] });
     t.fail();
     t.clock.advance(10);
     t.fail();
@@ -76,7 +71,7 @@ describe('retry-job machine', () => {
   });
 
   it('ends parked on job.park while backing off, its timer stopped; a snapshot taken before resumes', () => {
-    const t = start({ held: true, backoffMs: [100] });
+    const t = start({ backoffMs: [100] });
     t.fail();
     const stored = t.actor.getPersistedSnapshot();
     t.actor.send({ type: 'job.park' });
@@ -85,40 +80,45 @@ describe('retry-job machine', () => {
     const resumed = createActor(t.machine, { clock: t.clock, input: INPUT, snapshot: stored }).start();
     expect(resumed.getSnapshot().value).toBe('failed');
     t.clock.advance(100);
-    expect(resumed.getSnapshot().value).toEqual({ active: 'running' });
+    expect(resumed.getSnapshot().value).toBe('active');
     expect(resumed.getSnapshot().context.attempt).toBe(2);
   });
 
   it('outputs nothing when it ends dead', () => {
-    const t = start({ held: true, maxAttempts: 1 });
+    const t = start({ maxAttempts: 1 });
     t.fail();
     expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', value: 'dead', output: undefined });
   });
 
-  it('created held with stalled deliveries, is dead at once with those tries counted', () => {
-    const t = start({ held: true, attemptsMade: 1, stalledDeliveries: 7 });
-    expect(t.state()).toBe('dead');
-    expect(t.tries).toEqual([]);
-    expect(t.ctx()).toMatchObject({ attempt: 8, reason: 'timeout', error: { name: 'StalledError' } });
-    expect(t.reports).toEqual(['dead']);
+  it('restored at active before its try when stalled, is dead on job.stalled with those tries counted, never run', () => {
+    const h = host();
+    const input = { ...INPUT, attemptsMade: 1 };
+    const snapshot = stalledJobSnapshot(h.machine, input);
+    const actor = createActor(h.machine, { clock: h.clock, input, snapshot }).start();
+    actor.send({ type: 'job.stalled', deliveries: 7 });
+    expect(actor.getSnapshot()).toMatchObject({ status: 'done', value: 'dead', output: undefined });
+    expect(h.tries).toEqual([]);
+    expect(actor.getSnapshot().context).toMatchObject({
+      attempt: 8,
+      reason: 'timeout',
+      error: { name: 'StalledError' },
+    });
   });
 
-  it('completes with the try result and reports it', () => {
+  it('completes with the try result as its output', () => {
     const t = start();
-    t.actor.send({ type: 'job.start' });
     t.done({ sent: true });
     expect(t.state()).toBe('completed');
     expect(t.ctx()).toMatchObject({ attempt: 1, error: undefined });
     expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', output: { sent: true } });
-    expect(t.reports).toEqual(['completed']);
+    expect(t.failures).toEqual([]);
   });
 
   it('fails with attempts left, backs off for exactly the planned delay, then runs the next try', () => {
     const t = start();
-    t.actor.send({ type: 'job.start' });
     t.fail('smtp down');
     expect(t.state()).toBe('failed');
-    expect(t.reports).toEqual(['failed']);
+    expect(t.failures).toEqual([1]);
     expect(t.ctx()).toMatchObject({
       attempt: 1,
       retryDelayMs: 100,
@@ -128,7 +128,7 @@ describe('retry-job machine', () => {
     t.clock.advance(99);
     expect(t.state()).toBe('failed');
     t.clock.advance(1);
-    expect(t.state()).toEqual({ active: 'running' });
+    expect(t.state()).toBe('active');
     expect(t.tries).toEqual([1, 2]);
     t.fail();
     expect(t.ctx().retryDelayMs).toBe(200);
@@ -140,21 +140,19 @@ describe('retry-job machine', () => {
 
   it('is dead once the last attempt fails', () => {
     const t = start({ maxAttempts: 2, attemptsMade: 1 });
-    t.actor.send({ type: 'job.start' });
     expect(t.tries).toEqual([2]);
     t.fail();
     expect(t.state()).toBe('dead');
     expect(t.ctx()).toMatchObject({ attempt: 2, reason: 'handler' });
     expect(t.actor.getSnapshot().status).toBe('done');
-    expect(t.reports).toEqual(['dead']);
+    expect(t.failures).toEqual([]);
   });
 
   it('times out: the try fails with a TimeoutError and is aborted', () => {
     const t = start({ timeoutMs: 1_000 });
-    t.actor.send({ type: 'job.start' });
-    expect(t.state()).toEqual({ active: 'timed' });
+    expect(t.state()).toBe('active');
     t.clock.advance(999);
-    expect(t.state()).toEqual({ active: 'timed' });
+    expect(t.state()).toBe('active');
     t.clock.advance(1);
     expect(t.state()).toBe('failed');
     expect(t.ctx()).toMatchObject({ reason: 'timeout', error: { name: 'TimeoutError' } });
@@ -163,31 +161,26 @@ describe('retry-job machine', () => {
 
   it('is dead when the last try times out', () => {
     const t = start({ timeoutMs: 50, maxAttempts: 1 });
-    t.actor.send({ type: 'job.start' });
     t.clock.advance(50);
     expect(t.state()).toBe('dead');
     expect(t.ctx().reason).toBe('timeout');
   });
 
-  it('arms no timer for a job without a timeout', () => {
-    const t = start();
-    t.actor.send({ type: 'job.start' });
-    expect(t.clock.pending).toBe(0);
+  it('arms no timer for a job without a timeout, and one per try with', () => {
+    expect(start().clock.pending).toBe(0);
+    expect(start({ timeoutMs: 1_000 }).clock.pending).toBe(1);
   });
 
-  it('hands an active job back on job.release: released, the try not counted, aborted, reported', () => {
+  it('hands an active job back on job.release: released, the try not counted, aborted', () => {
     const t = start();
-    t.actor.send({ type: 'job.start' });
     t.actor.send({ type: 'job.release' });
-    expect(t.state()).toBe('released');
+    expect(t.actor.getSnapshot()).toMatchObject({ status: 'done', value: 'released' });
     expect(t.ctx().attempt).toBe(0);
     expect(t.aborted).toEqual([1]);
-    expect(t.reports).toEqual(['released']);
   });
 
   it('ignores a late try result after a timeout', () => {
     const t = start({ timeoutMs: 10 });
-    t.actor.send({ type: 'job.start' });
     t.clock.advance(10);
     t.done('late');
     expect(t.state()).toBe('failed');
@@ -198,7 +191,6 @@ describe('retry-job machine', () => {
     const h = host();
     const machine = h.machine.provide({ actions: { planRetry: assign({ retryDelayMs: 42 }) } });
     const t = start({ backoffMs: undefined }, { ...h, machine });
-    t.actor.send({ type: 'job.start' });
     t.fail();
     expect(t.ctx().retryDelayMs).toBe(42);
     t.clock.advance(41);
@@ -212,7 +204,6 @@ describe('retry-job machine: persisted and resumed', () => {
   /** A job that failed its first try at t=1000 and was persisted as it began to back off. */
   function persistedFailure(): RetryJobSnapshot {
     const t = start({}, host(new TestClock(1_000)));
-    t.actor.send({ type: 'job.start' });
     t.fail('first');
     const persisted = JSON.parse(JSON.stringify(t.actor.getPersistedSnapshot())) as RetryJobSnapshot;
     t.actor.stop();
@@ -260,16 +251,5 @@ describe('retry-job machine: persisted and resumed', () => {
     expect(actor.getSnapshot().value).toBe('dead');
     expect(actor.getSnapshot().context.attempt).toBe(7);
     expect(h.clock.pending).toBe(0);
-  });
-});
-
-describe('retry-job machine: a job that stalls', () => {
-  it('is dead when the store says it was taken too often without settling, counting those tries', () => {
-    const actor = createActor(retryJobMachine, { input: { ...INPUT, attemptsMade: 1 } }).start();
-    actor.send({ type: 'job.stalled', deliveries: 7 });
-    const s = actor.getSnapshot();
-    expect(s.value).toBe('dead');
-    expect(s.status).toBe('done');
-    expect(s.context).toMatchObject({ attempt: 8, reason: 'timeout', error: { name: 'StalledError' } });
   });
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { createActor } from 'xstate';
 import { fromTimer } from '../../src/actors/timer.actor.js';
-import { retryJobMachine, type JobOutcome } from '../../src/machines/retry-job.machine.js';
+import { retryJobMachine } from '../../src/machines/retry-job.machine.js';
 import { TestClock } from '../support/clock.js';
 import type { JobInfo } from '../../src/queue/types.js';
 import { deadLetterGroup } from '../../src/queue/dead-letter.js';
@@ -11,43 +11,39 @@ import { useRuntimes } from '../support/runtime.js';
 import { transportCase, transportCases } from '../support/transports.js';
 
 describe('retry-job machine: job.cancel', () => {
-  function job(held: boolean) {
+  function job() {
     const clock = new TestClock();
     const aborted: number[] = [];
-    const reports: JobOutcome[] = [];
+    const failures: number[] = [];
     const machine = retryJobMachine.provide({
       actions: {
         abortTry: ({ context }) => void aborted.push(context.attempt),
-        report: (_, params) => void reports.push(params.outcome),
+        reportFailed: ({ context }) => void failures.push(context.attempt),
       },
       actors: { backoff: fromTimer(clock) },
     });
-    const input = { id: 'j', attemptsMade: 0, maxAttempts: 3, timeoutMs: 0, backoffMs: [100], held };
+    const input = { id: 'j', attemptsMade: 0, maxAttempts: 3, timeoutMs: 0, backoffMs: [100] };
     const actor = createActor(machine, { clock, input }).start();
-    return { actor, aborted, reports };
+    return { actor, aborted, failures, clock };
   }
 
-  it('ends an active try cancelled: the try is aborted, the outcome is cancelled, a late result is ignored', () => {
-    const { actor, aborted, reports } = job(true);
+  it('ends an active try cancelled: the try is aborted, the actor ends cancelled, a late result is ignored', () => {
+    const { actor, aborted } = job();
     actor.send({ type: 'job.cancel' });
-    expect(actor.getSnapshot().value).toBe('cancelled');
-    expect(actor.getSnapshot().status).toBe('done');
+    expect(actor.getSnapshot()).toMatchObject({ status: 'done', value: 'cancelled' });
     expect(aborted).toEqual([1]);
-    expect(reports).toEqual(['cancelled']);
     actor.send({ type: 'try.failed', error: new Error('aborted') });
-    expect(reports).toEqual(['cancelled']);
+    expect(actor.getSnapshot().value).toBe('cancelled');
   });
 
-  it('ends a backing-off or waiting job cancelled without a retry', () => {
-    const backingOff = job(true);
-    backingOff.actor.send({ type: 'try.failed', error: new Error('boom') });
-    expect(backingOff.actor.getSnapshot().value).toBe('failed');
-    backingOff.actor.send({ type: 'job.cancel' });
-    expect(backingOff.reports).toEqual(['failed', 'cancelled']);
-    const waiting = job(false);
-    waiting.actor.send({ type: 'job.cancel' });
-    expect(waiting.actor.getSnapshot().value).toBe('cancelled');
-    expect(waiting.reports).toEqual(['cancelled']);
+  it('ends a backing-off job cancelled without a retry', () => {
+    const { actor, failures, clock } = job();
+    actor.send({ type: 'try.failed', error: new Error('boom') });
+    expect(actor.getSnapshot().value).toBe('failed');
+    actor.send({ type: 'job.cancel' });
+    expect(actor.getSnapshot()).toMatchObject({ status: 'done', value: 'cancelled' });
+    expect(failures).toEqual([1]);
+    expect(clock.pending).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import { KvConflictError, type KeyValueStore } from '../../transport/key-value.js';
 import type { Transport } from '../../transport/transport.js';
+import { utf8Bytes } from '../../bytes.js';
 
 /** What a key holds: a run in progress (`run`) or a success (`done`), each until `exp` (ms since the epoch). */
 interface Mark {
@@ -84,9 +85,8 @@ class ExpiringMarks {
   }
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const encode = (m: Mark): Uint8Array => encoder.encode(JSON.stringify(m));
+const encode = (m: Mark): Uint8Array => utf8Bytes(JSON.stringify(m));
 
 function decode(bytes: Uint8Array): Mark | undefined {
   try {

@@ -4,7 +4,7 @@ import type { Logger } from '../../../logging.js';
 import type { DeadLetterDraft } from '../../dead-letters.js';
 import type { Names, QueueNames } from '../toolkit/names.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
-import { PubAckPublisher } from '../toolkit/pub-ack.js';
+import { PubAckPublisher, type StoredAck } from '../toolkit/pub-ack.js';
 import { HEADER_ROOM, WireHeader } from '../toolkit/wire.js';
 import { DueJobs } from './due.js';
 import type { ResultRoom } from './wire.js';
@@ -37,7 +37,14 @@ export class QueueContext {
   readonly due: DueJobs;
   private pubAck: PubAckPublisher | undefined;
   /** Job steps being written (each ends acked or naked): closing waits for them. */
-  private readonly writing = new Set<Promise<void>>();
+  private writing = 0;
+  private drained: (() => void)[] = [];
+  private readonly untrack = (): void => {
+    if (--this.writing > 0 || this.drained.length === 0) return;
+    const waiters = this.drained;
+    this.drained = [];
+    for (const w of waiters) w();
+  };
 
   constructor(
     private readonly host: QueueHost,
@@ -71,9 +78,17 @@ export class QueueContext {
    * @throws {TransportError} when the server refuses it or does not answer in time
    */
   async store(subject: string, body: Uint8Array, msgId?: string): Promise<boolean> {
+    return (await this.publish(subject, body, msgId)).duplicate;
+  }
+
+  /** {@link store}, answering with the stream's acknowledgement. */
+  publish(subject: string, body: Uint8Array, msgId: string | undefined): Promise<StoredAck> {
     this.pubAck ??= new PubAckPublisher(this.nc, this.options.requestTimeoutMs);
-    const headers = msgId === undefined ? undefined : { [WireHeader.msgId]: msgId };
-    return (await this.pubAck.publish(subject, body, headers)).duplicate;
+    return this.pubAck.publish(
+      subject,
+      body,
+      msgId === undefined ? undefined : { [WireHeader.msgId]: msgId },
+    );
   }
 
   /** Stores a dead letter; resolves on the dead-letter stream's PubAck. */
@@ -81,15 +96,16 @@ export class QueueContext {
     return this.host.writeDeadLetter(draft, subject, seq);
   }
 
-  /** Keeps `write` (which never rejects) until it is done, so that {@link settled} can wait for it. */
+  /** Keeps count of `write` (which never rejects) until it is done, so that {@link settled} can wait for it. */
   track(write: Promise<void>): void {
-    this.writing.add(write);
-    void write.then(() => this.writing.delete(write));
+    this.writing++;
+    void write.then(this.untrack, this.untrack);
   }
 
   /** Resolves once every tracked job step is written and its message acked (or sent back). */
-  async settled(): Promise<void> {
-    while (this.writing.size > 0) await Promise.all([...this.writing]);
+  settled(): Promise<void> {
+    if (this.writing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
   }
 
   /** Stops listening for PubAcks once what is in flight is answered. Idempotent. */

@@ -8,6 +8,7 @@ import type { Logger } from '../../../logging.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
 import type { QueueNames } from '../toolkit/names.js';
 import { decodeWire, encodeWire, JobKind, type JobWire } from './wire.js';
+import { utf8Bytes } from '../../../bytes.js';
 
 /** The kinds of a job parked by due time: delayed (`later`) and backing off after a failure (`backoff`). */
 export type DueKind = typeof JobKind.later | typeof JobKind.backoff;
@@ -19,7 +20,6 @@ interface DueEntry {
   readonly due: number;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** What parking and moving jobs use of their queue (its `QueueContext`). */
@@ -73,7 +73,7 @@ export class DueJobs {
     await this.ensure();
     const second = dueSecond(job.due, 0);
     const entry: DueEntry = { id: job.id, a: job.a, due: job.due };
-    await this.ctx.store(`${this.head}.${second}`, encoder.encode(JSON.stringify(entry)));
+    await this.ctx.store(`${this.head}.${second}`, utf8Bytes(JSON.stringify(entry)));
     const duplicate = await this.ctx.store(this.ctx.names.subject(job.id, kind), encodeWire(job), msgId);
     this.mover?.noteDue(second);
     return duplicate;

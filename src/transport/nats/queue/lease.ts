@@ -5,6 +5,7 @@ import type { JobError } from '../../../queue/types.js';
 import { cancelledWire, encodeWire, JobKind, NoteKind, notesOf, settledWire, type JobWire } from './wire.js';
 import type { QueueContext } from './context.js';
 import { HANDBACK_DELAY_MS, type QueueMsg } from './msg.js';
+import { utf8Bytes } from '../../../bytes.js';
 
 /** Waits between tries of a write the broker did not confirm (a leader election, a lost answer). */
 const STORE_TRIES_MS = [100, 250, 500, 1_000, 2_000, 4_000] as const;
@@ -157,7 +158,7 @@ export class NatsJobLease implements JobLease {
 
   private writeNote(kind: string, value: unknown): void {
     const ctx = this.worker.ctx;
-    const body = new TextEncoder().encode(JSON.stringify(value));
+    const body = utf8Bytes(JSON.stringify(value));
     const write = ctx.store(ctx.names.subject(this.wire.id, kind), body).then(
       () => undefined,
       (err: unknown) => ctx.logger.debug({ err, jobId: this.wire.id }, 'could not store job progress'),
@@ -178,17 +179,34 @@ export class NatsJobLease implements JobLease {
     return `${kind}:${this.wire.id}:${this.msg.seq}`;
   }
 
-  /** Stores the job's next record, then acks: the step is durable before the message goes. */
+  /**
+   * Stores the job's next record, then acks: the step is durable before the message goes. The first
+   * try is one publish; one the broker did not confirm goes on as {@link settleWith}'s next tries.
+   */
   private store(kind: JobKind, body: Uint8Array, msgId: string | undefined, retryMs: number): Promise<void> {
     const ctx = this.worker.ctx;
-    return this.settleWith(() => ctx.store(ctx.names.subject(this.wire.id, kind), body, msgId), retryMs);
+    const subject = ctx.names.subject(this.wire.id, kind);
+    const write = () => ctx.publish(subject, body, msgId);
+    return write().then(
+      () => this.ack(),
+      () => this.settleWith(write, retryMs, 1),
+    );
+  }
+
+  /** Acks the job message; on a closed connection it comes back after the ack wait, as from a crash. */
+  private ack(): void {
+    try {
+      this.msg.ack();
+    } catch (err) {
+      this.worker.ctx.logger.warn({ err, jobId: this.wire.id }, 'could not ack a stored job step');
+    }
   }
 
   /** Runs `write` until the broker confirms it, then acks; on failure the job comes back after `retryMs`. */
-  private async settleWith(write: () => Promise<unknown>, retryMs: number): Promise<void> {
+  private async settleWith(write: () => Promise<unknown>, retryMs: number, tried = 0): Promise<void> {
     const ctx = this.worker.ctx;
     try {
-      await this.durably(write);
+      await this.durably(write, tried);
       this.msg.ack();
     } catch (err) {
       ctx.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
@@ -199,18 +217,20 @@ export class NatsJobLease implements JobLease {
   /**
    * Runs a write until the broker confirms it (a leader election takes a few seconds), keeping the
    * job message's lease alive meanwhile; the write's dedup key makes each try safe to repeat.
+   * @param tried - tries already made and failed
    * @throws the last error once {@link STORE_TRIES_MS} are spent
    */
-  private async durably(write: () => Promise<unknown>): Promise<void> {
-    for (let i = 0; ; i++) {
+  private async durably(write: () => Promise<unknown>, tried = 0): Promise<void> {
+    for (let i = tried; ; i++) {
+      if (i > 0) {
+        this.msg.working();
+        await sleep(STORE_TRIES_MS[i - 1]!);
+      }
       try {
         await write();
         return;
       } catch (err) {
-        const wait = STORE_TRIES_MS[i];
-        if (wait === undefined) throw err;
-        this.msg.working();
-        await sleep(wait);
+        if (i >= STORE_TRIES_MS.length) throw err;
       }
     }
   }

@@ -2,8 +2,8 @@ import { isRedrivenJob, jobFromDeadLetter } from '../../../queue/dead-letter.js'
 import type { JobNotes, NewJob } from '../../../queue/store.js';
 import type { JobFlowLink } from '../../../queue/flow-types.js';
 import type { JobError, JobPriority, JobProgress } from '../../../queue/types.js';
+import { utf8Bytes } from '../../../bytes.js';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
@@ -120,7 +120,7 @@ export function decodeJob(data: Uint8Array): JobWire {
 
 /** @returns the JSON bytes of a wire record */
 export function encodeWire(value: JobWire | SettledWire): Uint8Array {
-  return encoder.encode(JSON.stringify(value));
+  return utf8Bytes(JSON.stringify(value));
 }
 
 /** @returns the record in `data`; throws on bytes that are not JSON */
