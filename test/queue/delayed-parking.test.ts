@@ -145,4 +145,94 @@ describe('job queue on nats: jobs parked by due time', () => {
     await until(() => ran.size === 2, 'both old parked jobs', 15_000);
     expect([...ran.keys()].sort()).toEqual(['old-delayed', 'old-retry']);
   });
+
+  it("parks jobs outside the queue's stream: its consumers walk nothing for them, and admin reads the parked records", async () => {
+    const rt = await runtime();
+    const q = rt.queue<number>('parked-apart', { concurrency: 4 });
+    const ran: number[] = [];
+    q.process((job) => void ran.push(job.data));
+    await q.ready();
+    const jobs = Array.from({ length: 200 }, (_, i) => ({
+      name: 'j',
+      data: i,
+      opts: { delayMs: 3_600_000, jobId: `p${i}` },
+    }));
+    await q.addBulk(jobs);
+    const stream = new Names(bus().prefix).queue('parked-apart').stream;
+    const nc = await connect({ servers: bus().url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(0);
+      expect((await jsm.streams.info(`${stream}~parked`)).state.messages).toBe(200);
+    } finally {
+      await nc.close();
+    }
+    expect(await q.getJob('p7')).toMatchObject({ id: 'p7', state: 'delayed', data: 7 });
+    expect(await q.counts()).toMatchObject({ delayed: 200, waiting: 0 });
+    expect(await Promise.all([q.cancel('p1'), q.cancel('p1')])).toContain(true);
+    expect(await q.getJob('p1')).toMatchObject({ state: 'cancelled', data: 1 });
+    expect(await q.remove('p2')).toBe(true);
+    expect(await q.getJob('p2')).toBeUndefined();
+    expect(await q.counts()).toMatchObject({ delayed: 198, cancelled: 1 });
+    expect(ran).toEqual([]);
+  });
+
+  it('never promotes a parked job that was cancelled after it was parked, even when its parked record stayed', async () => {
+    const rt = await runtime();
+    const q = rt.queue<string>('cancel-kept', { concurrency: 2 });
+    const ran: string[] = [];
+    q.process((job) => void ran.push(job.data));
+    await q.ready();
+    await q.add('j', 'x', { delayMs: 400, jobId: 'kept' });
+    const names = new Names(bus().prefix).queue('cancel-kept');
+    const nc = await connect({ servers: bus().url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      // A cancel whose drop of the parked record was lost: only its `cancelled` record landed.
+      const record = { v: 1, id: 'kept', p: 'normal', a: 0, n: 'j', d: 'x' };
+      await jsm
+        .jetstream()
+        .publish(names.subject('kept', 'cancelled'), encoder.encode(JSON.stringify(record)));
+      expect((await q.getJob('kept'))?.state).toBe('cancelled');
+      await poll(
+        async () => (await jsm.streams.info(`${names.stream}~due`)).state.messages,
+        (n) => n === 0,
+        'the due entry moved',
+        10_000,
+      );
+      expect((await jsm.streams.info(`${names.stream}~parked`)).state.messages).toBe(0);
+    } finally {
+      await nc.close();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ran).toEqual([]);
+    expect((await q.getJob('kept'))?.state).toBe('cancelled');
+  });
+
+  it("promotes a job parked by an earlier version in the queue's own stream", async () => {
+    const rt = await runtime();
+    const q = rt.queue<string>('legacy-due', { concurrency: 2 });
+    await q.ready();
+    const names = new Names(bus().prefix).queue('legacy-due');
+    const nc = await connect({ servers: bus().url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jsm.jetstream();
+      const due = Date.now() + 400;
+      const job = { v: 1, id: 'old-later', n: 'old', d: 'old-later', p: 'normal', a: 0, due };
+      // As the earlier version parked it: the record in the queue's stream, an entry without a kind.
+      await q.add('warm', 'warm', { delayMs: 3_600_000 }); // makes the due stream
+      await js.publish(names.subject('old-later', 'later'), encoder.encode(JSON.stringify(job)));
+      await js.publish(
+        `${bus().prefix}.qdue.legacy-due.${Math.floor(due / 1_000)}`,
+        encoder.encode(JSON.stringify({ id: 'old-later', a: 0, due })),
+      );
+    } finally {
+      await nc.close();
+    }
+    const ran: string[] = [];
+    q.process((job) => void ran.push(job.data));
+    await until(() => ran.includes('old-later'), 'the old parked job', 10_000);
+    expect((await q.getJob('old-later'))?.state).toBe('completed');
+  });
 });

@@ -42,6 +42,14 @@ export async function removeJob(
   cancels: CancelNotices,
 ): Promise<boolean> {
   const last = await lastMessage(ctx, ctx.names.job(id));
+  if (await ctx.due.current(id, last)) {
+    // Parked: its records go, and whatever else the queue's stream holds of it.
+    const [parked] = await Promise.all([
+      ctx.due.purge(id),
+      ctx.jsm.streams.purge(ctx.names.stream, { filter: everything(ctx, id) }),
+    ]);
+    return parked > 0;
+  }
   if (!last) return false;
   const state = await stateOf(last);
   if (state === undefined || state === 'active') return false;
@@ -52,8 +60,9 @@ export async function removeJob(
 
 /**
  * Ends a live job `cancelled`: its `cancelled` record first (a worker that takes the job from now
- * on finds a newer record), then its live message goes, then every worker hears the notice (the
- * one holding it aborts it). Deduplicated per life of the job: two cancels store one record.
+ * on finds a newer record, and a parked job is never promoted), then its live message or parked
+ * record goes, then every worker hears the notice (the one holding it aborts it). Deduplicated per
+ * life of the job: two cancels store one record.
  */
 export async function cancelJob(
   ctx: QueueContext,
@@ -62,6 +71,15 @@ export async function cancelJob(
   cancels: CancelNotices,
 ): Promise<boolean> {
   const last = await lastMessage(ctx, ctx.names.job(id));
+  const parked = await ctx.due.current(id, last);
+  if (parked) {
+    // The record first: stored after the parking, it keeps the job from being promoted even if
+    // dropping the parked record fails.
+    const body = cancelledWire(parked.job, undefined, parked.job.a);
+    await ctx.store(ctx.names.subject(id, JobKind.cancelled), body, `cancel:${id}:p${parked.msg.seq}`);
+    await ctx.due.drop(parked);
+    return true;
+  }
   if (!last || FINISHED.has(ctx.names.kindOf(last.subject))) return false;
   if ((await stateOf(last)) === undefined) return false;
   const job = decodeJob(last.data);

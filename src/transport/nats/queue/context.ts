@@ -50,6 +50,8 @@ export class QueueContext {
     private readonly host: QueueHost,
     readonly queue: string,
     readonly ackWaitMs: number,
+    /** How long the queue's streams deduplicate a record by its key. */
+    readonly dedupWindowMs = 120_000,
   ) {
     this.nc = host.nc;
     this.jsm = host.jsm;

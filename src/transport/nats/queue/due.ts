@@ -1,8 +1,20 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JsMsg,
+  type StoredMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import { MissingStreamError } from '../../../errors.js';
 import { DueSecondMover, dueSecond } from '../toolkit/due-seconds.js';
-import { isNotFound } from '../toolkit/provision.js';
-import { lastMessage } from './last-message.js';
+import { isNoMessage, isNotFound } from '../toolkit/provision.js';
+import { token } from '../toolkit/names.js';
+import { lastMessage, storedAfter } from './last-message.js';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../../../logging.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
@@ -13,11 +25,26 @@ import { utf8Bytes } from '../../../bytes.js';
 /** The kinds of a job parked by due time: delayed (`later`) and backing off after a failure (`backoff`). */
 export type DueKind = typeof JobKind.later | typeof JobKind.backoff;
 
+/** The kinds a job can be parked as. */
+export const DUE_KINDS: readonly DueKind[] = [JobKind.later, JobKind.backoff];
+
 /** A parked job's entry on its due second: enough to find its record and tell it is still that one. */
 interface DueEntry {
   readonly id: string;
   readonly a: number;
   readonly due: number;
+  /** The record's kind; entries written before parked records left the queue stream have none. */
+  readonly k?: DueKind;
+}
+
+/** A parked job's record: the job, its due time, and the job message it was parked from (0: none). */
+export type ParkedWire = JobWire & { readonly due: number; readonly o?: number };
+
+/** A parked job as its record in the parked stream holds it. */
+export interface ParkedJob {
+  readonly kind: DueKind;
+  readonly msg: StoredMsg;
+  readonly job: ParkedWire;
 }
 
 const decoder = new TextDecoder();
@@ -28,18 +55,26 @@ export interface DueHost {
   readonly options: ResolvedNatsOptions;
   readonly logger: Logger;
   readonly names: QueueNames;
+  /** How long the parked stream deduplicates a record by its key (as the queue's stream does). */
+  readonly dedupWindowMs: number;
   /** Stores a message, confirmed by the broker; true when it was a duplicate. */
   store(subject: string, body: Uint8Array, msgId?: string): Promise<boolean>;
 }
 
+/** The parked stream's consumers that count its records of one kind (they never deliver). */
+const COUNTERS: Readonly<Record<DueKind, string>> = { later: 'count_later', backoff: 'count_backoff' };
+
 /**
  * A queue's jobs that wait for a due time (added with a delay, or backing off before a retry). A
- * parked job is two stored messages and nothing else: its record on `<job>.later` or `<job>.backoff`
- * in the queue's stream (which `getJob`, `counts`, `remove` and `cancel` read), which no consumer
- * delivers, and an entry under `<prefix>.qdue.<queue>.<dueSecond>` on a stream of its own. Once the
- * second begins, a worker process's {@link DueSecondMover} reads its entries, republishes each job
- * still parked, at its due millisecond, to its priority subject (deduplicated per parking, so two movers or a move retried
- * after a crash store it once), drops its record, and only then purges the entries it read.
+ * parked job is two stored messages, neither in the queue's stream: its record on
+ * `<prefix>.qpark.<queue>.<kind>.<job>` in the queue's parked stream (which `getJob`, `counts`,
+ * `remove` and `cancel` read), and an entry under `<prefix>.qdue.<queue>.<dueSecond>` in its due
+ * stream. So the queue's consumers, which walk their stream's messages, never walk parked jobs.
+ * Once the second begins, a worker process's {@link DueSecondMover} reads its entries, republishes
+ * each job still parked, at its due millisecond, to its priority subject (deduplicated per parking,
+ * so two movers or a move retried after a crash store it once), drops its record, and only then
+ * purges the entries it read. A job's current state is its newest record by the server's clock:
+ * a `cancelled` record stored after its parking keeps it from ever being promoted.
  * @example
  * const due = new DueJobs(ctx);
  * await due.park(JobKind.later, { ...job, due: Date.now() + 60_000 });
@@ -49,7 +84,10 @@ export interface DueHost {
 export class DueJobs {
   /** The stream of due entries; `~` keeps it apart from any queue's stream. */
   readonly stream: string;
+  /** The stream of parked jobs' records. */
+  readonly parkedStream: string;
   private readonly head: string;
+  private readonly parkHead: string;
   private ensured: Promise<void> | undefined;
   private mover: DueSecondMover | undefined;
   /** Promotions waiting for their due millisecond: `stop` ends them (their entries stay for the next move). */
@@ -57,26 +95,100 @@ export class DueJobs {
 
   constructor(private readonly ctx: DueHost) {
     const { names, options } = ctx;
+    const queue = names.base.slice(names.base.lastIndexOf('.') + 1);
     this.stream = `${names.stream}~due`;
-    this.head = `${options.prefix}.qdue.${names.base.slice(names.base.lastIndexOf('.') + 1)}`;
+    this.parkedStream = `${names.stream}~parked`;
+    this.head = `${options.prefix}.qdue.${queue}`;
+    this.parkHead = `${options.prefix}.qpark.${queue}`;
+  }
+
+  /** The subject of job `id`'s parked record of `kind`. */
+  private record(kind: DueKind, id: string): string {
+    return `${this.parkHead}.${kind}.${token(id)}`;
   }
 
   /**
    * Parks a job until `job.due`: its due entry first, then its record, so that a record always has
    * an entry (an entry without a record is skipped when due).
    * @param msgId - the record's dedup key
-   * @returns whether the stream already held a record with `msgId`
-   * @throws {MissingStreamError} when the due stream is missing and may not be created
+   * @param from - the sequence of the job message it is parked from; 0 for a job added delayed
+   * @returns whether the parked stream already held a record with `msgId`
+   * @throws {MissingStreamError} when the due streams are missing and may not be created
    * @throws {TransportError} when the server refuses a write or does not answer in time
    */
-  async park(kind: DueKind, job: JobWire & { readonly due: number }, msgId?: string): Promise<boolean> {
+  async park(
+    kind: DueKind,
+    job: JobWire & { readonly due: number },
+    msgId?: string,
+    from = 0,
+  ): Promise<boolean> {
     await this.ensure();
     const second = dueSecond(job.due, 0);
-    const entry: DueEntry = { id: job.id, a: job.a, due: job.due };
+    const entry: DueEntry = { id: job.id, a: job.a, due: job.due, k: kind };
     await this.ctx.store(`${this.head}.${second}`, utf8Bytes(JSON.stringify(entry)));
-    const duplicate = await this.ctx.store(this.ctx.names.subject(job.id, kind), encodeWire(job), msgId);
+    const record: ParkedWire = from > 0 ? { ...job, o: from } : job;
+    const duplicate = await this.ctx.store(this.record(kind, job.id), encodeWire(record), msgId);
     this.mover?.noteDue(second);
     return duplicate;
+  }
+
+  /** @returns job `id`'s parked record, the newer when it has one of each kind; undefined for none */
+  async find(id: string): Promise<ParkedJob | undefined> {
+    const found = await Promise.all(DUE_KINDS.map((kind) => this.read(kind, id)));
+    let newest: ParkedJob | undefined;
+    for (const p of found) if (p && (!newest || p.msg.seq > newest.msg.seq)) newest = p;
+    return newest;
+  }
+
+  private async read(kind: DueKind, id: string): Promise<ParkedJob | undefined> {
+    const msg = await this.ctx.jsm.streams
+      .getMessage(this.parkedStream, { last_by_subj: this.record(kind, id) })
+      .catch((err: unknown) => (isNoMessage(err) ? null : Promise.reject(err)));
+    return msg ? { kind, msg, job: decodeWire<ParkedWire>(msg.data) } : undefined;
+  }
+
+  /**
+   * @returns whether job `id` is parked now: its parked record is newer than its last record in
+   * the queue's stream (`last`), by the server's clock
+   */
+  async current(id: string, last: StoredMsg | null): Promise<ParkedJob | undefined> {
+    const parked = await this.find(id);
+    return parked && (!last || storedAfter(parked.msg, last)) ? parked : undefined;
+  }
+
+  /**
+   * Drops a parked record (by sequence: a newer parking of the job stays). One the server says it
+   * does not hold is gone already; a request it did not answer throws.
+   */
+  async drop(parked: ParkedJob): Promise<void> {
+    await this.ctx.jsm.streams
+      .deleteMessage(this.parkedStream, parked.msg.seq, false)
+      .catch((err: unknown) => {
+        if (!(err instanceof JetStreamApiError)) throw err;
+      });
+  }
+
+  /** Removes every parked record of job `id`. */
+  async purge(id: string): Promise<number> {
+    const filter = `${this.parkHead}.*.${token(id)}`;
+    const { purged } = await this.ctx.jsm.streams
+      .purge(this.parkedStream, { filter })
+      .catch((err: unknown) => (isNotFound(err) ? { purged: 0 } : Promise.reject(err)));
+    return purged;
+  }
+
+  /** @returns how many jobs are parked, by kind (0 before the first was parked) */
+  async counts(): Promise<Record<DueKind, number>> {
+    const { jsm } = this.ctx;
+    const [later, backoff] = await Promise.all(
+      DUE_KINDS.map((kind) =>
+        jsm.consumers.info(this.parkedStream, COUNTERS[kind]).then(
+          (info) => info.num_pending,
+          (err: unknown) => (isNotFound(err) ? 0 : Promise.reject(err)),
+        ),
+      ),
+    );
+    return { later: later ?? 0, backoff: backoff ?? 0 };
   }
 
   /** Starts moving due jobs from this process (once): one timer and a scan a second. */
@@ -124,12 +236,29 @@ export class DueJobs {
    */
   private async promote(m: JsMsg): Promise<void> {
     const { ctx } = this;
-    const { names } = ctx;
     const entry = decodeEntry(m.data);
     if (!entry) return ctx.logger.error({ seq: m.seq }, 'undecodable due entry dropped');
     // Never early: past the due millisecond, since the clock counts whole milliseconds.
     const wait = entry.due - Date.now();
     if (wait >= 0) await this.wait(wait + 1);
+    if (!entry.k) return this.promoteLegacy(entry);
+    const [parked, last] = await Promise.all([
+      this.read(entry.k, entry.id),
+      lastMessage(ctx, ctx.names.job(entry.id)),
+    ]);
+    if (!parked || parked.job.a !== entry.a || parked.job.due !== entry.due) return;
+    // Cancelled (or settled otherwise) after it was parked: never promoted.
+    if (last && storedAfter(last, parked.msg)) return this.drop(parked);
+    const { due: _due, o: _from, ...waiting } = parked.job;
+    const msgId = `due:${waiting.id}:${waiting.a}:p${parked.msg.seq}`;
+    await ctx.store(ctx.names.subject(waiting.id, waiting.p), encodeWire(waiting), msgId);
+    await this.drop(parked);
+  }
+
+  /** An entry from before parked records left the queue's stream: its record is there. */
+  private async promoteLegacy(entry: DueEntry): Promise<void> {
+    const { ctx } = this;
+    const { names } = ctx;
     const last = await lastMessage(ctx, names.job(entry.id));
     if (!last) return;
     const kind = names.kindOf(last.subject);
@@ -141,7 +270,7 @@ export class DueJobs {
     await ctx.jsm.streams.deleteMessage(names.stream, last.seq, false).catch(() => false);
   }
 
-  /** Creates the due stream once (when missing), before the first job is parked. */
+  /** Creates the due and parked streams once (when missing), before the first job is parked. */
   private ensure(): Promise<void> {
     if (this.ensured) return this.ensured;
     const ensured = (this.ensured = this.create());
@@ -151,24 +280,47 @@ export class DueJobs {
 
   private async create(): Promise<void> {
     const { jsm, options: o } = this.ctx;
-    const exists = await jsm.streams.info(this.stream).then(
-      () => true,
-      (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+    const [due, parked] = await Promise.all(
+      [this.stream, this.parkedStream].map((name) =>
+        jsm.streams.info(name).then(
+          (info) => info.state.consumer_count >= DUE_KINDS.length || name === this.stream,
+          (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+        ),
+      ),
     );
-    if (exists) return;
-    if (!o.provision) throw new MissingStreamError(this.stream, o.prefix);
-    const config = {
-      name: this.stream,
-      subjects: [`${this.head}.*`],
+    if (due && parked) return;
+    if (!o.provision) throw new MissingStreamError(due ? this.parkedStream : this.stream, o.prefix);
+    const base = {
       retention: RetentionPolicy.Limits,
       storage: o.storage === 'memory' ? StorageType.Memory : StorageType.File,
       num_replicas: o.replicas,
-      // Entries are jobs: never dropped to make room.
+      // Entries and records are jobs: never dropped to make room.
       discard: DiscardPolicy.New,
     };
-    await jsm.streams.add(config).catch(async (err: unknown) => {
-      await jsm.streams.info(this.stream).catch(() => Promise.reject(err));
+    const add = (config: Partial<StreamConfig> & { name: string }) =>
+      jsm.streams.add(config).catch(async (err: unknown) => {
+        await jsm.streams.info(config.name).catch(() => Promise.reject(err));
+      });
+    if (!due) await add({ ...base, name: this.stream, subjects: [`${this.head}.*`] });
+    if (parked) return;
+    // One record per job and kind: parking a job again replaces its record.
+    await add({
+      ...base,
+      name: this.parkedStream,
+      subjects: [`${this.parkHead}.*.*`],
+      max_msgs_per_subject: 1,
+      duplicate_window: nanos(this.ctx.dedupWindowMs),
     });
+    await Promise.all(
+      DUE_KINDS.map((kind) =>
+        jsm.consumers.add(this.parkedStream, {
+          durable_name: COUNTERS[kind],
+          filter_subject: `${this.parkHead}.${kind}.*`,
+          ack_policy: AckPolicy.None,
+          deliver_policy: DeliverPolicy.All,
+        }),
+      ),
+    );
   }
 }
 

@@ -85,7 +85,7 @@ export class NatsJobLease implements JobLease {
     if (delayMs <= 0) return ctx.track(this.store(w.p, encodeWire(next), msgId, 0));
     // Backing off, the job is parked by its due time: nothing holds it on the server meanwhile.
     const parked = { ...next, due: Date.now() + delayMs };
-    ctx.track(this.settleWith(() => ctx.due.park(JobKind.backoff, parked, msgId), delayMs));
+    ctx.track(this.settleWith(() => ctx.due.park(JobKind.backoff, parked, msgId, this.msg.seq), delayMs));
   }
 
   dead(error: JobError, reason: JobDeathReason, attempts: number, before?: SettleHook): void {
@@ -122,7 +122,9 @@ export class NatsJobLease implements JobLease {
     const ctx = this.worker.ctx;
     const parked = { ...this.wire, due: Date.now() + delayMs };
     const msgId = this.msgId(JobKind.later);
-    ctx.track(this.settleWith(() => ctx.due.park(JobKind.later, parked, msgId), HANDBACK_DELAY_MS));
+    ctx.track(
+      this.settleWith(() => ctx.due.park(JobKind.later, parked, msgId, this.msg.seq), HANDBACK_DELAY_MS),
+    );
   }
 
   cancel(attempts: number, before?: SettleHook): void {

@@ -13,7 +13,7 @@ import { notesInfo } from '../../../queue/job-notes.js';
 import type { AddedJob, CleanOptions, JobInfo, JobState } from '../../../queue/types.js';
 import { isNotFound } from '../toolkit/provision.js';
 import { cancelJob, cleanJobs, readNotes, removeJob } from './admin.js';
-import { lastMessage } from './last-message.js';
+import { lastMessage, storedAfter } from './last-message.js';
 import { CancelNotices } from './cancels.js';
 import { QueueContext, type QueueHost } from './context.js';
 import {
@@ -53,7 +53,7 @@ export async function openNatsQueue(
   queue: string,
   opts: QueueStoreOptions,
 ): Promise<QueueStore> {
-  const ctx = new QueueContext(host, queue, opts.ackWaitMs);
+  const ctx = new QueueContext(host, queue, opts.ackWaitMs, opts.dedupWindowMs);
   await provisionQueue(ctx, opts);
   return new NatsQueueStore(ctx, opts);
 }
@@ -110,10 +110,16 @@ export class NatsQueueStore implements QueueStore {
   }
 
   async getJob(id: string): Promise<JobInfo | undefined> {
-    const [last, notes] = await Promise.all([
+    const [last, notes, parked] = await Promise.all([
       this.lastMessage(this.ctx.names.job(id)),
       readNotes(this.ctx, id),
+      this.ctx.due.find(id),
     ]);
+    if (parked && (!last || storedAfter(parked.msg, last))) {
+      const { job } = parked;
+      const state = parked.kind === JobKind.later ? 'delayed' : 'failed';
+      return { ...infoOf(job, state, job.a), ...notesInfo({ ...notesOf(job), ...notes }) };
+    }
     if (!last) return this.waitingInGroup(id);
     const kind = this.ctx.names.kindOf(last.subject) as JobKind;
     if (kind === JobKind.done || kind === JobKind.dead || kind === JobKind.cancelled)
@@ -166,15 +172,19 @@ export class NatsQueueStore implements QueueStore {
       GROUPED_COUNT_CONSUMER,
       GROUPS_CONSUMER,
     ];
-    const infos = await Promise.all(counted.map(async (k) => this.consumerInfo(k)));
+    const [infos, parkedNow] = await Promise.all([
+      Promise.all(counted.map(async (k) => this.consumerInfo(k))),
+      this.ctx.due.counts(),
+    ]);
     const pending = new Map<string, ConsumerInfo | undefined>(counted.map((k, i) => [k, infos[i]]));
     const count = (k: string): number => pending.get(k)?.num_pending ?? 0;
     const parked = (k: string): number => count(k) + (pending.get(k)?.num_ack_pending ?? 0);
     const c: StoreCounts = {
       waiting: 0,
       active: 0,
-      delayed: count(COUNT_CONSUMERS.later) + parked(JobKind.delayed),
-      failed: count(COUNT_CONSUMERS.backoff) + parked(JobKind.retry),
+      // Parked in the parked stream; records left in the queue's stream by an earlier version.
+      delayed: parkedNow.later + count(COUNT_CONSUMERS.later) + parked(JobKind.delayed),
+      failed: parkedNow.backoff + count(COUNT_CONSUMERS.backoff) + parked(JobKind.retry),
       completed: count(COUNT_CONSUMERS.done),
       dead: count(COUNT_CONSUMERS.dead),
       cancelled: count(COUNT_CONSUMERS.cancelled),

@@ -129,16 +129,16 @@ export function decodeWire<T = JobWire | SettledWire>(data: Uint8Array): T {
 }
 
 /**
- * @returns the `cancelled` record of a job message (seq `jobSeq`): it keeps the job's name and data,
- * since a cancel deletes the job message
+ * @returns the `cancelled` record of a job message (seq `jobSeq`; undefined for a parked job, which
+ * has none): it keeps the job's name and data, since a cancel deletes the job message
  */
-export function cancelledWire(job: JobWire, jobSeq: number, attempts: number): Uint8Array {
+export function cancelledWire(job: JobWire, jobSeq: number | undefined, attempts: number): Uint8Array {
   const record: SettledWire = {
     v: 1,
     id: job.id,
     p: job.p,
     a: attempts,
-    q: jobSeq,
+    ...(jobSeq !== undefined && { q: jobSeq }),
     n: job.n,
     d: job.d,
     ...(job.f && { f: job.f }),

@@ -187,15 +187,17 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
    * for the lookup.
    */
   private async takeIfCurrent(m: QueueMsg, job: JobWire): Promise<void> {
-    const { jsm, names, logger } = this.ctx;
-    const last = await jsm.streams
-      .getMessage(names.stream, { last_by_subj: names.job(job.id) })
-      .catch(() => null);
-    if (!last || last.seq <= m.seq) return this.hand(m, job);
-    logger.info(
-      { jobId: job.id, seq: m.seq, newer: last.seq },
-      'a redelivered job record was already settled',
-    );
+    const { jsm, names, logger, due } = this.ctx;
+    const [last, parked] = await Promise.all([
+      jsm.streams.getMessage(names.stream, { last_by_subj: names.job(job.id) }).catch(() => null),
+      // Parked for a retry from this very message (its backoff record is in the parked stream).
+      due.find(job.id).then(
+        (p) => p?.job.o === m.seq,
+        () => false,
+      ),
+    ]);
+    if (!parked && (!last || last.seq <= m.seq)) return this.hand(m, job);
+    logger.info({ jobId: job.id, seq: m.seq }, 'a redelivered job record was already settled');
     m.ack();
     this.active--;
     this.dispatch();
