@@ -52,6 +52,43 @@ describe.each(transportCases)('queue pause and resume on $name', (c) => {
     expect((await q.counts()).paused).toBe(false);
   });
 
+  it('strands no job when paused while jobs keep coming: once resumed every job runs within seconds, once', async () => {
+    const [a, admin] = [await runtime('a'), await runtime('admin')];
+    const qa = a.queue<number>('pause-race', { concurrency: 4 });
+    const q = admin.queue<number>('pause-race');
+    const runs = new Map<number, number>();
+    qa.process((job) => void runs.set(job.data, (runs.get(job.data) ?? 0) + 1));
+    await qa.ready();
+    let adding = true;
+    let added = 0;
+    const adder = (async () => {
+      while (adding) {
+        await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 'j', data: added + i })));
+        added += 20;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    await until(() => runs.size > 100, 'jobs flowing');
+    await q.pause();
+    await until(() => qa.isPaused(), 'the worker to hear of the pause');
+    await new Promise((r) => setTimeout(r, 300));
+    adding = false;
+    await adder;
+    const ranWhilePaused = runs.size;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(runs.size).toBe(ranWhilePaused);
+    await q.resume();
+    // A job the server sent into a pull as the pause ended it used to wait out the ack wait (30 s).
+    await poll(
+      () => q.counts(),
+      (n) => n.completed === added && n.active === 0 && n.waiting === 0,
+      'every job run after the resume',
+      10_000,
+    );
+    expect(runs.size).toBe(added);
+    expect([...runs.values()].filter((n) => n !== 1)).toEqual([]);
+  });
+
   it('a worker that starts while the queue is paused takes nothing until resumed', async () => {
     const [admin, late] = [await runtime('admin'), await runtime('late')];
     const q = admin.queue<number>('born-paused');

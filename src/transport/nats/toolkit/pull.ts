@@ -64,6 +64,8 @@ export class Pull {
   private requested = 0;
   private lastHeard = Date.now();
   private stopped = false;
+  /** Asks for nothing new while held; what arrives for earlier requests is still handed on. */
+  private held = false;
 
   constructor(private readonly o: PullOptions) {
     this.subject = `${o.apiPrefix}.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`;
@@ -74,7 +76,7 @@ export class Pull {
 
   /** Asks for what the room leaves free, unless that is less than a batch while a request is out. */
   pull(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     const want = this.o.room() - this.requested;
     if (want <= 0) return;
     if (this.requested > 0 && want < this.o.minBatch()) return;
@@ -82,6 +84,16 @@ export class Pull {
     const t = this.o.timing;
     const body = `{"batch":${want},"expires":${nanos(t.expiresMs)},"idle_heartbeat":${nanos(t.heartbeatMs)}}`;
     this.o.nc.publish(this.subject, body, { reply: this.inbox });
+  }
+
+  /**
+   * Held, the pull asks for nothing more but keeps listening: messages the server sends for
+   * requests already made still arrive and are handed on (unsubscribing would lose those until the
+   * ack wait), and the requests run out by their expiry. Released, it asks again.
+   */
+  hold(held: boolean): void {
+    this.held = held;
+    if (!held) this.pull();
   }
 
   /** Forgets outstanding requests (they died with a connection or a server) and pulls afresh. */
@@ -109,7 +121,7 @@ export class Pull {
   }
 
   private watchdog(): void {
-    if (this.stopped) return;
+    if (this.stopped || (this.held && this.requested === 0)) return;
     // Nothing requested though there may be room (a refused request): ask again.
     if (this.requested === 0) return this.pull();
     if (Date.now() - this.lastHeard < 2 * this.o.timing.heartbeatMs) return;
