@@ -107,7 +107,6 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
 
   private startPulls(): void {
     for (const level of this.levels) {
-      level.pull?.hold(false);
       level.pull ??= queuePull(
         this.ctx,
         level.kind,
@@ -292,10 +291,10 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   }
 
   /**
-   * Paused: the pulls ask for nothing more and fetched jobs go back, so waiting jobs stay waiting on
-   * the server; what the server still sends for requests made before (until they expire) goes back
-   * as it arrives, rather than being lost with an unsubscribed inbox until the ack wait. Resumed:
-   * the pulls ask again. Active jobs run on. Idempotent.
+   * Paused: the pulls end (the server drops their requests with their inbox) and fetched jobs go
+   * back, so waiting jobs stay waiting on the server; resumed: new pulls. Active jobs run on. A job
+   * the server sent as the pull ended still arrives (the pull drains) and goes back too.
+   * Idempotent.
    */
   pause(paused: boolean): void {
     if (paused === this.paused) return;
@@ -305,7 +304,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
       return;
     }
     for (const level of this.levels) {
-      level.pull?.hold(true);
+      void level.pull?.stop();
+      level.pull = undefined;
       for (const m of level.buffer.splice(0)) m.nak(HANDBACK_DELAY_MS);
     }
   }

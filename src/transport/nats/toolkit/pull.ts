@@ -64,8 +64,6 @@ export class Pull {
   private requested = 0;
   private lastHeard = Date.now();
   private stopped = false;
-  /** Asks for nothing new while held; what arrives for earlier requests is still handed on. */
-  private held = false;
 
   constructor(private readonly o: PullOptions) {
     this.subject = `${o.apiPrefix}.CONSUMER.MSG.NEXT.${o.stream}.${o.consumer}`;
@@ -76,7 +74,7 @@ export class Pull {
 
   /** Asks for what the room leaves free, unless that is less than a batch while a request is out. */
   pull(): void {
-    if (this.stopped || this.held) return;
+    if (this.stopped) return;
     const want = this.o.room() - this.requested;
     if (want <= 0) return;
     if (this.requested > 0 && want < this.o.minBatch()) return;
@@ -84,16 +82,6 @@ export class Pull {
     const t = this.o.timing;
     const body = `{"batch":${want},"expires":${nanos(t.expiresMs)},"idle_heartbeat":${nanos(t.heartbeatMs)}}`;
     this.o.nc.publish(this.subject, body, { reply: this.inbox });
-  }
-
-  /**
-   * Held, the pull asks for nothing more but keeps listening: messages the server sends for
-   * requests already made still arrive and are handed on (unsubscribing would lose those until the
-   * ack wait), and the requests run out by their expiry. Released, it asks again.
-   */
-  hold(held: boolean): void {
-    this.held = held;
-    if (!held) this.pull();
   }
 
   /** Forgets outstanding requests (they died with a connection or a server) and pulls afresh. */
@@ -121,7 +109,7 @@ export class Pull {
   }
 
   private watchdog(): void {
-    if (this.stopped || (this.held && this.requested === 0)) return;
+    if (this.stopped) return;
     // Nothing requested though there may be room (a refused request): ask again.
     if (this.requested === 0) return this.pull();
     if (Date.now() - this.lastHeard < 2 * this.o.timing.heartbeatMs) return;
@@ -130,16 +118,17 @@ export class Pull {
   }
 
   /**
-   * Stops asking; waits one round trip so that messages the server already sent arrive (and are
-   * handed out) before the subscription goes; then the server drops the remaining requests.
-   * Idempotent.
+   * Stops asking, and drains: the server drops the inbox first (and with it the requests still
+   * open), and every message it sent before that still arrives and is handed out. Flushing first
+   * and then unsubscribing lost what the server sent in between (jobs added as the pull ended),
+   * until the ack wait. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    if (!this.o.nc.isClosed()) await this.o.nc.flush().catch(() => undefined);
-    this.sub.unsubscribe();
+    if (this.o.nc.isClosed() || this.sub.isClosed()) return;
+    await this.sub.drain().catch(() => undefined);
   }
 }
 
