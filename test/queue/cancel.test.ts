@@ -170,10 +170,13 @@ describe('job cancel on nats: a job running in another process', () => {
       await until(() => out.includes(`aborted ${id}`), "the job's signal to abort in the child", 10_000);
       const job = await poll(
         () => q.getJob(id),
-        (j) => j?.state === 'cancelled',
-        'the cancelled job',
+        (j) => j?.state === 'cancelled' && j.attempts === 1,
+        'the cancelled job, its running try counted',
       );
       expect(job).toMatchObject({ state: 'cancelled', attempts: 1 });
+      // The worker's record and the canceller's agree: neither overwrites the other with another count.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await q.getJob(id)).toMatchObject({ state: 'cancelled', attempts: 1 });
       // A second job runs in the child after it: the cancelled one was not taken again before it.
       const { id: next } = await q.add('next', null);
       await until(() => out.includes(`started ${next}`), 'the next job in the child', 10_000);

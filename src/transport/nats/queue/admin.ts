@@ -81,10 +81,16 @@ export async function cancelJob(
     return true;
   }
   if (!last || FINISHED.has(ctx.names.kindOf(last.subject))) return false;
-  if ((await stateOf(last)) === undefined) return false;
+  const state = await stateOf(last);
+  if (state === undefined) return false;
   const job = decodeJob(last.data);
-  const body = cancelledWire(job, last.seq, job.a);
-  await ctx.store(ctx.names.subject(id, JobKind.cancelled), body, `cancel:${id}:${last.seq}`);
+  // Delivered, the job is most likely running its next try: that try counts.
+  const body = cancelledWire(job, last.seq, state === 'active' ? job.a + 1 : job.a);
+  // A worker running the job stores its own record as it aborts the try (that try counted): this
+  // one lands only where none did since the job message, so it never overwrites the worker's.
+  const subject = ctx.names.subject(id, JobKind.cancelled);
+  const prior = await lastMessage(ctx, subject);
+  await ctx.storeIfLast(subject, body, `cancel:${id}:${last.seq}`, prior?.seq ?? 0);
   await ctx.jsm.streams.deleteMessage(ctx.names.stream, last.seq, false).catch(() => false);
   cancels.send(id);
   return true;

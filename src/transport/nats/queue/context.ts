@@ -4,7 +4,7 @@ import type { Logger } from '../../../logging.js';
 import type { DeadLetterDraft } from '../../dead-letters.js';
 import type { Names, QueueNames } from '../toolkit/names.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
-import { PubAckPublisher, type StoredAck } from '../toolkit/pub-ack.js';
+import { JetStreamRefusedError, PubAckPublisher, type StoredAck } from '../toolkit/pub-ack.js';
 import { HEADER_ROOM, WireHeader } from '../toolkit/wire.js';
 import { DueJobs } from './due.js';
 import type { ResultRoom } from './wire.js';
@@ -81,6 +81,26 @@ export class QueueContext {
    */
   async store(subject: string, body: Uint8Array, msgId?: string): Promise<boolean> {
     return (await this.publish(subject, body, msgId)).duplicate;
+  }
+
+  /**
+   * {@link store}, only while `subject`'s last message is `lastSeq` (0: it has none).
+   * @returns `superseded` when another write landed on `subject` first (nothing stored)
+   */
+  async storeIfLast(
+    subject: string,
+    body: Uint8Array,
+    msgId: string,
+    lastSeq: number,
+  ): Promise<'stored' | 'duplicate' | 'superseded'> {
+    this.pubAck ??= new PubAckPublisher(this.nc, this.options.requestTimeoutMs);
+    const headers = { [WireHeader.msgId]: msgId, [WireHeader.expectedLastSubjectSeq]: String(lastSeq) };
+    try {
+      return (await this.pubAck.publish(subject, body, headers)).duplicate ? 'duplicate' : 'stored';
+    } catch (err) {
+      if (err instanceof JetStreamRefusedError && /last sequence/i.test(err.message)) return 'superseded';
+      throw err;
+    }
   }
 
   /** {@link store}, answering with the stream's acknowledgement. */

@@ -2,6 +2,7 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import type { NewJob } from '../../../queue/store.js';
 import { token } from '../toolkit/names.js';
 import { JetStreamRefusedError, PubAckPublisher } from '../toolkit/pub-ack.js';
+import { WireHeader } from '../toolkit/wire.js';
 import { lastMessage } from './last-message.js';
 import type { QueueContext } from './context.js';
 import {
@@ -14,8 +15,6 @@ import {
   type JobWire,
 } from './wire.js';
 
-/** The header that makes a write a compare-and-set on its subject. */
-const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
 /** How often a driver looks at its head job's state: from the first, doubling up to the last. */
 const LOOK_MS = [2, 4, 8, 16, 32, 64, 128, 250] as const;
 
@@ -181,7 +180,7 @@ export class GroupClaims {
   private async write(group: string, expected: number, until: number): Promise<number | undefined> {
     const body = encoder.encode(JSON.stringify({ owner: this.owner, until } satisfies ClaimWire));
     try {
-      const headers = { [EXPECTED_LAST_SUBJECT_SEQ]: String(expected) };
+      const headers = { [WireHeader.expectedLastSubjectSeq]: String(expected) };
       return (await this.pub.publish(this.names.claim(group), body, headers)).seq;
     } catch (err) {
       if (err instanceof JetStreamRefusedError) return undefined;

@@ -43,6 +43,8 @@ export const HEADER_ROOM = 1_024;
 
 export const WireHeader = {
   msgId: 'Nats-Msg-Id',
+  /** Makes a write a compare-and-set on its subject: stored only while that subject's last message has this sequence (0: none). */
+  expectedLastSubjectSeq: 'Nats-Expected-Last-Subject-Sequence',
   contentType: 'content-type',
 } as const;
 
