@@ -93,13 +93,24 @@ export class HeldJob {
     let out: unknown;
     try {
       out = o.handler(new JobView(this, attempt));
-    } catch (err) {
-      out = Promise.reject(err);
+    } catch (error) {
+      return this.failedTry(attempt, error);
     }
-    Promise.resolve(out).then(
-      (output: unknown) => this.settle(attempt) && this.actor.send({ type: 'try.done', output }),
-      (error: unknown) => this.settle(attempt) && this.actor.send({ type: 'try.failed', error }),
+    // A handler that answers at once (not a promise) has its try end without a turn of the loop:
+    // the actor's mailbox takes the result after what it is doing.
+    if (!isThenable(out)) return this.doneTry(attempt, out);
+    out.then(
+      (output: unknown) => this.doneTry(attempt, output),
+      (error: unknown) => this.failedTry(attempt, error),
     );
+  }
+
+  private doneTry(attempt: number, output: unknown): void {
+    if (this.settle(attempt)) this.actor.send({ type: 'try.done', output });
+  }
+
+  private failedTry(attempt: number, error: unknown): void {
+    if (this.settle(attempt)) this.actor.send({ type: 'try.failed', error });
   }
 
   /** Records progress or a log line of try `attempt`; ignored once that try is over. */
@@ -170,4 +181,12 @@ export class HeldJob {
       ...notesInfo({ ...(this.progress !== undefined && { progress: this.progress }), logs: this.logs }),
     };
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
