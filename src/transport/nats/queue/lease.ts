@@ -188,10 +188,9 @@ export class NatsJobLease implements JobLease {
   private store(kind: JobKind, body: Uint8Array, msgId: string | undefined, retryMs: number): Promise<void> {
     const ctx = this.worker.ctx;
     const subject = ctx.names.subject(this.wire.id, kind);
-    const write = () => ctx.publish(subject, body, msgId);
-    return write().then(
+    return ctx.publish(subject, body, msgId).then(
       () => this.ack(),
-      () => this.settleWith(write, retryMs, 1),
+      () => this.settleWith(() => ctx.publish(subject, body, msgId), retryMs, 1),
     );
   }
 
