@@ -1,5 +1,5 @@
 import { ErrorCode } from '../errors.js';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { SubscriberObserver } from '../actors/subscriber/stats.js';
 import type { SupervisorNotice } from '../actors/supervisor/types.js';
 import type { QueueObserver } from '../queue/types.js';
@@ -8,6 +8,7 @@ import type { CallTimings } from '../breaker/options.js';
 import { SubscriberCounters } from './series.js';
 import { BreakerSeries, type CountedBreaker } from './breakers.js';
 import { readJobCounts, type CountedQueue } from './jobs.js';
+import { JobCounters } from './job-series.js';
 import type { BreakerMetrics, JobMetrics, JobOutcome, JobCounts } from './hooks.js';
 const HEALTH_VALUE = { HEALTHY: 0, UNKNOWN: 1, DEGRADED: 2, UNHEALTHY: 3 } as const;
 
@@ -41,9 +42,8 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   readonly breakerTimings: CallTimings;
   /** The queues whose counts `bulwark_jobs` reads when scraped. */
   private queues: () => Iterable<CountedQueue> = () => [];
-  private readonly jobs: Counter<'queue' | 'outcome'>;
+  private readonly jobs = new JobCounters();
   private readonly jobsAdded: Counter<'queue'>;
-  private readonly jobDuration: Histogram<'queue' | 'outcome'>;
   private readonly jobCounts: Gauge<'queue' | 'state'>;
   private readonly health: Gauge;
 
@@ -62,15 +62,8 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
       'kind',
     ]);
     this.actorsFailed = counter('bulwark_actor_failures_total', 'Supervised actors given up on', ['kind']);
-    this.jobs = counter('bulwark_jobs_total', 'Job attempts settled, by outcome', ['queue', 'outcome']);
+    this.jobs.register(this.registry);
     this.jobsAdded = counter('bulwark_jobs_added_total', 'Jobs added', ['queue']);
-    this.jobDuration = new Histogram({
-      name: 'bulwark_job_duration_seconds',
-      help: 'Job run time, by outcome',
-      labelNames: ['queue', 'outcome'],
-      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
-      registers,
-    });
     const queues = () => this.queues();
     this.jobCounts = new Gauge({
       name: 'bulwark_jobs',
@@ -188,8 +181,7 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
   }
 
   recordJob(queue: string, outcome: JobOutcome, durationMs: number): void {
-    this.jobs.inc({ queue, outcome });
-    this.jobDuration.observe({ queue, outcome }, durationMs / 1_000);
+    this.jobs.record(queue, outcome, durationMs);
   }
 
   recordJobCounts(queue: string, counts: JobCounts): void {
@@ -201,7 +193,7 @@ export class RuntimeMetrics implements JobMetrics, BreakerMetrics {
     onAdded: (queue, count) => this.jobsAdded.inc({ queue }, count),
     onCompleted: (queue, ms) => this.recordJob(queue, 'completed', ms),
     onFailed: (queue, ms) => this.recordJob(queue, 'failed', ms),
-    onDead: (queue) => this.jobs.inc({ queue, outcome: 'dead' }),
+    onDead: (queue) => this.jobs.record(queue, 'dead'),
   };
 
   /** The Prometheus text exposition of every metric. */

@@ -1,5 +1,6 @@
-import { Counter, type Metric, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { SubscriberObserver } from '../actors/subscriber/stats.js';
+import { DurationSeries, plainHistogram } from './plain-histogram.js';
 
 /** Upper bounds (seconds) of the handler duration buckets. */
 export const HANDLER_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30] as const;
@@ -11,22 +12,16 @@ export const HANDLER_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5
  */
 class HandlerSeries {
   received = 0;
-  handled = 0;
   duplicates = 0;
-  durationSum = 0;
-  readonly buckets = new Float64Array(HANDLER_BUCKETS.length);
+  readonly durations = new DurationSeries(HANDLER_BUCKETS);
   readonly failed = new Map<string, number>();
   readonly dead = new Map<string, number>();
 
   constructor(readonly labels: { readonly type: string; readonly group: string }) {}
 
-  observe(seconds: number): void {
-    this.durationSum += seconds;
-    for (let i = 0; i < HANDLER_BUCKETS.length; i++)
-      if (seconds <= HANDLER_BUCKETS[i]!) {
-        this.buckets[i]!++;
-        return;
-      }
+  /** Handler successes: each one's duration is observed. */
+  get handled(): number {
+    return this.durations.count;
   }
 }
 
@@ -62,9 +57,7 @@ export class SubscriberCounters implements SubscriberObserver {
   }
 
   onHandled(type: string, group: string, durationMs: number): void {
-    const s = this.series(type, group);
-    s.handled++;
-    s.observe(durationMs / 1_000);
+    this.series(type, group).durations.observe(durationMs / 1_000);
   }
 
   onDuplicate(type: string, group: string): void {
@@ -114,33 +107,11 @@ export class SubscriberCounters implements SubscriberObserver {
     counter('bulwark_events_dead_lettered_total', 'Events sent to the dead-letter store', (s) =>
       byReason(s, s.dead),
     );
-    registry.registerMetric(this.histogram() as unknown as Metric);
-  }
-
-  private histogram() {
-    const name = 'bulwark_handler_duration_seconds';
-    const help = 'Handler run time of successful attempts';
-    const get = () => {
-      const values: Values = [];
-      for (const s of this.all()) {
-        let cumulative = 0;
-        HANDLER_BUCKETS.forEach((le, i) => {
-          cumulative += s.buckets[i]!;
-          values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le }, value: cumulative });
-        });
-        values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.handled });
-        values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.durationSum });
-        values.push({ metricName: `${name}_count`, labels: s.labels, value: s.handled });
-      }
-      return { name, help, type: 'histogram', aggregator: 'sum', values };
-    };
-    return {
-      name,
-      help,
-      type: 'histogram',
-      aggregator: 'sum',
-      get: () => Promise.resolve(get()),
-      reset() {},
-    };
+    const histogram = plainHistogram(
+      'bulwark_handler_duration_seconds',
+      'Handler run time of successful attempts',
+      all,
+    );
+    registry.registerMetric(histogram);
   }
 }

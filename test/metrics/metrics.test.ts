@@ -5,6 +5,7 @@ import { memoryTransport } from '../../src/transport/memory/memory-transport.js'
 import { fixed } from '../../src/retry/backoff.js';
 import { testEvents, testLogger, user } from '../support/events.js';
 import { poll, until } from '../support/wait.js';
+import { RuntimeMetrics } from '../../src/metrics/metrics.js';
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 
@@ -60,6 +61,41 @@ describe('metrics', () => {
     for (const l of text.split('\n').filter((x) => x && !x.startsWith('#')))
       expect(l).toMatch(/service="accounts"/);
     await rt.shutdown();
+  });
+
+  it('job attempts by outcome, and their run times in buckets; a dead job that never ran has no run time', async () => {
+    const metrics = new RuntimeMetrics({
+      service: 's',
+      transportStatus: () => ({ kind: 'memory', connected: true, state: 'connected', storing: true }),
+    });
+    const o = metrics.queueObserver;
+    o.onCompleted?.('emails', 3, 1);
+    o.onCompleted?.('emails', 20, 1);
+    o.onFailed?.('emails', 2, 1, 'handler');
+    o.onDead?.('emails', 3, 'handler');
+    o.onCompleted?.('sms', 7_000, 1);
+    const text = await metrics.text();
+    const value = (series: string): number | undefined => {
+      const l = text.split('\n').find((x) => x.startsWith(series));
+      return l === undefined ? undefined : Number(l.slice(l.lastIndexOf(' ') + 1));
+    };
+    const e = (outcome: string) => `queue="emails",outcome="${outcome}"`;
+    expect(value(`bulwark_jobs_total{${e('completed')},service="s"}`)).toBe(2);
+    expect(value(`bulwark_jobs_total{${e('failed')},service="s"}`)).toBe(1);
+    expect(value(`bulwark_jobs_total{${e('dead')},service="s"}`)).toBe(1);
+    expect(value(`bulwark_job_duration_seconds_bucket{${e('completed')},le="0.005",service="s"}`)).toBe(1);
+    expect(value(`bulwark_job_duration_seconds_bucket{${e('completed')},le="0.01",service="s"}`)).toBe(1);
+    expect(value(`bulwark_job_duration_seconds_bucket{${e('completed')},le="0.05",service="s"}`)).toBe(2);
+    expect(value(`bulwark_job_duration_seconds_bucket{${e('completed')},le="+Inf",service="s"}`)).toBe(2);
+    expect(value(`bulwark_job_duration_seconds_sum{${e('completed')},service="s"}`)).toBeCloseTo(0.023);
+    expect(value(`bulwark_job_duration_seconds_count{${e('failed')},service="s"}`)).toBe(1);
+    expect(
+      value(`bulwark_job_duration_seconds_bucket{queue="sms",outcome="completed",le="5",service="s"}`),
+    ).toBe(0);
+    expect(
+      value(`bulwark_job_duration_seconds_bucket{queue="sms",outcome="completed",le="10",service="s"}`),
+    ).toBe(1);
+    expect(text).not.toMatch(/bulwark_job_duration_seconds_count\{[^}]*outcome="dead"/);
   });
 
   it('two runtimes in one process keep their own registries', async () => {
