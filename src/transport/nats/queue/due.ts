@@ -280,16 +280,23 @@ export class DueJobs {
 
   private async create(): Promise<void> {
     const { jsm, options: o } = this.ctx;
-    const [due, parked] = await Promise.all(
+    // The consumer count of each stream, or -1 for one that is missing.
+    const [dueConsumers, parkedConsumers] = await Promise.all(
       [this.stream, this.parkedStream].map((name) =>
         jsm.streams.info(name).then(
-          (info) => info.state.consumer_count >= DUE_KINDS.length || name === this.stream,
-          (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+          (info) => info.state.consumer_count,
+          (err: unknown) => (isNotFound(err) ? -1 : Promise.reject(err)),
         ),
       ),
     );
+    const due = dueConsumers! >= 0;
+    // Its counting consumers come with the parked stream.
+    const parked = parkedConsumers! >= DUE_KINDS.length;
     if (due && parked) return;
-    if (!o.provision) throw new MissingStreamError(due ? this.parkedStream : this.stream, o.prefix);
+    if (!o.provision) {
+      if (due && parkedConsumers! >= 0) return; // made by hand: counts need its consumers (see docs)
+      throw new MissingStreamError(due ? this.parkedStream : this.stream, o.prefix);
+    }
     const base = {
       retention: RetentionPolicy.Limits,
       storage: o.storage === 'memory' ? StorageType.Memory : StorageType.File,
