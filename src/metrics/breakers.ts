@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
 import type { CallCounts, CallTimings } from '../breaker/options.js';
 import type { BreakerLike } from '../health/types.js';
+import { DurationSeries, plainHistogram } from './plain-histogram.js';
 
 const STATE_VALUE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const;
 type PublicState = keyof typeof STATE_VALUE;
@@ -18,47 +19,19 @@ export interface CountedBreaker extends BreakerLike {
  * buckets at scrape time.
  */
 export class CallDurations implements CallTimings {
-  private readonly buckets = new Float64Array(BREAKER_CALL_BUCKETS.length);
-  private sum = 0;
-  private count = 0;
+  private readonly series = { labels: {}, durations: new DurationSeries(BREAKER_CALL_BUCKETS) };
 
   observe(ms: number): void {
-    const seconds = ms / 1_000;
-    this.sum += seconds;
-    this.count++;
-    for (let i = 0; i < BREAKER_CALL_BUCKETS.length; i++)
-      if (seconds <= BREAKER_CALL_BUCKETS[i]!) {
-        this.buckets[i]!++;
-        return;
-      }
+    this.series.durations.observe(ms / 1_000);
   }
 
   /** A prom-client metric of its own (`get()` reads the buckets), to register in a registry. */
   metric(): Metric {
-    const name = 'bulwark_breaker_call_duration_seconds';
-    const help =
-      'Duration of calls through circuit breakers, every breaker together (a sample: one call in 16)';
-    const get = () => {
-      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-      let cumulative = 0;
-      BREAKER_CALL_BUCKETS.forEach((le, i) => {
-        cumulative += this.buckets[i]!;
-        values.push({ metricName: `${name}_bucket`, labels: { le }, value: cumulative });
-      });
-      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: this.count });
-      values.push({ metricName: `${name}_sum`, labels: {}, value: this.sum });
-      values.push({ metricName: `${name}_count`, labels: {}, value: this.count });
-      return { name, help, type: 'histogram', aggregator: 'sum', values };
-    };
-    const metric = {
-      name,
-      help,
-      type: 'histogram',
-      aggregator: 'sum',
-      get: () => Promise.resolve(get()),
-      reset() {},
-    };
-    return metric as unknown as Metric;
+    return plainHistogram(
+      'bulwark_breaker_call_duration_seconds',
+      'Duration of calls through circuit breakers, every breaker together (a sample: one call in 16)',
+      () => [this.series],
+    );
   }
 }
 

@@ -279,7 +279,8 @@ function fitted(rec: FlowRecord, batch: readonly Step[]): { next: FlowRecord; bo
 }
 
 function resultBytes(result: unknown): number {
-  return JSON.stringify(result)?.length ?? 0;
+  const json = JSON.stringify(result) as string | undefined;
+  return json === undefined ? 0 : Buffer.byteLength(json);
 }
 
 function tooLarge(child: string, bytes: number): JobError {

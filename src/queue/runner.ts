@@ -118,7 +118,7 @@ export class JobRunner {
     const j = lease.job;
     const maxAttempts = j.maxAttempts ?? o.maxAttempts;
     const earlier = (j.deliveries ?? 1) - 1;
-    const id = `job:${o.queue}/${j.id}`;
+    const id = this.actorId(j.id);
     if (this.active.has(id)) {
       // A redelivery of a job whose try still runs here: one try at a time; it comes back later.
       o.logger.warn({ jobId: j.id }, 'a job held here came again while its try runs; handed back');
@@ -253,7 +253,12 @@ export class JobRunner {
 
   /** @returns the job `jobId` as this worker holds it, if it does */
   held(jobId: string): HeldJob | undefined {
-    return this.active.get(`job:${this.options.queue}/${jobId}`);
+    return this.active.get(this.actorId(jobId));
+  }
+
+  /** A job actor's id: `job:<queue>/<jobId>`. */
+  private actorId(jobId: string): string {
+    return `job:${this.options.queue}/${jobId}`;
   }
 
   /** @returns every job actor this worker holds */

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { Names } from '../../src/transport/nats/toolkit/names.js';
@@ -13,20 +13,26 @@ const encoder = new TextEncoder();
 describe('job queue on nats: jobs parked by due time', () => {
   const { runtime, bus } = useRuntimes(nats);
 
-  /** Every consumer of the queue's stream: what the server tracks for it. */
-  async function consumerStates(queue: string): Promise<{ ackPending: number; redelivered: number }> {
+  /** Runs `fn` with a JetStream manager on a connection of its own, closed after. */
+  async function withJsm<T>(fn: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
     const nc = await connect({ servers: bus().url });
     try {
-      const jsm = await jetstreamManager(nc);
+      return await fn(await jetstreamManager(nc));
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** Every consumer of the queue's stream: what the server tracks for it. */
+  function consumerStates(queue: string): Promise<{ ackPending: number; redelivered: number }> {
+    return withJsm(async (jsm) => {
       const out = { ackPending: 0, redelivered: 0 };
       for await (const ci of jsm.consumers.list(new Names(bus().prefix).queue(queue).stream)) {
         out.ackPending += ci.num_ack_pending;
         out.redelivered += ci.num_redelivered;
       }
       return out;
-    } finally {
-      await nc.close();
-    }
+    });
   }
 
   it('costs no delivery while waiting, never runs a job early, and runs each when due', async () => {
@@ -85,9 +91,7 @@ describe('job queue on nats: jobs parked by due time', () => {
     await q.ready();
     const { id } = await q.add('j', 1, { delayMs: 300 });
     const dueStream = `${new Names(bus().prefix).queue('repeat').stream}~due`;
-    const nc = await connect({ servers: bus().url });
-    try {
-      const jsm = await jetstreamManager(nc);
+    await withJsm(async (jsm) => {
       const entry = await jsm.streams.getMessage(dueStream, {
         last_by_subj: `${bus().prefix}.qdue.repeat.*`,
       });
@@ -102,9 +106,7 @@ describe('job queue on nats: jobs parked by due time', () => {
         (n) => n === 0,
         'the repeated entry moved and purged',
       );
-    } finally {
-      await nc.close();
-    }
+    });
     expect(runs).toEqual([1]);
     expect((await q.getJob(id))?.state).toBe('completed');
   });
@@ -114,9 +116,7 @@ describe('job queue on nats: jobs parked by due time', () => {
     const q = rt.queue<string>('legacy', { concurrency: 4 });
     await q.ready();
     const names = new Names(bus().prefix).queue('legacy');
-    const nc = await connect({ servers: bus().url });
-    try {
-      const jsm = await jetstreamManager(nc);
+    await withJsm(async (jsm) => {
       const js = jsm.jetstream();
       // As the earlier version provisioned and parked them: a consumer per parked kind.
       for (const kind of ['delayed', 'retry'])
@@ -136,9 +136,7 @@ describe('job queue on nats: jobs parked by due time', () => {
         );
       await record('old-delayed', 'delayed', 0);
       await record('old-retry', 'retry', 1);
-    } finally {
-      await nc.close();
-    }
+    });
     expect((await q.getJob('old-delayed'))?.state).toBe('delayed');
     const ran = new Map<string, number>();
     q.process((job) => void ran.set(job.data, Date.now()));
@@ -159,14 +157,10 @@ describe('job queue on nats: jobs parked by due time', () => {
     }));
     await q.addBulk(jobs);
     const stream = new Names(bus().prefix).queue('parked-apart').stream;
-    const nc = await connect({ servers: bus().url });
-    try {
-      const jsm = await jetstreamManager(nc);
+    await withJsm(async (jsm) => {
       expect((await jsm.streams.info(stream)).state.messages).toBe(0);
       expect((await jsm.streams.info(`${stream}~parked`)).state.messages).toBe(200);
-    } finally {
-      await nc.close();
-    }
+    });
     expect(await q.getJob('p7')).toMatchObject({ id: 'p7', state: 'delayed', data: 7 });
     expect(await q.counts()).toMatchObject({ delayed: 200, waiting: 0 });
     expect(await Promise.all([q.cancel('p1'), q.cancel('p1')])).toContain(true);
@@ -185,9 +179,7 @@ describe('job queue on nats: jobs parked by due time', () => {
     await q.ready();
     await q.add('j', 'x', { delayMs: 400, jobId: 'kept' });
     const names = new Names(bus().prefix).queue('cancel-kept');
-    const nc = await connect({ servers: bus().url });
-    try {
-      const jsm = await jetstreamManager(nc);
+    await withJsm(async (jsm) => {
       // A cancel whose drop of the parked record was lost: only its `cancelled` record landed.
       const record = { v: 1, id: 'kept', p: 'normal', a: 0, n: 'j', d: 'x' };
       await jsm
@@ -201,9 +193,7 @@ describe('job queue on nats: jobs parked by due time', () => {
         10_000,
       );
       expect((await jsm.streams.info(`${names.stream}~parked`)).state.messages).toBe(0);
-    } finally {
-      await nc.close();
-    }
+    });
     await new Promise((r) => setTimeout(r, 300));
     expect(ran).toEqual([]);
     expect((await q.getJob('kept'))?.state).toBe('cancelled');
@@ -214,9 +204,7 @@ describe('job queue on nats: jobs parked by due time', () => {
     const q = rt.queue<string>('legacy-due', { concurrency: 2 });
     await q.ready();
     const names = new Names(bus().prefix).queue('legacy-due');
-    const nc = await connect({ servers: bus().url });
-    try {
-      const jsm = await jetstreamManager(nc);
+    await withJsm(async (jsm) => {
       const js = jsm.jetstream();
       const due = Date.now() + 400;
       const job = { v: 1, id: 'old-later', n: 'old', d: 'old-later', p: 'normal', a: 0, due };
@@ -227,9 +215,7 @@ describe('job queue on nats: jobs parked by due time', () => {
         `${bus().prefix}.qdue.legacy-due.${Math.floor(due / 1_000)}`,
         encoder.encode(JSON.stringify({ id: 'old-later', a: 0, due })),
       );
-    } finally {
-      await nc.close();
-    }
+    });
     const ran: string[] = [];
     q.process((job) => void ran.push(job.data));
     await until(() => ran.includes('old-later'), 'the old parked job', 10_000);

@@ -5,6 +5,7 @@ import { isNoMessage } from '../toolkit/provision.js';
 import type { CancelNotices } from './cancels.js';
 import type { QueueContext } from './context.js';
 import { lastMessage } from './last-message.js';
+import { parkedNow, type ParkedJob } from './due.js';
 import { cancelledWire, decodeJob, decodeWire, JobKind, NoteKind, type SettledWire } from './wire.js';
 
 /** Clean steps per call unless `limit` says. */
@@ -31,6 +32,18 @@ export async function readNotes(ctx: QueueContext, id: string): Promise<JobNotes
 }
 
 /**
+ * @returns job `id`'s last record in the queue's stream, and its parked record when that is the
+ * newer one (the job is parked now), read at once
+ */
+async function currentRecords(
+  ctx: QueueContext,
+  id: string,
+): Promise<[StoredMsg | null, ParkedJob | undefined]> {
+  const [last, parked] = await Promise.all([lastMessage(ctx, ctx.names.job(id)), ctx.due.find(id)]);
+  return [last, parkedNow(parked, last)];
+}
+
+/**
  * Removes every message of a job no worker holds (live message, records, notes), and tells workers
  * that may have fetched it ahead to drop it.
  * @param stateOf - the state of a job whose last message is `last`
@@ -41,14 +54,16 @@ export async function removeJob(
   stateOf: (last: StoredMsg) => Promise<JobState | undefined>,
   cancels: CancelNotices,
 ): Promise<boolean> {
-  const last = await lastMessage(ctx, ctx.names.job(id));
-  if (await ctx.due.current(id, last)) {
-    // Parked: its records go, and whatever else the queue's stream holds of it.
-    const [parked] = await Promise.all([
+  const [last, parked] = await currentRecords(ctx, id);
+  if (parked) {
+    // Parked: its records go, and whatever else the queue's stream holds of it. A mover promoting
+    // it at this moment may still store it waiting: the notice makes workers drop it.
+    const [purged] = await Promise.all([
       ctx.due.purge(id),
       ctx.jsm.streams.purge(ctx.names.stream, { filter: everything(ctx, id) }),
     ]);
-    return parked > 0;
+    cancels.send(id);
+    return purged > 0;
   }
   if (!last) return false;
   const state = await stateOf(last);
@@ -70,14 +85,15 @@ export async function cancelJob(
   stateOf: (last: StoredMsg) => Promise<JobState | undefined>,
   cancels: CancelNotices,
 ): Promise<boolean> {
-  const last = await lastMessage(ctx, ctx.names.job(id));
-  const parked = await ctx.due.current(id, last);
+  const [last, parked] = await currentRecords(ctx, id);
   if (parked) {
     // The record first: stored after the parking, it keeps the job from being promoted even if
-    // dropping the parked record fails.
+    // dropping the parked record fails. A mover promoting it at this moment may still store it
+    // waiting: the notice makes workers drop it.
     const body = cancelledWire(parked.job, undefined, parked.job.a);
     await ctx.store(ctx.names.subject(id, JobKind.cancelled), body, `cancel:${id}:p${parked.msg.seq}`);
     await ctx.due.drop(parked);
+    cancels.send(id);
     return true;
   }
   if (!last || FINISHED.has(ctx.names.kindOf(last.subject))) return false;

@@ -93,10 +93,9 @@ export class QueueContext {
     msgId: string,
     lastSeq: number,
   ): Promise<'stored' | 'duplicate' | 'superseded'> {
-    this.pubAck ??= new PubAckPublisher(this.nc, this.options.requestTimeoutMs);
     const headers = { [WireHeader.msgId]: msgId, [WireHeader.expectedLastSubjectSeq]: String(lastSeq) };
     try {
-      return (await this.pubAck.publish(subject, body, headers)).duplicate ? 'duplicate' : 'stored';
+      return (await this.publisher().publish(subject, body, headers)).duplicate ? 'duplicate' : 'stored';
     } catch (err) {
       if (err instanceof JetStreamRefusedError && /last sequence/i.test(err.message)) return 'superseded';
       throw err;
@@ -105,12 +104,15 @@ export class QueueContext {
 
   /** {@link store}, answering with the stream's acknowledgement. */
   publish(subject: string, body: Uint8Array, msgId: string | undefined): Promise<StoredAck> {
-    this.pubAck ??= new PubAckPublisher(this.nc, this.options.requestTimeoutMs);
-    return this.pubAck.publish(
+    return this.publisher().publish(
       subject,
       body,
       msgId === undefined ? undefined : { [WireHeader.msgId]: msgId },
     );
+  }
+
+  private publisher(): PubAckPublisher {
+    return (this.pubAck ??= new PubAckPublisher(this.nc, this.options.requestTimeoutMs));
   }
 
   /** Stores a dead letter; resolves on the dead-letter stream's PubAck. */

@@ -20,10 +20,19 @@ import type { Logger } from '../../../logging.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
 import type { QueueNames } from '../toolkit/names.js';
 import { decodeWire, encodeWire, JobKind, type JobWire } from './wire.js';
+import { COUNT_CONSUMERS } from './provision.js';
 import { utf8Bytes } from '../../../bytes.js';
 
 /** The kinds of a job parked by due time: delayed (`later`) and backing off after a failure (`backoff`). */
 export type DueKind = typeof JobKind.later | typeof JobKind.backoff;
+
+/**
+ * @returns the parked record when it is the job's current state: newer, by the server's clock,
+ * than the job's last record in the queue's stream (`last`)
+ */
+export function parkedNow(parked: ParkedJob | undefined, last: StoredMsg | null): ParkedJob | undefined {
+  return parked && (!last || storedAfter(parked.msg, last)) ? parked : undefined;
+}
 
 /** The kinds a job can be parked as. */
 export const DUE_KINDS: readonly DueKind[] = [JobKind.later, JobKind.backoff];
@@ -60,9 +69,6 @@ export interface DueHost {
   /** Stores a message, confirmed by the broker; true when it was a duplicate. */
   store(subject: string, body: Uint8Array, msgId?: string): Promise<boolean>;
 }
-
-/** The parked stream's consumers that count its records of one kind (they never deliver). */
-const COUNTERS: Readonly<Record<DueKind, string>> = { later: 'count_later', backoff: 'count_backoff' };
 
 /**
  * A queue's jobs that wait for a due time (added with a delay, or backing off before a retry). A
@@ -148,15 +154,6 @@ export class DueJobs {
   }
 
   /**
-   * @returns whether job `id` is parked now: its parked record is newer than its last record in
-   * the queue's stream (`last`), by the server's clock
-   */
-  async current(id: string, last: StoredMsg | null): Promise<ParkedJob | undefined> {
-    const parked = await this.find(id);
-    return parked && (!last || storedAfter(parked.msg, last)) ? parked : undefined;
-  }
-
-  /**
    * Drops a parked record (by sequence: a newer parking of the job stays). One the server says it
    * does not hold is gone already; a request it did not answer throws.
    */
@@ -182,7 +179,7 @@ export class DueJobs {
     const { jsm } = this.ctx;
     const [later, backoff] = await Promise.all(
       DUE_KINDS.map((kind) =>
-        jsm.consumers.info(this.parkedStream, COUNTERS[kind]).then(
+        jsm.consumers.info(this.parkedStream, COUNT_CONSUMERS[kind]).then(
           (info) => info.num_pending,
           (err: unknown) => (isNotFound(err) ? 0 : Promise.reject(err)),
         ),
@@ -321,7 +318,7 @@ export class DueJobs {
     await Promise.all(
       DUE_KINDS.map((kind) =>
         jsm.consumers.add(this.parkedStream, {
-          durable_name: COUNTERS[kind],
+          durable_name: COUNT_CONSUMERS[kind],
           filter_subject: `${this.parkHead}.${kind}.*`,
           ack_policy: AckPolicy.None,
           deliver_policy: DeliverPolicy.All,

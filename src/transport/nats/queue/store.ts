@@ -13,7 +13,8 @@ import { notesInfo } from '../../../queue/job-notes.js';
 import type { AddedJob, CleanOptions, JobInfo, JobState } from '../../../queue/types.js';
 import { isNotFound } from '../toolkit/provision.js';
 import { cancelJob, cleanJobs, readNotes, removeJob } from './admin.js';
-import { lastMessage, storedAfter } from './last-message.js';
+import { lastMessage } from './last-message.js';
+import { parkedNow } from './due.js';
 import { CancelNotices } from './cancels.js';
 import { QueueContext, type QueueHost } from './context.js';
 import {
@@ -115,9 +116,10 @@ export class NatsQueueStore implements QueueStore {
       readNotes(this.ctx, id),
       this.ctx.due.find(id),
     ]);
-    if (parked && (!last || storedAfter(parked.msg, last))) {
-      const { job } = parked;
-      const state = parked.kind === JobKind.later ? 'delayed' : 'failed';
+    const current = parkedNow(parked, last);
+    if (current) {
+      const { job } = current;
+      const state = current.kind === JobKind.later ? 'delayed' : 'failed';
       return { ...infoOf(job, state, job.a), ...notesInfo({ ...notesOf(job), ...notes }) };
     }
     if (!last) return this.waitingInGroup(id);

@@ -1,5 +1,6 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createInbox, nanos } from '@nats-io/transport-node';
+import { sleep } from '../../../time/sleep.js';
 import { ACK_PREFIX, parseAckSubject } from './ack.js';
 
 /** What the pull tells its consumer. */
@@ -121,14 +122,17 @@ export class Pull {
    * Stops asking, and drains: the server drops the inbox first (and with it the requests still
    * open), and every message it sent before that still arrives and is handed out. Flushing first
    * and then unsubscribing lost what the server sent in between (jobs added as the pull ended),
-   * until the ack wait. Idempotent.
+   * until the ack wait. The drain waits for one round trip; a connection that does not answer
+   * within the request expiry (reconnecting, say) is not waited for. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
     if (this.o.nc.isClosed() || this.sub.isClosed()) return;
-    await this.sub.drain().catch(() => undefined);
+    const drained = this.sub.drain().catch(() => undefined);
+    await Promise.race([drained, sleep(this.o.timing.expiresMs)]);
+    if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 }
 
