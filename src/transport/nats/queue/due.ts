@@ -19,8 +19,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../../../logging.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
 import type { QueueNames } from '../toolkit/names.js';
-import { decodeWire, encodeWire, JobKind, type JobWire } from './wire.js';
-import { COUNT_CONSUMERS } from './provision.js';
+import { COUNT_CONSUMERS, decodeWire, encodeWire, JobKind, type JobWire } from './wire.js';
 import { utf8Bytes } from '../../../bytes.js';
 
 /** The kinds of a job parked by due time: delayed (`later`) and backing off after a failure (`backoff`). */

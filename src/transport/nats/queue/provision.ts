@@ -13,7 +13,7 @@ import { PRIORITIES } from '../../../queue/types.js';
 import type { QueueNames } from '../toolkit/names.js';
 import { isNotFound } from '../toolkit/provision.js';
 import type { QueueContext } from './context.js';
-import { JobKind } from './wire.js';
+import { COUNT_CONSUMERS, JobKind } from './wire.js';
 import { GroupNames } from './groups.js';
 
 const MAX_ACTIVE = 100_000;
@@ -24,14 +24,6 @@ export const WORK_KINDS = PRIORITIES;
  * until due: no longer created, drained where they exist (see `parked.ts`).
  */
 export const LEGACY_PARKED_KINDS = [JobKind.delayed, JobKind.retry] as const;
-/** The consumers that only count jobs: finished ones, and those parked by due time (see `due.ts`). */
-export const COUNT_CONSUMERS = {
-  done: 'count_done',
-  dead: 'count_dead',
-  cancelled: 'count_cancelled',
-  later: 'count_later',
-  backoff: 'count_backoff',
-} as const;
 
 /** The consumer that hands out ordered groups' turns (see `group-drivers.ts`). */
 export const GROUPS_CONSUMER = 'groups';

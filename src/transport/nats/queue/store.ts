@@ -18,7 +18,6 @@ import { parkedNow } from './due.js';
 import { CancelNotices } from './cancels.js';
 import { QueueContext, type QueueHost } from './context.js';
 import {
-  COUNT_CONSUMERS,
   GROUPED_COUNT_CONSUMER,
   GROUPS_CONSUMER,
   LEGACY_PARKED_KINDS,
@@ -29,6 +28,7 @@ import { FinishedJobSweeper } from './sweeper.js';
 import { NatsQueueWorker } from './worker.js';
 import { addGrouped, cancelWaitingInGroup, removeWaitingInGroup, waitingInGroup } from './groups.js';
 import {
+  COUNT_CONSUMERS,
   decodeJob,
   decodeWire,
   encodeWire,

@@ -36,6 +36,18 @@ export type JobKind = (typeof JobKind)[keyof typeof JobKind];
  */
 export const NoteKind = { progress: 'x.progress', logs: 'x.logs' } as const;
 
+/**
+ * The consumers that only count jobs: finished ones in the queue's stream, and those parked by due
+ * time in its parked stream (see `due.ts`).
+ */
+export const COUNT_CONSUMERS = {
+  done: 'count_done',
+  dead: 'count_dead',
+  cancelled: 'count_cancelled',
+  later: 'count_later',
+  backoff: 'count_backoff',
+} as const;
+
 /** The finished kinds, whose records `getJob` and `counts` read. */
 export const FINISHED_KINDS = [JobKind.done, JobKind.dead, JobKind.cancelled] as const;
 
