@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { Clock } from '../time/clock.js';
 import { describeError, ValidationError } from '../errors.js';
@@ -80,29 +79,74 @@ export function transportCheck(transport: Transport, opts: TransportCheckOptions
 export interface EventLoopCheckOptions {
   /** p99 event-loop delay above which the check is DEGRADED. @default 200 */
   readonly maxLagMs?: number;
+  /**
+   * How often the loop's delay is sampled; each sample wakes the process. A block is seen as at
+   * least its length less this, so the default sees every block longer than 1.5 × `maxLagMs`.
+   * @default half of `maxLagMs`, between 10 and 100
+   */
+  readonly resolutionMs?: number;
+}
+
+/** Samples kept between two runs of the check: a check that is never run costs bounded memory. */
+const MAX_LAG_SAMPLES = 10_000;
+
+/**
+ * How late a timer due every `resolution` ms fires: the delay the loop adds to everything it
+ * schedules. Node's `monitorEventLoopDelay` records the interval itself with the delay (its samples
+ * sit at the resolution on an idle loop) and misses blocks once sampled as coarsely as an idle
+ * service can afford (its default 10 ms wakes a process 100 times a second).
+ */
+class LagProbe {
+  private samples: number[] = [];
+  private due: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly resolution: number) {
+    this.due = performance.now() + resolution;
+    this.timer = setTimeout(this.tick, resolution);
+    this.timer.unref();
+  }
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    if (this.samples.length < MAX_LAG_SAMPLES) this.samples.push(Math.max(0, now - this.due));
+    this.due = now + this.resolution;
+    this.timer.refresh();
+  };
+
+  /** @returns the p99 delay (ms) since the last call, 0 without samples */
+  takeP99(): number {
+    const samples = this.samples.sort((a, b) => a - b);
+    this.samples = [];
+    return samples[Math.min(samples.length - 1, Math.floor(samples.length * 0.99))] ?? 0;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 /**
- * Event-loop lag over the last interval (p99 of `monitorEventLoopDelay`): optional, DEGRADED when high.
- * @returns the check, and `stop()` that disables the histogram
+ * Event-loop lag over the last interval (p99 of how late a sampling timer fired): optional,
+ * DEGRADED when high.
+ * @returns the check, and `stop()` that ends the sampling
  */
 export function eventLoopCheck(opts: EventLoopCheckOptions = {}): HealthCheck & { stop(): void } {
   const maxLagMs = opts.maxLagMs ?? 200;
-  let histogram: IntervalHistogram | undefined;
+  const resolution = Math.max(1, Math.round(opts.resolutionMs ?? Math.min(100, Math.max(10, maxLagMs / 2))));
+  let probe: LagProbe | undefined;
   return {
     name: 'event-loop',
     critical: false,
     check: () => {
-      if (!histogram) {
-        histogram = monitorEventLoopDelay({ resolution: 20 });
-        histogram.enable();
+      if (!probe) {
+        probe = new LagProbe(resolution);
         return { healthy: true, message: 'measuring' };
       }
-      const p99 = histogram.percentile(99) / 1e6;
-      histogram.reset();
+      const p99 = probe.takeP99();
       return { healthy: p99 <= maxLagMs, message: `p99 lag ${p99.toFixed(1)} ms (max ${maxLagMs} ms)` };
     },
-    stop: () => histogram?.disable(),
+    stop: () => probe?.stop(),
   };
 }
 

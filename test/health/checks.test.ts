@@ -125,4 +125,22 @@ describe('eventLoopCheck', () => {
       check.stop();
     }
   });
+
+  it('sampling at its default (half of maxLagMs) still sees a block past maxLagMs, and a quiet loop passes', async () => {
+    const check = eventLoopCheck();
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      await check.check();
+      await sleep(250);
+      expect((await check.check()).healthy).toBe(true);
+      const until = Date.now() + 400;
+      while (Date.now() < until); // blocked past 1.5 × the default 200 ms
+      await sleep(250);
+      const outcome = await check.check();
+      expect(outcome.healthy).toBe(false);
+      expect(outcome.message).toMatch(/\(max 200 ms\)$/);
+    } finally {
+      check.stop();
+    }
+  });
 });
