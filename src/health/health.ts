@@ -162,7 +162,7 @@ export class HealthMonitor {
     const key = target ?? '*';
     if (status === undefined) this.overrides.delete(key);
     else this.overrides.set(key, { status, message });
-    if (target === undefined) this.env.supervisor.actor.send({ type: 'override.set', status });
+    if (target === undefined) this.env.supervisor.send({ type: 'override.set', status });
     else if (this.services.has(target)) this.reportService(target);
     this.changed();
   }

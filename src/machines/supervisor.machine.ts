@@ -4,7 +4,8 @@ import { assign, setup, type ActorRefFrom, type SnapshotFrom } from 'xstate';
  * The runtime's supervisor: its state is the aggregate health of everything it supervises
  * (HEALTHY, DEGRADED, UNHEALTHY, or UNKNOWN while nothing has reported), and its context holds
  * each child's latest status. Children (subscribers, queues, breakers, spawned machines, health
- * checks, registered services) report changes as `child.reported` events; nothing is polled.
+ * checks, registered services) report changes as `child.reported` events (several of one turn as
+ * one `children.reported`); nothing is polled.
  *
  * A report costs the same whatever the number of children: `children` is a Map updated in place
  * and `counts` says how many children are in each status, so the aggregate is read off four
@@ -42,10 +43,18 @@ export interface SupervisorContext {
   readonly override: Health | undefined;
 }
 
-/** Events children and the health monitor send. */
+/** One child's report in a batch: its health, or `undefined` once it is gone. */
+export type ChildReport = readonly [id: string, health: ChildHealth | undefined];
+
+/**
+ * Events children and the health monitor send. `children.reported` carries the reports of one
+ * event-loop turn (the latest per child) when there are several: spawning 100,000 actors in one
+ * loop is one event, not 100,000.
+ */
 export type SupervisorEvent =
   | { type: 'child.reported'; id: string; health: ChildHealth }
   | { type: 'child.removed'; id: string }
+  | { type: 'children.reported'; reports: readonly ChildReport[] }
   | { type: 'override.set'; status: Health | undefined };
 
 const SEVERITY: Record<Health, number> = { HEALTHY: 0, UNKNOWN: 1, DEGRADED: 2, UNHEALTHY: 3 };
@@ -65,21 +74,28 @@ export function worseOf(a: Health, b: Health): Health {
   return SEVERITY[b] > SEVERITY[a] ? b : a;
 }
 
-function recorded(context: SupervisorContext, id: string, next: ChildHealth | undefined) {
-  const before = context.children.get(id);
+/**
+ * Applies reports to the children (in place), to a copy of the counts and, when a report makes or
+ * ends a problem, to a copy of the problems. @returns the context's changed parts
+ */
+function recorded(context: SupervisorContext, reports: readonly ChildReport[]) {
   const counts = { ...context.counts };
-  if (before) counts[before.status]--;
-  if (next) {
-    counts[next.status]++;
-    context.children.set(id, next);
-  } else context.children.delete(id);
-  const wasProblem = before !== undefined && before.status !== 'HEALTHY';
-  const isProblem = next !== undefined && next.status !== 'HEALTHY';
-  if (!wasProblem && !isProblem) return { counts };
-  const problems = { ...context.problems };
-  if (isProblem) problems[id] = next;
-  else delete problems[id];
-  return { counts, problems };
+  let problems: Record<string, ChildHealth> | undefined;
+  for (const [id, next] of reports) {
+    const before = context.children.get(id);
+    if (before) counts[before.status]--;
+    if (next) {
+      counts[next.status]++;
+      context.children.set(id, next);
+    } else context.children.delete(id);
+    const wasProblem = before !== undefined && before.status !== 'HEALTHY';
+    const isProblem = next !== undefined && next.status !== 'HEALTHY';
+    if (!wasProblem && !isProblem) continue;
+    problems ??= { ...context.problems };
+    if (isProblem) problems[id] = next;
+    else delete problems[id];
+  }
+  return problems ? { counts, problems } : { counts };
 }
 
 const is = (status: Health) => ({ type: 'is', params: { status } }) as const;
@@ -94,8 +110,9 @@ export const supervisorMachine = setup({
   },
   actions: {
     record: assign(({ context, event }) => {
-      if (event.type === 'child.reported') return recorded(context, event.id, event.health);
-      if (event.type === 'child.removed') return recorded(context, event.id, undefined);
+      if (event.type === 'child.reported') return recorded(context, [[event.id, event.health]]);
+      if (event.type === 'child.removed') return recorded(context, [[event.id, undefined]]);
+      if (event.type === 'children.reported') return recorded(context, event.reports);
       return { override: event.status };
     }),
   },
@@ -111,6 +128,7 @@ export const supervisorMachine = setup({
   on: {
     'child.reported': { actions: 'record' },
     'child.removed': { actions: 'record' },
+    'children.reported': { actions: 'record' },
     'override.set': { actions: 'record' },
   },
   states: {

@@ -11,6 +11,7 @@ import {
 import {
   supervisorMachine,
   type ChildHealth,
+  type SupervisorEvent,
   type SupervisorActorRef,
   type SupervisorSnapshot,
 } from '../../machines/supervisor.machine.js';
@@ -93,6 +94,12 @@ export class Supervisor {
   private readonly groups: ActorGroups;
   /** The supervisor actor: its state is the aggregate health, its context every child's status. */
   readonly actor: SupervisorActorRef;
+  /**
+   * Reports of this turn not yet sent, the latest per child (`undefined`: removed). They go to the
+   * actor as one event at the end of the turn, or before anything reads it.
+   */
+  private pending = new Map<string, ChildHealth | undefined>();
+  private flushQueued = false;
 
   constructor(readonly env: SupervisorEnvironment) {
     this.groups = new ActorGroups(env, (group, notice) =>
@@ -105,16 +112,44 @@ export class Supervisor {
     }).start();
   }
 
-  /** The supervisor actor's snapshot: `value` is the aggregate health, `context.children` each child's. */
+  /**
+   * The supervisor actor's snapshot, with this turn's reports in it: `value` is the aggregate
+   * health, `context.children` each child's.
+   */
   getSnapshot(): SupervisorSnapshot {
+    this.flush();
     return this.actor.getSnapshot();
   }
 
   /** Reports a child that is not supervised (a health check, a registered service); `undefined` removes it. */
   reportHealth(id: string, health: ChildHealth | undefined): void {
-    if (health) this.actor.send({ type: 'child.reported', id, health });
-    else this.actor.send({ type: 'child.removed', id });
+    this.post(id, health);
   }
+
+  /** Sends what the supervisor actor must hear: this turn's reports first, so that they keep their order. */
+  send(event: SupervisorEvent): void {
+    this.flush();
+    this.actor.send(event);
+  }
+
+  /** Queues a report for the end of the turn; a later one of the same child replaces it. */
+  private post(id: string, health: ChildHealth | undefined): void {
+    this.pending.set(id, health);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flush);
+  }
+
+  /** Sends the queued reports: one as `child.reported` / `child.removed`, several as `children.reported`. */
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const pending = this.pending;
+    if (pending.size === 0) return;
+    this.pending = new Map();
+    if (pending.size > 1) return this.actor.send({ type: 'children.reported', reports: [...pending] });
+    const [id, health] = pending.entries().next().value as [string, ChildHealth | undefined];
+    this.actor.send(health ? { type: 'child.reported', id, health } : { type: 'child.removed', id });
+  };
 
   /** @internal sends a supervised child's health when it changed */
   reportChild(entry: Supervision): void {
@@ -125,7 +160,7 @@ export class Supervisor {
     if (last && last.status === next.status && (next.status === 'HEALTHY' || last.state === next.state))
       return;
     entry.reported = next;
-    this.actor.send({ type: 'child.reported', id: entry.child.id, health: next });
+    this.post(entry.child.id, next);
   }
 
   /**
@@ -205,7 +240,7 @@ export class Supervisor {
   report(): Record<string, ActorReport> {
     const out: Record<string, ActorReport> = {};
     const all = this.children.size <= (this.env.reportAllUpTo ?? 1_000);
-    const ids = all ? this.children.keys() : Object.keys(this.actor.getSnapshot().context.problems);
+    const ids = all ? this.children.keys() : Object.keys(this.getSnapshot().context.problems);
     for (const id of ids) {
       const e = this.children.get(id);
       if (!e) continue;
@@ -267,7 +302,7 @@ export class Supervisor {
   forget(entry: Supervision): void {
     if (this.children.get(entry.child.id) === entry) {
       this.children.delete(entry.child.id);
-      this.actor.send({ type: 'child.removed', id: entry.child.id });
+      this.post(entry.child.id, undefined);
     }
     entry.policyActor?.stop();
     entry.policyActor = undefined;
@@ -320,6 +355,7 @@ export class Supervisor {
 
   /** Stops the supervisor actor; children are left as they are. */
   dispose(): void {
+    this.flush();
     this.actor.stop();
   }
 }
