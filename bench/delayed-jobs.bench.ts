@@ -17,7 +17,7 @@ import type { BenchSection } from './types.js';
 const DELAYED_N = 100_000;
 const IMMEDIATE_N = 20_000;
 const IDLE_MS = 10_000;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const CHUNK = 5_000;
 const PREFIX = 'dbench';
 const silent = pino({ level: 'silent' });
