@@ -176,10 +176,13 @@ export {
 } from './queue/store.js';
 export {
   MAX_FLOW_CHILDREN,
+  MAX_FLOW_DEPTH,
+  MAX_FLOW_JOBS,
   type FlowJob,
   type FlowChild,
   type FlowOptions,
   type AddedFlow,
+  type AddedFlowChild,
   type ChildrenResults,
   type FlowChildrenInfo,
 } from './queue/flow-types.js';

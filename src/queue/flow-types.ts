@@ -2,17 +2,24 @@ import type { ChildrenResults, FlowChildrenInfo, JobError, JobOptions } from './
 
 export type { ChildrenResults, FlowChildrenInfo };
 
-/** One child of a flow: a job in any queue of the same transport. */
+/**
+ * One child of a flow: a job in any queue of the same transport. A child with `children` of its
+ * own is the parent of a flow nested in this one: it waits for them (`waiting-children`), runs
+ * with their results, and only then counts as a child of its own parent.
+ */
 export interface FlowChild<D = unknown> {
   /** The queue the child goes to (any queue on the runtime's transport, this one included). */
   readonly queue: string;
   readonly name: string;
   readonly data: D;
   /**
-   * The child's options. Its `jobId` defaults to `<parentId>:<index>` (its place in `children`),
-   * so that adding the same flow again stores nothing twice.
+   * The child's options (`ignoreChildFailure` for its own children). Its `jobId` defaults to
+   * `<parentId>:<index>` (its place in `children`), so that adding the same flow again stores
+   * nothing twice.
    */
-  readonly opts?: JobOptions;
+  readonly opts?: JobOptions & FlowOptions;
+  /** Its own children, at most {@link MAX_FLOW_CHILDREN}; nesting at most {@link MAX_FLOW_DEPTH} deep. */
+  readonly children?: readonly FlowChild[];
 }
 
 /** Options of a flow as a whole. */
@@ -39,15 +46,26 @@ export interface FlowJob<D = unknown> {
   readonly children: readonly FlowChild[];
 }
 
-/** Children a flow may have; they and their results share one record. */
+/** Children a flow (or a nested flow) may have; they and their results share one record. */
 export const MAX_FLOW_CHILDREN = 1_000;
+/** Levels of children under a flow's parent: children, their children, … */
+export const MAX_FLOW_DEPTH = 8;
+/** Jobs in one flow, its parent and every nested child counted. */
+export const MAX_FLOW_JOBS = 10_000;
+
+/** A child as `addFlow` stored it, with its own children when it has some. */
+export interface AddedFlowChild {
+  readonly queue: string;
+  readonly id: string;
+  readonly children?: readonly AddedFlowChild[];
+}
 
 /** What `addFlow` resolves with. */
 export interface AddedFlow {
   /** The parent's job id (in this queue); `getJob(id)` shows it `waiting-children` until released. */
   readonly id: string;
-  /** The children as `{ queue, id }`, in the order given. */
-  readonly children: readonly { readonly queue: string; readonly id: string }[];
+  /** The children as `{ queue, id, children? }`, in the order given. */
+  readonly children: readonly AddedFlowChild[];
   /** True when a flow with this parent id was already known: nothing new was stored. */
   readonly duplicate?: boolean;
 }

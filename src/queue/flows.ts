@@ -11,7 +11,16 @@ import {
   type ChildOutcome,
   type FlowRecord,
 } from './flow-store.js';
-import { MAX_FLOW_CHILDREN, type AddedFlow, type FlowJob } from './flow-types.js';
+import {
+  MAX_FLOW_CHILDREN,
+  MAX_FLOW_DEPTH,
+  MAX_FLOW_JOBS,
+  type AddedFlow,
+  type AddedFlowChild,
+  type FlowChild,
+  type FlowJob,
+  type FlowOptions,
+} from './flow-types.js';
 import { ChildLease, ParentLease, type FlowSteps } from './flow-leases.js';
 import { newJob } from './options.js';
 import { uuidv7 } from '../events/ids.js';
@@ -50,27 +59,36 @@ export class Flows implements FlowSteps {
   }
 
   /**
-   * Stores the flow record, then the children; the parent follows once they finished. Every id is
-   * deterministic given the parent's, so a retry after a crash midway stores nothing twice.
+   * Stores the flow record, then the children; the parent follows once they finished. A nested
+   * flow is stored the same way once its own parent's record is: its record, then its children.
+   * Every id is deterministic given the parent's, so a retry after a crash midway stores nothing twice.
    * @throws {ValidationError} for a flow without children, a bad option, or data that is not JSON
    */
   async add(flow: FlowJob): Promise<AddedFlow> {
-    const { parent, children, record } = buildFlow(this.host.queue, flow);
-    const { record: stored, existed } = await this.store.create(flowKey(record.queue, parent.id), record);
+    const built = buildFlow(this.host.queue, flow);
+    const existed = await this.storeFlow(built);
+    return { id: built.parent.id, children: addedChildren(built), ...(existed && { duplicate: true }) };
+  }
+
+  /** Stores one flow's record, then its children still pending: jobs, and nested flows. @returns whether it existed */
+  private async storeFlow(flow: BuiltFlow): Promise<boolean> {
+    const { record: stored, existed } = await this.store.create(flow.key, flow.record);
     // A retry adds again only the children its flow still waits for (the others may be swept).
     const pending = new Set(stored.pending);
     const byQueue = new Map<string, NewJob[]>();
-    for (const c of children)
-      if (pending.has(`${c.queue}/${c.job.id}`))
-        byQueue.set(c.queue, [...(byQueue.get(c.queue) ?? []), c.job]);
-    await Promise.all([...byQueue].map(([queue, jobs]) => this.host.add(queue, jobs)));
+    const nested: BuiltFlow[] = [];
+    for (const c of flow.children) {
+      if (!pending.has(`${c.queue}/${c.job.id}`)) continue;
+      if (c.flow) nested.push(c.flow);
+      else byQueue.set(c.queue, [...(byQueue.get(c.queue) ?? []), c.job]);
+    }
+    await Promise.all([
+      ...[...byQueue].map(([queue, jobs]) => this.host.add(queue, jobs)),
+      ...nested.map((n) => this.storeFlow(n)),
+    ]);
     // A retry of a flow whose children all finished meanwhile: the parent may not have been added.
     if (existed && isReleased(stored)) await this.release(stored);
-    return {
-      id: parent.id,
-      children: children.map((c) => ({ queue: c.queue, id: c.job.id })),
-      ...(existed && { duplicate: true }),
-    };
+    return existed;
   }
 
   /** @returns the parent `id` of this queue while it waits for its children; undefined when none */
@@ -86,6 +104,8 @@ export class Flows implements FlowSteps {
       priority: p.priority,
       attempts: 0,
       children: childrenInfo(rec),
+      // A nested flow's parent is a child of the flow above it.
+      ...(p.flow?.parent && { parent: p.flow.parent }),
     };
   }
 
@@ -140,12 +160,16 @@ export class Flows implements FlowSteps {
 
   /**
    * Drops the flow of a parent of this queue that waits for its children: it will not run.
-   * Children already added run on, alone.
+   * Children already added run on, alone. A nested flow's parent is a child of the flow above it:
+   * that flow hears it left (as `error`) before its record goes, so a retry tells it again.
    * @returns whether such a parent was waiting
    */
-  async dropWaiting(id: string): Promise<boolean> {
+  async dropWaiting(id: string, error: JobError): Promise<boolean> {
     const key = flowKey(this.host.queue, id);
-    if (!(await this.store.get(key))) return false;
+    const rec = await this.store.get(key);
+    if (!rec) return false;
+    const above = rec.parent.flow?.parent;
+    if (above) await this.childSettled(flowKey(above.queue, above.id), `${rec.queue}/${id}`, { error });
     await this.store.remove(key);
     return true;
   }
@@ -166,7 +190,8 @@ export class Flows implements FlowSteps {
     if (!adding) {
       const failed = parentFailure(rec);
       const released = failed ? { failed } : { results: rec.results };
-      const parent: NewJob = { ...rec.parent, dedup: true, flow: { released } };
+      // A nested flow's parent is a child of the flow above it: that link stays.
+      const parent: NewJob = { ...rec.parent, dedup: true, flow: { ...rec.parent.flow, released } };
       adding = this.host.add(rec.queue, [parent]).then(() => undefined);
       this.releasing.set(key, adding);
       const forget = (): void => void this.releasing.delete(key);
@@ -176,33 +201,77 @@ export class Flows implements FlowSteps {
   }
 }
 
-/** A flow's jobs as the stores take them, and its record. */
+/** A flow as it is stored: its record under `key`, and its children, each a job or a nested flow. */
 interface BuiltFlow {
+  readonly key: string;
   readonly parent: NewJob;
-  readonly children: readonly { readonly queue: string; readonly job: NewJob }[];
+  readonly children: readonly BuiltChild[];
   readonly record: FlowRecord;
 }
 
+/** A child job; `flow` when it is the parent of a nested flow (its job then waits in that flow's record). */
+interface BuiltChild {
+  readonly queue: string;
+  readonly job: NewJob;
+  readonly flow?: BuiltFlow;
+}
+
+/** What building a flow counts across its levels. */
+interface FlowCount {
+  jobs: number;
+  readonly keys: Set<string>;
+}
+
 /**
- * @returns the flow's jobs with their ids (children default to `<parentId>:<index>`) and its record
- * @throws {ValidationError} for a flow without children, a bad option, or data that is not JSON
+ * @returns the flow's jobs with their ids (children default to `<parentId>:<index>`, at every
+ * level) and the record of it and of every flow nested in it
+ * @throws {ValidationError} for a flow (or nested flow) without children, too deep or too large,
+ * a bad option, a job named twice, or data that is not JSON
  */
 export function buildFlow(queue: string, flow: FlowJob): BuiltFlow {
   const { ignoreChildFailure = false, ...opts } = flow.opts ?? {};
-  const n = Array.isArray(flow.children) ? flow.children.length : 0;
-  if (n < 1 || n > MAX_FLOW_CHILDREN)
-    throw new ValidationError(`a flow has 1 to ${MAX_FLOW_CHILDREN} children; got ${n}`);
   const parent = newJob(flow.name, flow.data, { ...opts, jobId: opts.jobId ?? uuidv7() });
+  const count: FlowCount = { jobs: 1, keys: new Set([`${queue}/${parent.id}`]) };
+  return buildLevel(queue, parent, flow.name, flow.children, ignoreChildFailure, 1, count);
+}
+
+function buildLevel(
+  queue: string,
+  parent: NewJob,
+  name: string,
+  given: readonly FlowChild[] | undefined,
+  ignoreChildFailure: boolean,
+  depth: number,
+  count: FlowCount,
+): BuiltFlow {
+  const n = Array.isArray(given) ? given.length : 0;
+  if (n < 1 || n > MAX_FLOW_CHILDREN)
+    throw new ValidationError(`a flow has 1 to ${MAX_FLOW_CHILDREN} children; "${name}" has ${n}`);
+  if (depth > MAX_FLOW_DEPTH)
+    throw new ValidationError(`flow "${name}" nests children more than ${MAX_FLOW_DEPTH} levels deep`);
+  count.jobs += n;
+  if (count.jobs > MAX_FLOW_JOBS)
+    throw new ValidationError(`a flow holds at most ${MAX_FLOW_JOBS} jobs, nested children counted`);
   const link = { parent: { queue, id: parent.id } };
-  const children = flow.children.map((c, i) => {
-    if (typeof c.queue !== 'string' || c.queue === '')
-      throw new ValidationError(`child ${i} of flow "${flow.name}" names no queue`);
-    const job = newJob(c.name, c.data, { ...c.opts, jobId: c.opts?.jobId ?? `${parent.id}:${i}` });
-    return { queue: c.queue, job: { ...job, flow: link } };
+  const children = given!.map((c, i): BuiltChild => {
+    if (typeof c?.queue !== 'string' || c.queue === '')
+      throw new ValidationError(`child ${i} of flow "${name}" names no queue`);
+    const { ignoreChildFailure: ignore = false, ...opts }: FlowChild['opts'] & FlowOptions = c.opts ?? {};
+    const job = {
+      ...newJob(c.name, c.data, { ...opts, jobId: opts.jobId ?? `${parent.id}:${i}` }),
+      flow: link,
+    };
+    const key = `${c.queue}/${job.id}`;
+    if (count.keys.has(key)) throw new ValidationError(`flow "${name}" names ${key} twice`);
+    count.keys.add(key);
+    if (c.children === undefined) return { queue: c.queue, job };
+    return {
+      queue: c.queue,
+      job,
+      flow: buildLevel(c.queue, job, c.name, c.children, ignore, depth + 1, count),
+    };
   });
   const keys = children.map((c) => `${c.queue}/${c.job.id}`);
-  if (new Set(keys).size !== keys.length)
-    throw new ValidationError(`flow "${flow.name}" names a child twice`);
   const record: FlowRecord = {
     v: 1,
     queue,
@@ -213,12 +282,25 @@ export function buildFlow(queue: string, flow: FlowJob): BuiltFlow {
     results: {},
     failed: {},
   };
-  const bytes = jsonBytes(flow.name, record, children);
+  const bytes = jsonBytes(
+    name,
+    record,
+    children.map((c) => c.job),
+  );
   if (bytes > MAX_FLOW_RECORD_BYTES)
     throw new ValidationError(
-      `flow "${flow.name}" is ${bytes} bytes as JSON, over the ${MAX_FLOW_RECORD_BYTES} its record may hold`,
+      `flow "${name}" is ${bytes} bytes as JSON, over the ${MAX_FLOW_RECORD_BYTES} its record may hold`,
     );
-  return { parent, children, record };
+  return { key: flowKey(queue, parent.id), parent, children, record };
+}
+
+/** @returns a flow's children as `addFlow` reports them, nested ones with theirs */
+function addedChildren(flow: BuiltFlow): AddedFlowChild[] {
+  return flow.children.map((c) => ({
+    queue: c.queue,
+    id: c.job.id,
+    ...(c.flow && { children: addedChildren(c.flow) }),
+  }));
 }
 
 /**

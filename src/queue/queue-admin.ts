@@ -16,7 +16,7 @@ const UNHELD: ReadonlySet<JobState> = new Set(['waiting', 'delayed', 'failed', '
 export async function removeJob(store: QueueStore, flows: Flows, id: string): Promise<boolean> {
   const before = await store.getJob(id);
   if (before?.parent && UNHELD.has(before.state)) return removeChild(store, flows, before);
-  if (!(await store.remove(id))) return flows.dropWaiting(id);
+  if (!(await store.remove(id))) return flows.dropWaiting(id, REMOVED);
   await flows.childLeft(before, REMOVED);
   return true;
 }
@@ -42,7 +42,7 @@ export async function cancelJob(store: QueueStore, flows: Flows, id: string): Pr
   if (!(await store.cancel(id))) {
     // A cancel retried after its parent was not told (that write failed): tell it now.
     if (before?.state === 'cancelled' && before.parent) await flows.childLeft(before, CANCELLED);
-    return before ? false : flows.dropWaiting(id);
+    return before ? false : flows.dropWaiting(id, CANCELLED);
   }
   // A worker that held it tells the parent too: recording a child twice changes nothing.
   await flows.childLeft(before, CANCELLED);
