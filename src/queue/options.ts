@@ -111,8 +111,6 @@ export function resolveQueueOptions(o: QueueOptions): ResolvedQueueOptions {
  */
 export function newJob(name: string, data: unknown, opts: JobOptions | undefined): NewJob {
   if (opts) check(jobSchema, opts, `options of job "${name}"`);
-  if (opts?.group !== undefined && (opts.delayMs ?? 0) > 0)
-    throw new ValidationError(`job "${name}": a job of an ordered group cannot be delayed`);
   const maxAttempts = opts?.maxAttempts;
   const backoff = opts?.backoff;
   return {

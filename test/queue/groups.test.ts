@@ -166,11 +166,47 @@ describe.each(transportCases)('ordered groups on $name', (c) => {
     expect((await q.getJob(ids[2]!))?.state).toBe('cancelled');
   });
 
-  it('rejects a bad group, and a delay on a grouped job', async () => {
+  it('rejects a bad group', async () => {
     const rt = await runtime();
     const q = rt.queue('bad-groups');
     await expect(q.add('j', 1, { group: '' })).rejects.toThrow(ValidationError);
-    await expect(q.add('j', 1, { group: 'g', delayMs: 10 })).rejects.toThrow(ValidationError);
+    await expect(q.add('j', 1, { group: 'x'.repeat(257) })).rejects.toThrow(ValidationError);
+  });
+
+  it('a delayed job of a group blocks nothing while it waits, and joins the end of its group once due', async () => {
+    const rt = await runtime();
+    const q = rt.queue<string>('delayed-groups', { concurrency: 4 });
+    const log: string[] = [];
+    const started = new Map<string, number>();
+    let running = 0;
+    let overlapped = false;
+    const gate = deferred();
+    q.process(async (job) => {
+      if (++running > 1) overlapped = true;
+      started.set(job.data, Date.now());
+      log.push(`start ${job.data}`);
+      if (job.data === 'a') await gate.promise;
+      await sleep(20);
+      log.push(`end ${job.data}`);
+      running--;
+    });
+    await q.ready();
+    const t0 = Date.now();
+    await q.add('j', 'a', { group: 'g' });
+    const { id: later } = await q.add('j', 'late', { group: 'g', delayMs: 600 });
+    const { id: dropped } = await q.add('j', 'dropped', { group: 'g', delayMs: 300 });
+    await q.add('j', 'b', { group: 'g' });
+    expect(await q.getJob(later)).toMatchObject({ state: 'delayed' });
+    expect((await q.counts()).delayed).toBe(2);
+    expect(await q.cancel(dropped)).toBe(true);
+    gate.resolve();
+    await until(() => log.includes('end b'), 'the jobs added without a delay');
+    await until(() => log.includes('end late'), 'the delayed job', 10_000);
+    // a and b ran in add order without waiting for the delayed ones; late joined after b.
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start late', 'end late']);
+    expect(started.get('late')! - t0).toBeGreaterThanOrEqual(600);
+    expect(overlapped).toBe(false);
+    expect(await q.getJob(dropped)).toMatchObject({ state: 'cancelled' });
   });
 });
 

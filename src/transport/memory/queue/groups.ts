@@ -13,10 +13,11 @@ export class MemoryGroups {
   private readonly ready = new Deque<string>();
   private readonly listed = new Set<string>();
 
-  /** Appends a new job to its group; it becomes the head when the group was empty. */
+  /** Appends a job to its group (a new one, or a delayed one now due); it becomes the head when the group was empty. */
   add(rec: Rec, group: string): void {
     let fifo = this.fifos.get(group);
     if (!fifo) this.fifos.set(group, (fifo = new Deque<Rec>()));
+    rec.grouped = true;
     fifo.push(rec);
     if (fifo.length === 1) this.wake(rec);
   }

@@ -15,6 +15,8 @@ export class Rec {
   state: StoredJobState = 'waiting';
   /** Removed from the queue: a stale entry of a FIFO, skipped when it comes up. */
   gone = false;
+  /** In its ordered group's FIFO: a delayed job of a group joins it once due. */
+  grouped = false;
   /** When it finished (the clock's ms), for `clean`. */
   finishedAt = 0;
   notes: JobNotes | undefined = undefined;

@@ -82,9 +82,10 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
       const rec = new Rec(job);
       this.jobs.set(job.id, rec);
       this.n.waiting++;
+      // A delayed job of a group joins its group once due, behind what was added meanwhile.
       if (job.delayMs > 0) this.later(rec, 'delayed', now + job.delayMs);
-      if (job.group !== undefined) this.groups.add(rec, job.group);
-      else if (job.delayMs <= 0) this.waiting[LEVEL[job.priority]]!.push(rec);
+      else if (job.group !== undefined) this.groups.add(rec, job.group);
+      else this.waiting[LEVEL[job.priority]]!.push(rec);
       out.push({ id: job.id });
     }
     this.schedule();
@@ -211,7 +212,8 @@ export class MemoryQueueStore implements QueueStore, LeaseHost {
 
   /** A job that is `waiting` again goes back to its FIFO, or readies its group. */
   private enqueue(rec: Rec, front = false): void {
-    if (rec.job.group !== undefined) return this.groups.wake(rec);
+    const group = rec.job.group;
+    if (group !== undefined) return rec.grouped ? this.groups.wake(rec) : this.groups.add(rec, group);
     const fifo = this.waiting[LEVEL[rec.job.priority]]!;
     if (front) fifo.unshift(rec);
     else fifo.push(rec);

@@ -15,6 +15,7 @@ import { DueSecondMover, dueSecond } from '../toolkit/due-seconds.js';
 import { isNoMessage, isNotFound } from '../toolkit/provision.js';
 import { token } from '../toolkit/names.js';
 import { lastMessage, storedAfter } from './last-message.js';
+import { enterGroup, type GroupedWire } from './group-entry.js';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../../../logging.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
@@ -247,7 +248,10 @@ export class DueJobs {
     if (last && storedAfter(last, parked.msg)) return this.drop(parked);
     const { due: _due, o: _from, ...waiting } = parked.job;
     const msgId = `due:${waiting.id}:${waiting.a}:p${parked.msg.seq}`;
-    await ctx.store(ctx.names.subject(waiting.id, waiting.p), encodeWire(waiting), msgId);
+    // A delayed job of an ordered group joins the end of its group, as if added now (one backing
+    // off is its group's head already: it goes on as the head).
+    if (entry.k === JobKind.later && isGrouped(waiting)) await enterGroup(ctx, waiting, msgId);
+    else await ctx.store(ctx.names.subject(waiting.id, waiting.p), encodeWire(waiting), msgId);
     await this.drop(parked);
   }
 
@@ -325,6 +329,10 @@ export class DueJobs {
       ),
     );
   }
+}
+
+function isGrouped(job: JobWire): job is GroupedWire {
+  return typeof (job as Partial<GroupedWire>).r === 'string';
 }
 
 function secondOf(head: string, subject: string): number | undefined {

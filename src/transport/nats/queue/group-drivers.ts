@@ -11,8 +11,8 @@ import {
   jobKind,
   lookAfter,
   type Claim,
-  type GroupNames,
 } from './groups.js';
+import type { GroupNames } from './group-entry.js';
 import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
 import { GROUPS_CONSUMER } from './provision.js';
 import { encodeWire, type JobWire } from './wire.js';

@@ -1,19 +1,11 @@
 import type { StoredMsg } from '@nats-io/jetstream';
 import type { NewJob } from '../../../queue/store.js';
-import { token } from '../toolkit/names.js';
 import { JetStreamRefusedError, PubAckPublisher } from '../toolkit/pub-ack.js';
 import { WireHeader } from '../toolkit/wire.js';
 import { lastMessage } from './last-message.js';
+import { enterGroup, GroupNames, type GroupedWire } from './group-entry.js';
 import type { QueueContext } from './context.js';
-import {
-  cancelledWire,
-  decodeWire,
-  encodeWire,
-  FINISHED_KINDS,
-  JobKind,
-  jobWire,
-  type JobWire,
-} from './wire.js';
+import { cancelledWire, decodeWire, FINISHED_KINDS, JobKind, jobWire, type JobWire } from './wire.js';
 
 /** How often a driver looks at its head job's state: from the first, doubling up to the last. */
 const LOOK_MS = [2, 4, 8, 16, 32, 64, 128, 250] as const;
@@ -24,72 +16,12 @@ const CLAIM_RACE_MS = 250;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A job waiting in its group: its record, with the group. */
-export type GroupedWire = JobWire & { readonly r: string };
-
-/**
- * Where a JetStream queue keeps its ordered groups, in the queue's stream (NATS 2.9 has neither
- * priority groups nor per-message scheduling): each grouped job waits as an index entry
- * `<base>.grp.<group>.<job>.q` (stream order is add order, so the group's head is the first entry
- * under `<base>.grp.<group>.*.q`); `<base>.grp.<group>.turn` says the group has work (one message
- * per group at most, delivered by the `groups` consumer); `<base>.grp.<group>.claim` holds which
- * worker drives the group until when, written by compare-and-set.
- */
-export class GroupNames {
-  constructor(private readonly base: string) {}
-
-  entry(group: string, id: string): string {
-    return `${this.base}.grp.${token(group)}.${token(id)}.q`;
-  }
-
-  /** Every entry of one group, oldest first in the stream. */
-  entries(group: string): string {
-    return `${this.base}.grp.${token(group)}.*.q`;
-  }
-
-  /** The entry of job `id`, whatever its group. */
-  entryOf(id: string): string {
-    return `${this.base}.grp.*.${token(id)}.q`;
-  }
-
-  turn(group: string): string {
-    return `${this.base}.grp.${token(group)}.turn`;
-  }
-
-  /** Every entry of every group: jobs waiting in their groups (and each group's head until it finished). */
-  allEntries(): string {
-    return `${this.base}.grp.*.*.q`;
-  }
-
-  turns(): string {
-    return `${this.base}.grp.*.turn`;
-  }
-
-  /** @returns the group a turn's subject names */
-  groupOfTurn(subject: string): string {
-    const t = subject.slice(this.base.length + 5, subject.length - 5);
-    return t.startsWith('=') ? Buffer.from(t.slice(1), 'base64url').toString() : t;
-  }
-
-  claim(group: string): string {
-    return `${this.base}.grp.${token(group)}.claim`;
-  }
-}
-
 /**
  * Adds a grouped job: its index entry, then its group's turn (a hint that wakes a driver).
  * @returns whether the entry was a duplicate
  */
-export async function addGrouped(ctx: QueueContext, job: NewJob & { group: string }): Promise<boolean> {
-  const names = new GroupNames(ctx.names.base);
-  const wire: GroupedWire = { ...jobWire(job), r: job.group };
-  const duplicate = await ctx.store(
-    names.entry(job.group, job.id),
-    encodeWire(wire),
-    job.dedup ? `add:${job.id}` : undefined,
-  );
-  if (!duplicate) await ctx.store(names.turn(job.group), new Uint8Array(0));
-  return duplicate;
+export function addGrouped(ctx: QueueContext, job: NewJob & { group: string }): Promise<boolean> {
+  return enterGroup(ctx, { ...jobWire(job), r: job.group }, job.dedup ? `add:${job.id}` : undefined);
 }
 
 /** @returns a grouped job still waiting for its turn (its index entry, before it first ran), if any */

@@ -14,7 +14,7 @@ import type { QueueNames } from '../toolkit/names.js';
 import { isNotFound } from '../toolkit/provision.js';
 import type { QueueContext } from './context.js';
 import { COUNT_CONSUMERS, JobKind } from './wire.js';
-import { GroupNames } from './groups.js';
+import { GroupNames } from './group-entry.js';
 
 const MAX_ACTIVE = 100_000;
 /** The consumers that hand out jobs: one per priority (JetStream has no per-message priority). */

@@ -27,6 +27,7 @@ import {
 import { FinishedJobSweeper } from './sweeper.js';
 import { NatsQueueWorker } from './worker.js';
 import { addGrouped, cancelWaitingInGroup, removeWaitingInGroup, waitingInGroup } from './groups.js';
+import type { GroupedWire } from './group-entry.js';
 import {
   COUNT_CONSUMERS,
   decodeJob,
@@ -98,14 +99,19 @@ export class NatsQueueStore implements QueueStore {
   }
 
   private async addOne(job: NewJob): Promise<AddedJob> {
-    if (job.group !== undefined) {
+    if (job.group !== undefined && job.delayMs <= 0) {
       const duplicate = await addGrouped(this.ctx, { ...job, group: job.group });
       return duplicate ? { id: job.id, duplicate: true } : { id: job.id };
     }
     const msgId = job.dedup ? `add:${job.id}` : undefined;
+    // A delayed job of a group is parked with its group (`r`): it joins the group once due.
+    const parked = (): (JobWire | GroupedWire) & { due: number } => {
+      const wire = { ...jobWire(job), due: Date.now() + job.delayMs };
+      return job.group === undefined ? wire : { ...wire, r: job.group };
+    };
     const duplicate =
       job.delayMs > 0
-        ? await this.ctx.due.park(JobKind.later, { ...jobWire(job), due: Date.now() + job.delayMs }, msgId)
+        ? await this.ctx.due.park(JobKind.later, parked(), msgId)
         : await this.ctx.store(this.ctx.names.subject(job.id, job.priority), encodeWire(jobWire(job)), msgId);
     return duplicate ? { id: job.id, duplicate: true } : { id: job.id };
   }
