@@ -9,7 +9,8 @@ import { MemoryKeyValue } from '../../src/transport/memory/key-value.js';
 import { user } from '../support/events.js';
 import { useRuntimes } from '../support/runtime.js';
 import { transportCases, type TestBus } from '../support/transports.js';
-import { until, waitFor } from '../support/wait.js';
+import { deferred, until, waitFor } from '../support/wait.js';
+import type { EventMeta } from '../../src/actors/subscriber/meta.js';
 
 /** The idempotency buckets of a test's prefix (`KV_<prefix>_idem_<ttl>`): not among `<PREFIX>_*`. */
 async function dropIdempotencyBuckets(bus: TestBus): Promise<void> {
@@ -98,6 +99,44 @@ describe.each(transportCases)('idempotent subscribers on $name', (c) => {
     await until(() => sub.stats().duplicates === 1, 'the duplicate skipped');
     expect(calls).toBe(2);
   });
+
+  it('rounds spent waiting for another run of the key spend none of the attempts of the event that waited', async () => {
+    const [a, b] = [await runtime('ledger'), await runtime('ledger')];
+    const gate = deferred();
+    const tries: string[] = [];
+    // Event `slow` holds key 5 in instance a, then fails for good (one attempt); `waiting`, the same
+    // key, is sent back meanwhile far more often than its two attempts, then fails once and succeeds.
+    const handler = async (_: unknown, meta: EventMeta) => {
+      tries.push(`${meta.id}#${meta.attempt}`);
+      if (meta.id === 'slow') {
+        await gate.promise;
+        throw new Error('slow run failed');
+      }
+      if (meta.attempt === 1) throw new Error('first try of the waiting event fails');
+    };
+    const options = {
+      concurrency: 2,
+      maxAttempts: 2,
+      backoff: fixed({ delayMs: 20 }),
+      idempotency: { key: (p: { id: string }) => p.id, ttlMs: 60_000 },
+    };
+    const subA = a.subscribe('user.created', handler, options);
+    await subA.ready;
+    await a.publish('user.created', user('5'), { id: 'slow' });
+    await until(() => tries.includes('slow#1'), 'the slow run to hold the key');
+    const subB = b.subscribe('user.created', handler, options);
+    await subB.ready;
+    await b.publish('user.created', user('5'), { id: 'waiting' });
+    await until(
+      () => subA.stats().received + subB.stats().received >= 6,
+      'the waiting event sent back a few times',
+    );
+    gate.resolve();
+    await until(() => subA.stats().handled + subB.stats().handled === 1, 'the waiting event handled', 20_000);
+    expect(tries.filter((t) => t.startsWith('waiting'))).toEqual(['waiting#1', 'waiting#2']);
+    const dead = await a.deadLetters.list({ type: 'user.created' });
+    expect(dead.map((d) => d.event.id)).toEqual(['slow']);
+  }, 30_000);
 
   it('after ttlMs the key runs again', async () => {
     const rt = await runtime('ledger');
@@ -191,4 +230,27 @@ describe('idempotency stores', () => {
     now += 1_001;
     expect((await store.claim('k', now, now + 100)).state).toBe('run');
   });
+
+  it.each([
+    ['memory', (now: () => number) => new LocalIdempotencyStore(now)],
+    ['key-value', (now: () => number) => new KvIdempotencyStore(new MemoryKeyValue('idem'), now)],
+  ] as const)(
+    '%s: counts the rounds an event was sent back, apart per event, until they expire',
+    async (_, make) => {
+      let now = 1_000;
+      const store = make(() => now);
+      expect(await store.busyCount('g.t.busy.e1', now)).toBe(0);
+      // Two instances counting the same event at once: both rounds count.
+      expect(
+        (
+          await Promise.all([store.busy('g.t.busy.e1', now + 500), store.busy('g.t.busy.e1', now + 500)])
+        ).sort(),
+      ).toEqual([1, 2]);
+      expect(await store.busy('g.t.busy.e2', now + 500)).toBe(1);
+      expect(await store.busyCount('g.t.busy.e1', now)).toBe(2);
+      now += 501;
+      expect(await store.busyCount('g.t.busy.e1', now)).toBe(0);
+      expect(await store.busy('g.t.busy.e1', now + 500)).toBe(1);
+    },
+  );
 });

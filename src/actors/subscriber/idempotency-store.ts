@@ -8,6 +8,15 @@ interface Mark {
   readonly exp: number;
 }
 
+/** How often one event was sent back because another run held its key (`n`), until `exp`. */
+interface BusyMark {
+  readonly n: number;
+  readonly exp: number;
+}
+
+/** Compare-and-set tries of a busy count before it gives up (the delivery then counts the try). */
+const BUSY_CAS_TRIES = 5;
+
 /**
  * The outcome of a claim: run the handler (holding the claim at `revision`), skip a duplicate
  * (`done`), or come back later while another run holds the key (`busy`).
@@ -31,6 +40,13 @@ export interface IdempotencyStore {
   done(key: string, exp: number): Promise<void>;
   /** Gives up the claim taken at `revision` (its run failed); a mark written since is left alone. */
   release(key: string, revision: number): Promise<void>;
+  /**
+   * Counts one more time that event `eventKey` was sent back because another run held its key
+   * (such a redelivery is not a try of the handler). @returns the count so far
+   */
+  busy(eventKey: string, exp: number): Promise<number>;
+  /** @returns how often event `eventKey` was sent back so (0 when never, or once expired) */
+  busyCount(eventKey: string, now: number): Promise<number>;
 }
 
 /** Marks kept apart from a sweep: a sweep runs once the map has doubled since the last, from this size on. */
@@ -88,6 +104,15 @@ class ExpiringMarks {
 const decoder = new TextDecoder();
 const encode = (m: Mark): Uint8Array => utf8Bytes(JSON.stringify(m));
 
+function decodeBusy(bytes: Uint8Array, now: number): number {
+  try {
+    const m = JSON.parse(decoder.decode(bytes)) as Partial<BusyMark>;
+    return Number.isSafeInteger(m.n) && typeof m.exp === 'number' && m.exp > now ? m.n! : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function decode(bytes: Uint8Array): Mark | undefined {
   try {
     const m = JSON.parse(decoder.decode(bytes)) as Partial<Mark>;
@@ -107,7 +132,7 @@ export class KvIdempotencyStore implements IdempotencyStore {
 
   constructor(
     private readonly kv: KeyValueStore,
-    now: () => number,
+    private readonly now: () => number,
   ) {
     this.known = new ExpiringMarks(now, KNOWN_MAX);
   }
@@ -147,6 +172,27 @@ export class KvIdempotencyStore implements IdempotencyStore {
       if (!(err instanceof KvConflictError)) throw err;
     });
   }
+
+  async busy(eventKey: string, exp: number): Promise<number> {
+    for (let i = 0; i < BUSY_CAS_TRIES; i++) {
+      const entry = await this.kv.get(eventKey);
+      const n = (entry ? decodeBusy(entry.value, this.now()) : 0) + 1;
+      const mark = utf8Bytes(JSON.stringify({ n, exp } satisfies BusyMark));
+      try {
+        await (entry ? this.kv.update(eventKey, mark, entry.revision) : this.kv.create(eventKey, mark));
+        return n;
+      } catch (err) {
+        // Two instances counting the same event at once: read again.
+        if (!(err instanceof KvConflictError)) throw err;
+      }
+    }
+    throw new Error(`busy count of ${eventKey} kept changing`);
+  }
+
+  async busyCount(eventKey: string, now: number): Promise<number> {
+    const entry = await this.kv.get(eventKey);
+    return entry ? decodeBusy(entry.value, now) : 0;
+  }
 }
 
 /**
@@ -157,8 +203,10 @@ export class LocalIdempotencyStore implements IdempotencyStore {
   private readonly marks: ExpiringMarks;
   private revision = 0;
   private readonly revisions = new Map<string, number>();
+  /** Busy counts by event; an event's count goes once it expired and is asked about. */
+  private readonly busyMarks = new Map<string, BusyMark>();
 
-  constructor(now: () => number) {
+  constructor(private readonly now: () => number) {
     this.marks = new ExpiringMarks(now);
   }
 
@@ -185,6 +233,30 @@ export class LocalIdempotencyStore implements IdempotencyStore {
     if (this.revisions.get(key) !== revision) return;
     this.revisions.delete(key);
     this.marks.delete(key);
+  }
+
+  async busy(eventKey: string, exp: number): Promise<number> {
+    const now = this.now();
+    // No await before the write: two rounds counted at once both count.
+    const last = this.busyMarks.get(eventKey);
+    const n = (last && last.exp > now ? last.n : 0) + 1;
+    this.busyMarks.delete(eventKey);
+    this.busyMarks.set(eventKey, { n, exp });
+    if (this.busyMarks.size > KNOWN_MAX) {
+      for (const [key, mark] of this.busyMarks) if (mark.exp <= now) this.busyMarks.delete(key);
+      // Still full: the oldest counts go (their events then count a busy round as a try).
+      for (const key of this.busyMarks.keys()) {
+        if (this.busyMarks.size <= (KNOWN_MAX * 3) / 4) break;
+        this.busyMarks.delete(key);
+      }
+    }
+    return n;
+  }
+
+  async busyCount(eventKey: string, now: number): Promise<number> {
+    const mark = this.busyMarks.get(eventKey);
+    if (mark && mark.exp <= now) this.busyMarks.delete(eventKey);
+    return mark && mark.exp > now ? mark.n : 0;
   }
 }
 

@@ -72,11 +72,24 @@ export class IdempotencyGuard {
     return this.scope + token(key);
   }
 
+  /** The key of an event's busy count: one level below the idempotency keys, which have no dot. */
+  private busyKey(event: CloudEvent): string {
+    return `${this.scope}busy.${token(event.id)}`;
+  }
+
   /**
-   * Claims the delivery's key: calls `run` when the handler may run; else acks a duplicate, sends a
-   * delivery whose key is held back for later, or dead-letters an event that cannot be keyed.
+   * Claims the delivery's key: calls `run` when the handler may run, with how many of the
+   * delivery's earlier rounds were not tries (sent back while another run held the key); else acks
+   * a duplicate, sends a delivery whose key is held back for later (that round counted apart, so it
+   * spends none of the handler's attempts), or dead-letters an event that cannot be keyed.
    */
-  async admit(delivery: Delivery, event: CloudEvent, payload: unknown, meta: EventMeta, run: () => void) {
+  async admit(
+    delivery: Delivery,
+    event: CloudEvent,
+    payload: unknown,
+    meta: EventMeta,
+    run: (notTries: number) => void,
+  ) {
     let key: string;
     try {
       key = this.keyOf(payload, meta);
@@ -84,20 +97,41 @@ export class IdempotencyGuard {
       return deadLetter(this.ctx, delivery, event, 'validation', describeError(err), undefined);
     }
     let claim: Claim;
+    let notTries: number;
+    const now = this.ctx.clock.now();
     try {
-      const now = this.ctx.clock.now();
-      claim = await (await this.storeOf()).claim(key, now, now + this.ctx.leaseMs);
+      const store = await this.storeOf();
+      // Only a redelivery may have had rounds that were not tries.
+      [claim, notTries] = await Promise.all([
+        store.claim(key, now, now + this.ctx.leaseMs),
+        delivery.attempt > 1 ? store.busyCount(this.busyKey(event), now) : 0,
+      ]);
     } catch (err) {
       this.ctx.logger.warn({ err, eventId: event.id }, 'idempotency store failed; delivery sent back');
       return delivery.nak(this.ctx.backoff.delay(delivery.attempt));
     }
-    if (claim.state === 'busy') return delivery.nak(BUSY_BACKOFF.delay(delivery.attempt));
+    if (claim.state === 'busy') return this.heldElsewhere(delivery, event, now);
     if (claim.state === 'done') {
       this.ctx.onDuplicate();
       return delivery.ack();
     }
     this.claims.set(meta, { key, revision: claim.revision });
-    run();
+    run(Math.min(notTries, delivery.attempt - 1));
+  }
+
+  /**
+   * Another run holds the event's key: the delivery comes back later. The round is counted apart
+   * first, so that it is not taken for a try of the handler; if that count cannot be stored the
+   * delivery comes back all the same (the round then counts as a try: nothing is lost).
+   */
+  private async heldElsewhere(delivery: Delivery, event: CloudEvent, now: number): Promise<void> {
+    let rounds = delivery.attempt;
+    try {
+      rounds = await (await this.storeOf()).busy(this.busyKey(event), now + this.options.ttlMs);
+    } catch (err) {
+      this.ctx.logger.warn({ err, eventId: event.id }, 'busy round not counted; it counts as a try');
+    }
+    delivery.nak(BUSY_BACKOFF.delay(rounds));
   }
 
   /** The handler, marking its key done after a success and releasing it after a failure. */

@@ -38,9 +38,14 @@ export class DeliveryMeta implements EventMeta {
 
   constructor(
     private readonly event: CloudEvent,
-    private readonly delivery: Delivery,
+    private delivery: Delivery,
     readonly group: string,
   ) {}
+
+  /** The delivery as its subscription counts tries (see `RecountedDelivery`). */
+  recount(delivery: Delivery): void {
+    this.delivery = delivery;
+  }
 
   get id(): string {
     return this.event.id;

@@ -1,3 +1,4 @@
+import { RecountedDelivery } from './recounted-delivery.js';
 import type { CloudEvent } from '../../events/cloudevent.js';
 import { TimeoutError } from '../../errors.js';
 import { runHandling, runHandlingAsync, runOutsideHandling } from '../../events/correlation.js';
@@ -91,7 +92,12 @@ export class DeliveryPipeline {
     if (o.filter && !runHandling(r.event, this.passes, r.payload, meta, delivery)) return;
     // Idempotent subscriptions first claim the event's key; duplicates are settled by the guard.
     if (o.idempotency) {
-      const begin = (): void => this.begin(delivery, r.event, r.payload, meta);
+      const begin = (notTries: number): void => {
+        // Rounds sent back while another run held the key are not tries: they spend no attempts.
+        const counted = notTries > 0 ? new RecountedDelivery(delivery, notTries) : delivery;
+        if (counted !== delivery) meta.recount(counted);
+        this.begin(counted, r.event, r.payload, meta);
+      };
       return this.track(o.idempotency.admit(delivery, r.event, r.payload, meta, begin));
     }
     this.begin(delivery, r.event, r.payload, meta);
