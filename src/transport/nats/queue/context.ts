@@ -121,7 +121,7 @@ export class QueueContext {
   }
 
   /** Keeps count of `write` (which never rejects) until it is done, so that {@link settled} can wait for it. */
-  track(write: Promise<void>): void {
+  track(write: Promise<unknown>): void {
     this.writing++;
     void write.then(this.untrack, this.untrack);
   }

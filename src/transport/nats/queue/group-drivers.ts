@@ -30,8 +30,29 @@ interface Driver {
   turn: QueueMsg;
   /** Another worker took the group over (this one looked silent): stop at once. */
   lost: boolean;
-  /** Wakes the wait for the head job (a settle notice came). */
-  wake: (() => void) | undefined;
+  /** Wakes the wait for the head job: a notice came, which may say how the head finished. */
+  wake: ((notice: GroupNotice | undefined) => void) | undefined;
+}
+
+/** A group's head finished: its record (`k`) is stored. Sent after the store confirmed it. */
+interface GroupNotice {
+  readonly g: string;
+  readonly id: string;
+  readonly k: string;
+}
+
+/** @returns the notice in a message; a bare group name (as older workers send) names only the group */
+function readNotice(data: Uint8Array): { group: string; notice: GroupNotice | undefined } {
+  const text = decoder.decode(data);
+  if (!text.startsWith('{')) return { group: text, notice: undefined };
+  try {
+    const n = JSON.parse(text) as Partial<GroupNotice>;
+    if (typeof n.g === 'string' && typeof n.id === 'string' && typeof n.k === 'string')
+      return { group: n.g, notice: n as GroupNotice };
+  } catch {
+    // not one of ours: a wake at most
+  }
+  return { group: text, notice: undefined };
 }
 
 /**
@@ -76,7 +97,10 @@ export class GroupDrivers {
     }
     if (this.stopped) return;
     this.notices = this.ctx.nc.subscribe(groupNoticeSubject(this.ctx), {
-      callback: (_err, msg) => this.driving.get(decoder.decode(msg.data))?.wake?.(),
+      callback: (_err, msg) => {
+        const { group, notice } = readNotice(msg.data);
+        this.driving.get(group)?.wake?.(notice);
+      },
     });
     const receive = (m: QueueMsg): void => this.receive(m);
     this.pull = queuePull(
@@ -160,32 +184,39 @@ export class GroupDrivers {
     }
     // A job without a record once it was put out was removed: the group goes on.
     for (let i = 0; kind !== undefined && !finished(kind); i++) {
-      // A settle notice starts the looks over from the shortest wait: its record is about to land.
-      if (await this.pause(d, lookAfter(i))) i = 0;
+      const woken = await this.pause(d, lookAfter(i));
       if (d.lost || this.stopped) return;
+      // A notice that the head's final record is stored saves the look; notices are not durable,
+      // so the looks go on meanwhile, and any other wake starts them over from the shortest wait.
+      if (woken?.notice?.id === job.id && finished(woken.notice.k)) return;
+      if (woken) i = 0;
       kind = await jobKind(ctx, job.id);
     }
   }
 
-  /** @returns after `ms`, or sooner with true when a settle notice came */
-  private pause(d: Driver, ms: number): Promise<boolean> {
+  /** @returns after `ms` (undefined), or sooner with the notice that woke it */
+  private pause(d: Driver, ms: number): Promise<{ notice: GroupNotice | undefined } | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         d.wake = undefined;
-        resolve(false);
+        resolve(undefined);
       }, ms);
-      d.wake = () => {
+      d.wake = (notice) => {
         clearTimeout(timer);
         d.wake = undefined;
-        resolve(true);
+        resolve({ notice });
       };
     });
   }
 
-  /** A grouped job settled in this worker: tells every driver of its group, wherever it runs. */
-  settled(group: string): void {
+  /**
+   * A grouped job's final record (`kind`) is stored in this worker: tells every driver of its group,
+   * wherever it runs, which then goes on without looking.
+   */
+  settled(group: string, id: string, kind: string): void {
     try {
-      this.ctx.nc.publish(groupNoticeSubject(this.ctx), encoder.encode(group));
+      const notice: GroupNotice = { g: group, id, k: kind };
+      this.ctx.nc.publish(groupNoticeSubject(this.ctx), encoder.encode(JSON.stringify(notice)));
     } catch (err) {
       this.ctx.logger.debug({ err, group }, 'could not send a group settle notice');
     }
@@ -227,7 +258,7 @@ export class GroupDrivers {
     this.stopped = true;
     clearInterval(this.heartbeat);
     this.notices?.unsubscribe();
-    for (const d of this.driving.values()) d.wake?.();
+    for (const d of this.driving.values()) d.wake?.(undefined);
     this.pullStopped = this.pull?.stop();
     await this.pullStopped;
     await Promise.all([...this.runs]);

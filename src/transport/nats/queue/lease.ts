@@ -15,6 +15,8 @@ export interface LeaseOwner {
   readonly ctx: QueueContext;
   /** The lease settled: its slot is free. */
   settled(lease: NatsJobLease): void;
+  /** The job's record of kind `kind` is stored (and its message acked). */
+  stored(job: JobWire, kind: JobKind): void;
   /** Calls `lease.finish()` at the end of this event-loop turn, with every other completion of it. */
   finishLater(lease: NatsJobLease): void;
 }
@@ -188,10 +190,18 @@ export class NatsJobLease implements JobLease {
   private store(kind: JobKind, body: Uint8Array, msgId: string | undefined, retryMs: number): Promise<void> {
     const ctx = this.worker.ctx;
     const subject = ctx.names.subject(this.wire.id, kind);
-    return ctx.publish(subject, body, msgId).then(
-      () => this.ack(),
-      () => this.settleWith(() => ctx.publish(subject, body, msgId), retryMs, 1),
-    );
+    return ctx
+      .publish(subject, body, msgId)
+      .then(
+        () => {
+          this.ack();
+          return true;
+        },
+        () => this.settleWith(() => ctx.publish(subject, body, msgId), retryMs, 1),
+      )
+      .then((stored) => {
+        if (stored) this.worker.stored(this.wire, kind);
+      });
   }
 
   /** Acks the job message; on a closed connection it comes back after the ack wait, as from a crash. */
@@ -203,15 +213,20 @@ export class NatsJobLease implements JobLease {
     }
   }
 
-  /** Runs `write` until the broker confirms it, then acks; on failure the job comes back after `retryMs`. */
-  private async settleWith(write: () => Promise<unknown>, retryMs: number, tried = 0): Promise<void> {
+  /**
+   * Runs `write` until the broker confirms it, then acks; on failure the job comes back after `retryMs`.
+   * @returns whether the write was stored
+   */
+  private async settleWith(write: () => Promise<unknown>, retryMs: number, tried = 0): Promise<boolean> {
     const ctx = this.worker.ctx;
     try {
       await this.durably(write, tried);
       this.msg.ack();
+      return true;
     } catch (err) {
       ctx.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
       this.msg.nak(retryMs);
+      return false;
     }
   }
 

@@ -8,7 +8,7 @@ import { NatsJobLease, type LeaseOwner } from './lease.js';
 import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
 import { ParkedJobs } from './parked.js';
 import { GroupDrivers } from './group-drivers.js';
-import { groupOf } from './groups.js';
+import { finished, groupOf } from './groups.js';
 import { dropCancelled } from './cancels.js';
 import { decodeWire, JobKind, jobWire, type JobWire } from './wire.js';
 
@@ -47,7 +47,6 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   /** Drives ordered groups: puts each group's head job out, one at a time. */
   private readonly groups: GroupDrivers;
   /** The groups of leases of jobs from ordered groups: their settling wakes the group's driver. */
-  private readonly grouped = new Map<NatsJobLease, string>();
   private readonly max: number;
   /** Jobs fetched ahead per level: about {@link AHEAD_MS} of work at the recent rate, at least 2 × concurrency. */
   private ahead: number;
@@ -175,8 +174,6 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   private hand(m: QueueMsg, job: JobWire): void {
     const lease = new NatsJobLease(this, m, job);
     this.leases.add(lease);
-    const group = groupOf(job);
-    if (group !== undefined) this.grouped.set(lease, group);
     this.sink.take(lease);
   }
 
@@ -224,17 +221,18 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   /** A lease settled: room for the next job. */
   settled(lease: NatsJobLease): void {
     this.leases.delete(lease);
-    const group = this.grouped.get(lease);
-    if (group !== undefined) {
-      this.grouped.delete(lease);
-      this.groups.settled(group);
-    }
     this.active--;
     // Re-paced every AHEAD_MS, or sooner once a whole fetch-ahead went by: a burst ramps up at once.
     const now = Date.now();
     if (++this.settledCount >= this.ahead || now - this.rateSince >= AHEAD_MS) this.pace(now);
     if (this.stopped && this.leases.size === 0) clearInterval(this.heartbeat);
     this.dispatch();
+  }
+
+  /** A job's record is stored: a group's head that finished tells its group's driver, wherever it runs. */
+  stored(job: JobWire, kind: JobKind): void {
+    const group = groupOf(job);
+    if (group !== undefined && finished(kind)) this.groups.settled(group, job.id, kind);
   }
 
   /** @returns true when `m` is one this worker sent back untried and nobody took meanwhile */
