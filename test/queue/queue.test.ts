@@ -26,6 +26,29 @@ describe.each(transportCases)('job queue on $name', (c) => {
     ]);
   });
 
+  it('counts as active only the jobs a worker started, not those it fetched ahead', async () => {
+    const rt = await runtime();
+    const q = rt.queue<number>('counted-active', { concurrency: 2 });
+    const gate = deferred();
+    let started = 0;
+    q.process(async () => {
+      started++;
+      await gate.promise;
+    });
+    await q.ready();
+    await q.addBulk(Array.from({ length: 40 }, (_, data) => ({ name: 'j', data })));
+    await until(() => started === 2, 'two jobs started');
+    // Whatever the worker fetched ahead has arrived by now (a pull answers in well under this).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await q.counts()).toMatchObject({ active: 2, waiting: 38 });
+    gate.resolve();
+    await poll(
+      () => q.counts(),
+      (n) => n.completed === 40,
+      'every job completed',
+    );
+  });
+
   it('honours delayMs: never early, late by at most the documented granularity', async () => {
     const rt = await runtime();
     const q = rt.queue('delay', { concurrency: 2 });

@@ -201,6 +201,13 @@ export class NatsQueueStore implements QueueStore {
       c.waiting += count(k);
       c.active += pending.get(k)?.num_ack_pending ?? 0;
     }
+    // Jobs this process's workers fetched ahead but have not started are waiting, though the
+    // server counts them as handed out (other processes' are not known here).
+    let ahead = 0;
+    for (const w of this.workers) ahead += w.buffered;
+    ahead = Math.min(ahead, c.active);
+    c.active -= ahead;
+    c.waiting += ahead;
     // Jobs waiting in ordered groups are index entries. A group being driven (its turn held) may
     // have its head out as a job, counted above while its entry stays until it finished: one each.
     const driven = pending.get(GROUPS_CONSUMER)?.num_ack_pending ?? 0;

@@ -229,6 +229,13 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     this.dispatch();
   }
 
+  /** Jobs this worker fetched ahead and has not started: the server counts them as handed out. */
+  get buffered(): number {
+    let n = 0;
+    for (const level of this.levels) n += level.buffer.length;
+    return n;
+  }
+
   /** A job's record is stored: a group's head that finished tells its group's driver, wherever it runs. */
   stored(job: JobWire, kind: JobKind): void {
     const group = groupOf(job);
