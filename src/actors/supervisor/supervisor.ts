@@ -146,6 +146,8 @@ export class Supervisor {
     const pending = this.pending;
     if (pending.size === 0) return;
     this.pending = new Map();
+    // Reports of children that stop after the supervisor did have no one to tell.
+    if (this.actor.getSnapshot().status !== 'active') return;
     if (pending.size > 1) return this.actor.send({ type: 'children.reported', reports: [...pending] });
     const [id, health] = pending.entries().next().value as [string, ChildHealth | undefined];
     this.actor.send(health ? { type: 'child.reported', id, health } : { type: 'child.removed', id });
