@@ -117,7 +117,7 @@ describe('bulwark on a 3-node JetStream cluster (R3 streams)', () => {
     await leader.start();
     await cluster.waitForReplicas(stream);
     await pollEvery(
-      () => backlog(cluster, stream),
+      () => backlog(cluster, stream, [groupConsumer(prefix, 'recorder')]),
       (left) => left === 0,
       `${stream}'s consumers to be done`,
     );
