@@ -80,7 +80,11 @@ export class Flows implements FlowSteps {
     for (const c of flow.children) {
       if (!pending.has(`${c.queue}/${c.job.id}`)) continue;
       if (c.flow) nested.push(c.flow);
-      else byQueue.set(c.queue, [...(byQueue.get(c.queue) ?? []), c.job]);
+      else {
+        const jobs = byQueue.get(c.queue);
+        if (jobs) jobs.push(c.job);
+        else byQueue.set(c.queue, [c.job]);
+      }
     }
     await Promise.all([
       ...[...byQueue].map(([queue, jobs]) => this.host.add(queue, jobs)),

@@ -173,6 +173,20 @@ describe.each(transportCases)('ordered groups on $name', (c) => {
     await expect(q.add('j', 1, { group: 'x'.repeat(257) })).rejects.toThrow(ValidationError);
   });
 
+  it('a group head held back by a per-key limiter stays its group head and runs in order once its slot comes', async () => {
+    const rt = await runtime();
+    const q = rt.queue<{ t: string; n: number }>('limited-groups', {
+      concurrency: 2,
+      limiter: { max: 1, durationMs: 400, groupKey: 't' },
+    });
+    const ran: number[] = [];
+    q.process((job) => void ran.push(job.data.n));
+    await q.ready();
+    await q.addBulk([0, 1, 2].map((n) => ({ name: 'j', data: { t: 'tenant', n }, opts: { group: 'g' } })));
+    await until(() => ran.length === 3, 'the group past its limiter', 10_000);
+    expect(ran).toEqual([0, 1, 2]);
+  });
+
   it('a delayed job of a group blocks nothing while it waits, and joins the end of its group once due', async () => {
     const rt = await runtime();
     const q = rt.queue<string>('delayed-groups', { concurrency: 4 });

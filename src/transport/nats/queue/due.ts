@@ -15,7 +15,7 @@ import { DueSecondMover, dueSecond } from '../toolkit/due-seconds.js';
 import { isNoMessage, isNotFound } from '../toolkit/provision.js';
 import { token } from '../toolkit/names.js';
 import { lastMessage, storedAfter } from './last-message.js';
-import { enterGroup, type GroupedWire } from './group-entry.js';
+import { enterGroup } from './group-entry.js';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../../../logging.js';
 import type { ResolvedNatsOptions } from '../toolkit/options.js';
@@ -246,11 +246,10 @@ export class DueJobs {
     if (!parked || parked.job.a !== entry.a || parked.job.due !== entry.due) return;
     // Cancelled (or settled otherwise) after it was parked: never promoted.
     if (last && storedAfter(last, parked.msg)) return this.drop(parked);
-    const { due: _due, o: _from, ...waiting } = parked.job;
+    const { due: _due, o: _from, jg, ...waiting } = parked.job;
     const msgId = `due:${waiting.id}:${waiting.a}:p${parked.msg.seq}`;
-    // A delayed job of an ordered group joins the end of its group, as if added now (one backing
-    // off is its group's head already: it goes on as the head).
-    if (entry.k === JobKind.later && isGrouped(waiting)) await enterGroup(ctx, waiting, msgId);
+    // A job added to an ordered group with a delay joins the end of its group, as if added now.
+    if (jg !== undefined) await enterGroup(ctx, { ...waiting, r: jg }, msgId);
     else await ctx.store(ctx.names.subject(waiting.id, waiting.p), encodeWire(waiting), msgId);
     await this.drop(parked);
   }
@@ -329,10 +328,6 @@ export class DueJobs {
       ),
     );
   }
-}
-
-function isGrouped(job: JobWire): job is GroupedWire {
-  return typeof (job as Partial<GroupedWire>).r === 'string';
 }
 
 function secondOf(head: string, subject: string): number | undefined {

@@ -27,7 +27,6 @@ import {
 import { FinishedJobSweeper } from './sweeper.js';
 import { NatsQueueWorker } from './worker.js';
 import { addGrouped, cancelWaitingInGroup, removeWaitingInGroup, waitingInGroup } from './groups.js';
-import type { GroupedWire } from './group-entry.js';
 import {
   COUNT_CONSUMERS,
   decodeJob,
@@ -104,10 +103,10 @@ export class NatsQueueStore implements QueueStore {
       return duplicate ? { id: job.id, duplicate: true } : { id: job.id };
     }
     const msgId = job.dedup ? `add:${job.id}` : undefined;
-    // A delayed job of a group is parked with its group (`r`): it joins the group once due.
-    const parked = (): (JobWire | GroupedWire) & { due: number } => {
+    // A delayed job of a group is parked with the group it joins once due (`jg`).
+    const parked = (): JobWire & { due: number } => {
       const wire = { ...jobWire(job), due: Date.now() + job.delayMs };
-      return job.group === undefined ? wire : { ...wire, r: job.group };
+      return job.group === undefined ? wire : { ...wire, jg: job.group };
     };
     const duplicate =
       job.delayMs > 0

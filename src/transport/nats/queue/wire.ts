@@ -74,6 +74,11 @@ export interface JobWire {
   readonly l?: readonly string[];
   /** The job's part in a flow (carried with every step). */
   readonly f?: JobFlowLink;
+  /**
+   * The ordered group a job added with a delay joins once due. A group's head parked by the limiter
+   * has none (it carries its group as `r`, and goes on as the head).
+   */
+  readonly jg?: string;
 }
 
 /** @returns the notes a job record carries, if any */
