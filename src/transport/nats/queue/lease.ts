@@ -190,18 +190,17 @@ export class NatsJobLease implements JobLease {
   private store(kind: JobKind, body: Uint8Array, msgId: string | undefined, retryMs: number): Promise<void> {
     const ctx = this.worker.ctx;
     const subject = ctx.names.subject(this.wire.id, kind);
-    return ctx
-      .publish(subject, body, msgId)
-      .then(
-        () => {
-          this.ack();
-          return true;
-        },
-        () => this.settleWith(() => ctx.publish(subject, body, msgId), retryMs, 1),
-      )
-      .then((stored) => {
-        if (stored) this.worker.stored(this.wire, kind);
-      });
+    // One promise on the happy path: the confirmed write is acked and told where it happens.
+    return ctx.publish(subject, body, msgId).then(
+      () => {
+        this.ack();
+        this.worker.stored(this.wire, kind);
+      },
+      async () => {
+        if (await this.settleWith(() => ctx.publish(subject, body, msgId), retryMs, 1))
+          this.worker.stored(this.wire, kind);
+      },
+    );
   }
 
   /** Acks the job message; on a closed connection it comes back after the ack wait, as from a crash. */
