@@ -186,7 +186,7 @@ export {
   type ChildrenResults,
   type FlowChildrenInfo,
 } from './queue/flow-types.js';
-export { deadLetterGroup } from './queue/dead-letter.js';
+export { deadLetterGroup, MAX_DEAD_LETTER_RESULTS_BYTES } from './queue/dead-letter.js';
 export type { RepeatSchedule, RepeatJobOptions, SchedulerInfo } from './queue/schedule.js';
 export type { SchedulerActorInfo } from './queue/scheduler.js';
 export {

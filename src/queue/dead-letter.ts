@@ -1,6 +1,7 @@
 import type { CloudEvent } from '../events/cloudevent.js';
 import { isoTime } from '../events/ids.js';
 import type { DeadLetterDraft } from '../transport/dead-letters.js';
+import type { ChildrenResults } from './flow-types.js';
 import type { JobDeathReason, NewJob, StoredJob } from './store.js';
 import { PRIORITIES, type JobError, type JobPriority } from './types.js';
 
@@ -24,13 +25,22 @@ export function isRedrivenJob(value: unknown): value is CloudEvent {
 }
 
 /**
+ * The most of a flow parent's children's results, as JSON, that its dead letter keeps (the
+ * `jobchildren` extension). A letter must fit one NATS message with the job's data and the error
+ * beside it; a parent whose results are larger is redriven without them.
+ */
+export const MAX_DEAD_LETTER_RESULTS_BYTES = 256 * 1024;
+
+/**
  * The job a redriven dead letter puts back into its queue: the same id, name, data, priority and
  * attempt limit, with fresh attempts. A per-job backoff is not kept; the queue's default applies.
+ * A flow parent comes back with the children's results its letter kept, and runs with them.
  */
 export function jobFromDeadLetter(event: CloudEvent): NewJob {
   const priority = PRIORITIES.includes(event.jobpriority as JobPriority)
     ? (event.jobpriority as JobPriority)
     : 'normal';
+  const results = childrenResultsOf(event.jobchildren);
   return {
     id: event.id,
     dedup: false,
@@ -40,7 +50,33 @@ export function jobFromDeadLetter(event: CloudEvent): NewJob {
     delayMs: 0,
     maxAttempts: typeof event.jobmaxattempts === 'number' ? event.jobmaxattempts : undefined,
     backoffMs: undefined,
+    ...(results && { flow: { released: { results } } }),
   };
+}
+
+/** The results a `jobchildren` extension holds: undefined when there is none, or it is not a JSON object. */
+function childrenResultsOf(value: unknown): ChildrenResults | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as ChildrenResults)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A flow parent's children's results as its dead letter keeps them: JSON text (a CloudEvents
+ * extension holds no objects), or undefined when there are none or they are over
+ * {@link MAX_DEAD_LETTER_RESULTS_BYTES}.
+ */
+function keptChildrenResults(job: StoredJob): string | undefined {
+  const results = job.flow?.released?.results;
+  if (!results || Object.keys(results).length === 0) return undefined;
+  const text = JSON.stringify(results);
+  return Buffer.byteLength(text) <= MAX_DEAD_LETTER_RESULTS_BYTES ? text : undefined;
 }
 
 /** The dead-letter group of a queue's jobs: `rt.deadLetters.list({ group: deadLetterGroup('emails') })`. */
@@ -51,7 +87,8 @@ export function deadLetterGroup(queue: string): string {
 /**
  * The dead letter of a job that exhausted its attempts: the job as a CloudEvent whose `id` is the
  * job id, `type` the job name (made subject-safe), and `data` the job's data; the `jobname` and
- * `jobmaxattempts` extensions keep what a redrive needs to put the job back as it was.
+ * `jobmaxattempts` extensions keep what a redrive needs to put the job back as it was, and
+ * `jobchildren` a released flow parent's children's results.
  */
 export function jobDeadLetter(
   queue: string,
@@ -61,6 +98,7 @@ export function jobDeadLetter(
   attempts: number,
   now: number,
 ): DeadLetterDraft {
+  const children = keptChildrenResults(job);
   const event: CloudEvent = {
     specversion: '1.0',
     id: job.id,
@@ -73,6 +111,7 @@ export function jobDeadLetter(
     jobname: job.name,
     jobpriority: job.priority,
     ...(job.maxAttempts !== undefined && { jobmaxattempts: job.maxAttempts }),
+    ...(children !== undefined && { jobchildren: children }),
   };
   return { event, reason, error, attempts, group: deadLetterGroup(queue) };
 }

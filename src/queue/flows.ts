@@ -193,7 +193,8 @@ export class Flows implements FlowSteps {
     let adding = this.releasing.get(key);
     if (!adding) {
       const failed = parentFailure(rec);
-      const released = failed ? { failed } : { results: rec.results };
+      // A failed parent keeps the results too: redriven from its dead letter, it runs with them.
+      const released = failed ? { failed, results: rec.results } : { results: rec.results };
       // A nested flow's parent is a child of the flow above it: that link stays.
       const parent: NewJob = { ...rec.parent, dedup: true, flow: { ...rec.parent.flow, released } };
       adding = this.host.add(rec.queue, [parent]).then(() => undefined);
