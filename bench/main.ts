@@ -24,20 +24,27 @@ const sections: Record<string, () => Promise<BenchSection>> = {
 const FILE = new URL('../BENCHMARKS.md', import.meta.url);
 const MARK = (name: string) => [`<!-- bench:${name}:start -->`, `<!-- bench:${name}:end -->`] as const;
 
+/** When and on what a section ran: sections are re-run one at a time, on machines that differ. */
+function stamp(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const memory = `${Math.round(totalmem() / 2 ** 30)} GiB`;
+  return `_Run ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpu}, ${memory}._`;
+}
+
 function render(name: string, s: BenchSection): string {
   const [start, end] = MARK(name);
-  return [start, `## ${s.title}`, '', s.table, '', ...s.notes.map((n) => `- ${n}`), end].join('\n');
+  const notes = s.notes.map((n) => `- ${n}`);
+  return [start, `## ${s.title}`, '', stamp(), '', s.table, '', ...notes, end].join('\n');
 }
 
 function header(): string {
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return [
     '# Benchmarks',
     '',
     'Written by `npm run bench`. Every figure is measured in one run against a peer or a hand-written',
-    'baseline on the same machine, so ratios are comparable even where absolute numbers move.',
-    '',
-    `Last run: ${new Date().toISOString()} — Node ${process.version}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB.`,
+    'baseline on the same machine, so ratios are comparable even where absolute numbers move. Each',
+    'section says when and on what it ran: absolute figures of two sections may come from different',
+    'machines.',
   ].join('\n');
 }
 

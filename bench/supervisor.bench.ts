@@ -2,6 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { createActor, type AnyActorRef } from 'xstate';
+import type { ActorGroup } from '../src/actors/groups/actor-group.js';
+import { ActorGroups } from '../src/actors/groups/actor-group.js';
 import { spawnSupervised, type SupervisedActor } from '../src/actors/supervisor/hosted-actor.js';
 import { Supervisor } from '../src/actors/supervisor/supervisor.js';
 import { systemClock } from '../src/time/clock.js';
@@ -79,6 +81,26 @@ function bareRound(n: number): number {
 }
 
 /**
+ * What bulwark's own share is measured against: XState's createActor + start of the same machine
+ * with one of the supervisor's actor groups as its parent (what a supervised spawn creates), with
+ * no supervision record, no report, no handle. µs per actor.
+ */
+function memberRound(n: number): number {
+  const groups = new ActorGroups({ clock: systemClock });
+  const joined = new Set<ActorGroup>();
+  settle(true);
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    const group = groups.join();
+    joined.add(group);
+    group.member(circuitBreakerMachine, `breaker-${i}`, input).start();
+  }
+  const us = ((performance.now() - t) * 1_000) / n;
+  for (const group of joined) group.stop();
+  return us;
+}
+
+/**
  * Spawning and stopping breaker actors under the runtime's supervisor: µs per spawn and per stop
  * at 1k, 10k and 100k supervised actors, and heap bytes per live actor.
  */
@@ -90,10 +112,12 @@ export async function runSupervisorBench(): Promise<BenchSection> {
     const heapPerActor = (await round(n, true)).heapPerActor;
     const rounds: Round[] = [];
     const bare: number[] = [];
+    const members: number[] = [];
     const inspected: number[] = [];
     for (let r = 0; r < roundsFor(n); r++) {
       rounds.push(await round(n));
       bare.push(bareRound(n));
+      members.push(memberRound(n));
       if (r < 3) inspected.push((await round(n, false, () => undefined)).spawnUs);
     }
     rows.push([
@@ -102,6 +126,7 @@ export async function runSupervisorBench(): Promise<BenchSection> {
       median(rounds.map((x) => x.stopUs)).toFixed(2),
       Math.round(heapPerActor).toLocaleString('en-US'),
       median(bare).toFixed(2),
+      median(members).toFixed(2),
       median(inspected).toFixed(2),
     ]);
   }
@@ -114,6 +139,7 @@ export async function runSupervisorBench(): Promise<BenchSection> {
         'µs per stop',
         'heap bytes per actor',
         'bare XState root actor: µs per createActor + start',
+        'XState actor in an actor group: µs per createActor + start',
         'µs per spawn, inspector attached',
       ],
       rows,
@@ -121,7 +147,8 @@ export async function runSupervisorBench(): Promise<BenchSection> {
     notes: [
       `Median over rounds (${SIZES.map((n) => `${roundsFor(n)} at ${n.toLocaleString('en-US')}`).join(', ')}): spawn n circuit-breaker machines as supervised actors (\`spawnSupervised\`, what \`rt.spawn\` does), then stop every one. Each timed round starts from a collected heap whose young generation was grown back by 2,000 untimed spawns; heap per live actor is measured in one extra round between forced full GCs.`,
       "Each supervised actor is an XState actor whose parent is one of the supervisor's actor groups (64 members sharing one actor system, never listed in a parent snapshot), tracked in a Map; its restart policy actor is created only once it first fails.",
-      "Last column: XState's own createActor + start of the same machine as bare root actors, no supervisor, same rounds — a floor that an actor system of its own per actor sets.",
+      "Bare root actor: XState's own createActor + start of the same machine, no supervisor, same rounds; each has an actor system of its own.",
+      "Actor in an actor group: the same createActor + start with one of the supervisor's actor groups as parent, which is what a supervised spawn creates, without the supervision record, the report or the handle: the difference to the spawn column is bulwark's share.",
       'Goal: <= 20 µs per spawn and per stop at 100k, flat from 1k to 100k (XState children of one parent grow with the child count: ~1.4 ms per spawn at 10k). Each spawn and stop is also reported to the supervisor actor, whose state is the aggregate health: the reports of one event-loop turn as one `children.reported` event (one event per spawn cost 6-7 µs of each spawn and stop).',
       'Last column: the same spawns with a no-op `inspect` observer on the supervisor (medians of 3 rounds): no goal, the cost of watching.',
     ],

@@ -35,15 +35,19 @@ const TIMER_SLACK_MS = 1_000;
 function recorder(rt: ClusterRuntime) {
   const handled = new Set<string>();
   const at: number[] = [];
+  /** When each event was first handled: a repeat (its ack lost with the leader) is not a new delivery. */
+  const firstAt: number[] = [];
   const sub = rt.subscribe(
     'order.placed',
     (_payload, meta) => {
-      at.push(performance.now());
+      const now = performance.now();
+      at.push(now);
+      if (!handled.has(meta.id)) firstAt.push(now);
       handled.add(meta.id);
     },
     { group: 'recorder', concurrency: 16 },
   );
-  return { handled, at, sub };
+  return { handled, at, firstAt, sub };
 }
 
 /** Publishes `count` events with `window` in flight, each tracked in `outcomes`; `settled` runs after each. */
@@ -92,7 +96,7 @@ describe('bulwark on a 3-node JetStream cluster (R3 streams)', () => {
     const prefix = uniquePrefix();
     rt = await clusterRuntime(cluster, prefix);
     const stream = eventsStream(prefix);
-    const { handled, at, sub } = recorder(rt);
+    const { handled, at, firstAt, sub } = recorder(rt);
     await sub.ready;
     await cluster.waitForReplicas(stream);
 
@@ -125,11 +129,15 @@ describe('bulwark on a 3-node JetStream cluster (R3 streams)', () => {
     const before = Math.max(...at.filter((t) => t <= killedAt));
     const after = Math.min(...at.filter((t) => t > killedAt));
     const pause = longestPause(at.filter((t) => t >= before));
+    const firstPause = longestPause(firstAt.filter((t) => t >= before));
+    const lastFirst = Math.max(...firstAt);
     console.log(
       `[faults a] stream leader ${leader.name} (consumer leader ${consumerLeader?.name}) killed with ` +
         `${resolvedAtKill} of ${PUBLISHES} publishes resolved; ${next.name} elected after ${electedMs.toFixed(0)} ms; ` +
         `resume gap ${(after - before).toFixed(0)} ms (last delivery before the kill → first after), ` +
-        `longest pause between deliveries after it ${pause.toFixed(0)} ms; ` +
+        `longest pause between deliveries after it ${pause.toFixed(0)} ms, between first deliveries ` +
+        `${firstPause.toFixed(0)} ms (last first delivery ${(lastFirst - killedAt).toFixed(0)} ms after the kill, ` +
+        `${at.length - handled.size} repeats); ` +
         `publishes: ${outcomes.summary()}; handled ${handled.size}`,
     );
     expect(resolvedAtKill, 'publishes left when the leader died').toBeLessThan(PUBLISHES);
