@@ -34,7 +34,8 @@ export const MAX_DEAD_LETTER_RESULTS_BYTES = 256 * 1024;
 /**
  * The job a redriven dead letter puts back into its queue: the same id, name, data, priority and
  * attempt limit, with fresh attempts. A per-job backoff is not kept; the queue's default applies.
- * A flow parent comes back with the children's results its letter kept, and runs with them.
+ * A flow parent comes back with the children's results its letter kept, and runs with them; a job
+ * of an ordered group comes back at the end of its group.
  */
 export function jobFromDeadLetter(event: CloudEvent): NewJob {
   const priority = PRIORITIES.includes(event.jobpriority as JobPriority)
@@ -51,6 +52,7 @@ export function jobFromDeadLetter(event: CloudEvent): NewJob {
     maxAttempts: typeof event.jobmaxattempts === 'number' ? event.jobmaxattempts : undefined,
     backoffMs: undefined,
     ...(results && { flow: { released: { results } } }),
+    ...(typeof event.jobgroup === 'string' && { group: event.jobgroup }),
   };
 }
 
@@ -87,8 +89,8 @@ export function deadLetterGroup(queue: string): string {
 /**
  * The dead letter of a job that exhausted its attempts: the job as a CloudEvent whose `id` is the
  * job id, `type` the job name (made subject-safe), and `data` the job's data; the `jobname` and
- * `jobmaxattempts` extensions keep what a redrive needs to put the job back as it was, and
- * `jobchildren` a released flow parent's children's results.
+ * `jobmaxattempts` extensions keep what a redrive needs to put the job back as it was,
+ * `jobchildren` a released flow parent's children's results, and `jobgroup` its ordered group.
  */
 export function jobDeadLetter(
   queue: string,
@@ -112,6 +114,7 @@ export function jobDeadLetter(
     jobpriority: job.priority,
     ...(job.maxAttempts !== undefined && { jobmaxattempts: job.maxAttempts }),
     ...(children !== undefined && { jobchildren: children }),
+    ...(job.group !== undefined && { jobgroup: job.group }),
   };
   return { event, reason, error, attempts, group: deadLetterGroup(queue) };
 }

@@ -75,6 +75,11 @@ export interface StoredJob {
   readonly notes?: JobNotes;
   /** The job's part in a flow, as it was added ({@link NewJob.flow}). */
   readonly flow?: JobFlowLink;
+  /**
+   * The job's ordered group ({@link NewJob.group}). A store with groups must hand it out, so that
+   * the job's dead letter keeps it and a redrive puts the job back at the end of its group.
+   */
+  readonly group?: string;
 }
 
 /** A job's progress and log lines, as a running try last reported them (whole, not a delta). */

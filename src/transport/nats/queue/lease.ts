@@ -4,6 +4,7 @@ import { jobDeadLetter } from '../../../queue/dead-letter.js';
 import type { JobError } from '../../../queue/types.js';
 import { cancelledWire, encodeWire, JobKind, NoteKind, notesOf, settledWire, type JobWire } from './wire.js';
 import type { QueueContext } from './context.js';
+import { groupOf } from './groups.js';
 import { HANDBACK_DELAY_MS, type QueueMsg } from './msg.js';
 import { utf8Bytes } from '../../../bytes.js';
 
@@ -13,8 +14,10 @@ const STORE_TRIES_MS = [100, 250, 500, 1_000, 2_000, 4_000] as const;
 /** The worker a lease belongs to. */
 export interface LeaseOwner {
   readonly ctx: QueueContext;
-  /** The lease settled: its slot is free. */
+  /** The lease settled: its slot is free (its step may still be on its way to the broker). */
   settled(lease: NatsJobLease): void;
+  /** The lease's message is answered (acked, or sent back): the broker has the last word on it. */
+  answered(lease: NatsJobLease): void;
   /** The job's record of kind `kind` is stored (and its message acked). */
   stored(job: JobWire, kind: JobKind): void;
   /** Calls `lease.finish()` at the end of this event-loop turn, with every other completion of it. */
@@ -40,6 +43,7 @@ export class NatsJobLease implements JobLease {
     private readonly wire: JobWire,
   ) {
     this.notes = notesOf(wire);
+    const group = groupOf(wire);
     this.job = {
       id: wire.id,
       name: wire.n,
@@ -52,6 +56,7 @@ export class NatsJobLease implements JobLease {
       ...(wire.s !== undefined && { machine: wire.s }),
       ...(this.notes && { notes: this.notes }),
       ...(wire.f && { flow: wire.f }),
+      ...(group !== undefined && { group }),
     };
   }
 
@@ -109,13 +114,13 @@ export class NatsJobLease implements JobLease {
       )
       .catch((err: unknown) => {
         ctx.logger.error({ err, jobId: this.wire.id }, 'dead-letter write failed; the job comes back');
-        this.msg.nak(1_000);
+        this.answer(false, 1_000);
       });
     ctx.track(written);
   }
 
   release(): void {
-    if (this.settle()) this.msg.nak(HANDBACK_DELAY_MS);
+    if (this.settle()) this.answer(false, HANDBACK_DELAY_MS);
   }
 
   /** Parks the job as delayed, tries unchanged: a new message, so no delivery is counted. */
@@ -145,7 +150,7 @@ export class NatsJobLease implements JobLease {
     const ctx = this.worker.ctx;
     const failed = (err: unknown): void => {
       ctx.logger.warn({ err, jobId: this.wire.id }, 'a step before settling failed; the job comes back');
-      this.msg.nak(1_000);
+      this.answer(false, 1_000);
     };
     ctx.track(before().then(step, failed));
   }
@@ -203,12 +208,27 @@ export class NatsJobLease implements JobLease {
     );
   }
 
+  /** The job message's stream sequence: a redelivery of it while this lease holds it is a copy. */
+  get seq(): number {
+    return this.msg.seq;
+  }
+
   /** Acks the job message; on a closed connection it comes back after the ack wait, as from a crash. */
   private ack(): void {
     try {
-      this.msg.ack();
+      this.answer(true);
     } catch (err) {
       this.worker.ctx.logger.warn({ err, jobId: this.wire.id }, 'could not ack a stored job step');
+    }
+  }
+
+  /** The last word on this delivery: ack, or send back after `delayMs`. The worker hears of it either way. */
+  private answer(ack: boolean, delayMs = 0): void {
+    try {
+      if (ack) this.msg.ack();
+      else this.msg.nak(delayMs);
+    } finally {
+      this.worker.answered(this);
     }
   }
 
@@ -220,13 +240,13 @@ export class NatsJobLease implements JobLease {
     const ctx = this.worker.ctx;
     try {
       await this.durably(write, tried);
-      this.msg.ack();
-      return true;
     } catch (err) {
       ctx.logger.warn({ err, jobId: this.wire.id }, 'could not store a job step; the job comes back');
-      this.msg.nak(retryMs);
+      this.answer(false, retryMs);
       return false;
     }
+    this.ack();
+    return true;
   }
 
   /**

@@ -1,6 +1,5 @@
-import type { JobSink, QueueWorker, WorkerSpec } from '../../../queue/store.js';
+import type { JobSink, NewJob, QueueWorker, WorkerSpec } from '../../../queue/store.js';
 import { PRIORITIES } from '../../../queue/types.js';
-import type { CloudEvent } from '../../../events/cloudevent.js';
 import { isRedrivenJob, jobFromDeadLetter } from '../../../queue/dead-letter.js';
 import type { Pull } from '../toolkit/pull.js';
 import type { QueueContext } from './context.js';
@@ -9,6 +8,7 @@ import { HANDBACK_DELAY_MS, queuePull, type QueueMsg } from './msg.js';
 import { ParkedJobs } from './parked.js';
 import { GroupDrivers } from './group-drivers.js';
 import { finished, groupOf } from './groups.js';
+import { enterGroup } from './group-entry.js';
 import { dropCancelled } from './cancels.js';
 import { decodeWire, JobKind, jobWire, type JobWire } from './wire.js';
 
@@ -154,14 +154,23 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
 
   private start(m: QueueMsg): void {
     let job: JobWire;
-    let redriven: boolean;
+    let redriven: NewJob | undefined;
     try {
       const value: unknown = decodeWire(m.data);
-      redriven = isRedrivenJob(value);
-      job = redriven ? this.redriven(value as CloudEvent, m.seq) : (value as JobWire);
+      redriven = isRedrivenJob(value) ? jobFromDeadLetter(value) : undefined;
+      job = redriven ? jobWire(redriven) : (value as JobWire);
     } catch (err) {
       this.ctx.logger.error({ err, subject: m.subject }, 'undecodable job removed from the queue');
       m.term();
+      return;
+    }
+    if (redriven?.group !== undefined) return this.ctx.track(this.regroup(m, redriven, redriven.group));
+    if (redriven) void this.dropDeadRecord(job.id, m.seq);
+    if (m.delivered > 1 && this.holds(m.seq)) {
+      this.ctx.logger.debug(
+        { jobId: job.id, seq: m.seq },
+        'a job this worker still holds came again; not run twice',
+      );
       return;
     }
     // Cancelled after this worker fetched it: the canceller stored its `cancelled` record.
@@ -205,28 +214,68 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     if (this.finishing.push(lease) === 1) setImmediate(this.finish);
   }
 
-  /** A redriven dead letter is back in its queue: its `dead` record goes, so counts and getJob agree. */
-  private redriven(event: CloudEvent, seq: number): JobWire {
+  /**
+   * A redriven dead letter is back in its queue: its `dead` record goes, so counts and getJob agree.
+   * Only records older than the redriven message: the purge may land after this life's own `dead`.
+   */
+  private async dropDeadRecord(id: string, seq: number): Promise<void> {
     const { jsm, names, logger } = this.ctx;
-    const job = jobWire(jobFromDeadLetter(event));
-    // Only records older than the redriven one: the purge may land after this life's own `dead`.
-    void jsm.streams
-      .purge(names.stream, { filter: names.subject(job.id, JobKind.dead), seq })
+    await jsm.streams
+      .purge(names.stream, { filter: names.subject(id, JobKind.dead), seq })
       .catch((err: unknown) =>
-        logger.warn({ err, jobId: job.id }, "could not drop a redriven job's dead record"),
+        logger.warn({ err, jobId: id }, "could not drop a redriven job's dead record"),
       );
-    return job;
+  }
+
+  /**
+   * A redriven job of an ordered group goes to the end of its group, not to a worker: it runs once
+   * the jobs ahead of it finished. Its `dead` record goes first (a driver would take a head with one
+   * for finished); the entry is keyed by the redriven message, so a repeat after a crash stores
+   * nothing twice. What cannot be stored comes back.
+   */
+  private async regroup(m: QueueMsg, job: NewJob, group: string): Promise<void> {
+    const { jsm, names, logger } = this.ctx;
+    try {
+      await jsm.streams.purge(names.stream, { filter: names.subject(job.id, JobKind.dead), seq: m.seq });
+      await enterGroup(this.ctx, { ...jobWire(job), r: group }, `redrive:${job.id}:${m.seq}`);
+      m.ack();
+    } catch (err) {
+      logger.warn(
+        { err, jobId: job.id, group },
+        'could not put a redriven job back in its group; it comes back',
+      );
+      return m.nak(HANDBACK_DELAY_MS);
+    }
+    // The redriven message is no job record: left there, getJob and counts would see it taken.
+    await jsm.streams.deleteMessage(names.stream, m.seq, false).catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 10057)
+        logger.warn({ err, jobId: job.id }, 'could not drop a redriven message');
+    });
   }
 
   /** A lease settled: room for the next job. */
-  settled(lease: NatsJobLease): void {
-    this.leases.delete(lease);
+  settled(_lease: NatsJobLease): void {
     this.active--;
     // Re-paced every AHEAD_MS, or sooner once a whole fetch-ahead went by: a burst ramps up at once.
     const now = Date.now();
     if (++this.settledCount >= this.ahead || now - this.rateSince >= AHEAD_MS) this.pace(now);
-    if (this.stopped && this.leases.size === 0) clearInterval(this.heartbeat);
     this.dispatch();
+  }
+
+  /** A lease's message is answered: the lease is let go. */
+  answered(lease: NatsJobLease): void {
+    this.leases.delete(lease);
+    if (this.stopped && this.leases.size === 0) clearInterval(this.heartbeat);
+  }
+
+  /**
+   * @returns whether a lease of this worker still holds the message `seq`: running it, or storing
+   * its step. A redelivery of it then is the broker's copy (its ack wait passed while the event
+   * loop was blocked, or the step's write was slow); the held lease answers for both.
+   */
+  private holds(seq: number): boolean {
+    for (const lease of this.leases) if (lease.seq === seq) return true;
+    return false;
   }
 
   /** Jobs this worker fetched ahead and has not started: the server counts them as handed out. */
@@ -329,7 +378,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     this.stopped = true;
     clearTimeout(this.recheck);
     await this.ready.catch(() => undefined);
-    // Active jobs keep their heartbeat until they settle; see settled().
+    // Active jobs keep their heartbeat until their messages are answered; see answered().
     if (this.leases.size === 0) clearInterval(this.heartbeat);
     await Promise.all([
       ...this.levels.map(async (l) => l.pull?.stop()),
