@@ -60,6 +60,13 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
    */
   private readonly handedBack = new Map<number, number>();
   private active = 0;
+  /**
+   * Messages (by stream sequence) this worker took and has not answered: being checked, run, or
+   * having their step stored. The server may send one of them again meanwhile (its ack wait passed
+   * while the event loop was blocked; or, right after a pause, a copy close behind the first): that
+   * copy is not run. The answer to the message taken answers for both.
+   */
+  private readonly taken = new Set<number>();
   private stopped = false;
   /** The queue is paused: no pull requests, nothing started, fetched jobs go back. */
   private paused: boolean;
@@ -166,15 +173,16 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     }
     if (redriven?.group !== undefined) return this.ctx.track(this.regroup(m, redriven, redriven.group));
     if (redriven) void this.dropDeadRecord(job.id, m.seq);
-    if (m.delivered > 1 && this.holds(m.seq)) {
+    if (this.taken.has(m.seq)) {
       this.ctx.logger.debug(
         { jobId: job.id, seq: m.seq },
-        'a job this worker still holds came again; not run twice',
+        'a job this worker holds came again; not run twice',
       );
       return;
     }
     // Cancelled after this worker fetched it: the canceller stored its `cancelled` record.
     if (this.cancelled(job.id)) return this.ctx.track(dropCancelled(this.ctx, m, job));
+    this.taken.add(m.seq);
     this.active++;
     if (m.delivered > 1 && !redriven && !this.cameBack(m)) void this.takeIfCurrent(m, job);
     else this.hand(m, job);
@@ -204,6 +212,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
     ]);
     if (!parked && (!last || last.seq <= m.seq)) return this.hand(m, job);
     logger.info({ jobId: job.id, seq: m.seq }, 'a redelivered job record was already settled');
+    this.taken.delete(m.seq);
     m.ack();
     this.active--;
     this.dispatch();
@@ -265,17 +274,8 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   /** A lease's message is answered: the lease is let go. */
   answered(lease: NatsJobLease): void {
     this.leases.delete(lease);
+    this.taken.delete(lease.seq);
     if (this.stopped && this.leases.size === 0) clearInterval(this.heartbeat);
-  }
-
-  /**
-   * @returns whether a lease of this worker still holds the message `seq`: running it, or storing
-   * its step. A redelivery of it then is the broker's copy (its ack wait passed while the event
-   * loop was blocked, or the step's write was slow); the held lease answers for both.
-   */
-  private holds(seq: number): boolean {
-    for (const lease of this.leases) if (lease.seq === seq) return true;
-    return false;
   }
 
   /** Jobs this worker fetched ahead and has not started: the server counts them as handed out. */
