@@ -2,6 +2,7 @@ import type { CloudEvent } from '../events/cloudevent.js';
 import { isoTime } from '../events/ids.js';
 import type { DeadLetterDraft } from '../transport/dead-letters.js';
 import type { ChildrenResults } from './flow-types.js';
+import { MAX_GROUP_LENGTH } from './options.js';
 import type { JobDeathReason, NewJob, StoredJob } from './store.js';
 import { PRIORITIES, type JobError, type JobPriority } from './types.js';
 
@@ -42,6 +43,7 @@ export function jobFromDeadLetter(event: CloudEvent): NewJob {
     ? (event.jobpriority as JobPriority)
     : 'normal';
   const results = childrenResultsOf(event.jobchildren);
+  const group = groupOf(event.jobgroup);
   return {
     id: event.id,
     dedup: false,
@@ -52,8 +54,15 @@ export function jobFromDeadLetter(event: CloudEvent): NewJob {
     maxAttempts: typeof event.jobmaxattempts === 'number' ? event.jobmaxattempts : undefined,
     backoffMs: undefined,
     ...(results && { flow: { released: { results } } }),
-    ...(typeof event.jobgroup === 'string' && { group: event.jobgroup }),
+    ...(group !== undefined && { group }),
   };
+}
+
+/** The group a `jobgroup` extension names, held to what `add` takes; undefined for anything else. */
+function groupOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_GROUP_LENGTH
+    ? value
+    : undefined;
 }
 
 /** The results a `jobchildren` extension holds: undefined when there is none, or it is not a JSON object. */

@@ -70,12 +70,15 @@ const optionsSchema = z.object({
   keepFinished: z.number().int().min(0).optional(),
   limiter: limiterSchema.optional(),
 });
+/** The longest ordered-group name a job may carry (`add(…, { group })`, and a redriven dead letter's `jobgroup`). */
+export const MAX_GROUP_LENGTH = 256;
+
 const jobSchema = z.object({
   priority: z.enum(PRIORITIES as [string, ...string[]]).optional(),
   delayMs: ms.optional(),
   jobId: z.string().min(1).max(512).optional(),
   maxAttempts: count.optional(),
-  group: z.string().min(1).max(256).optional(),
+  group: z.string().min(1).max(MAX_GROUP_LENGTH).optional(),
 });
 
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): void {

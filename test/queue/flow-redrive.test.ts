@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deadLetterGroup, MAX_DEAD_LETTER_RESULTS_BYTES } from '../../src/queue/dead-letter.js';
 import type { ChildrenResults } from '../../src/queue/flow-types.js';
+import type { Queue } from '../../src/queue/queue.js';
 import { useRuntimes, type TestRuntime } from '../support/runtime.js';
 import { transportCases } from '../support/transports.js';
 import { deferred, poll } from '../support/wait.js';
@@ -24,6 +25,21 @@ describe.each(transportCases)('job flows on $name: redriving a dead parent', (c)
     );
   }
 
+  /** Adds a flow of `parents` with one child in `kids` per item of `data`, and waits for its parent to die. @returns the parent's id */
+  async function deadParent(parents: Queue, kids: string, data: readonly number[]): Promise<string> {
+    const flow = await parents.addFlow({
+      name: 'parent',
+      data: null,
+      children: data.map((d) => ({ queue: kids, name: 'child', data: d })),
+    });
+    await poll(
+      () => parents.getJob(flow.id),
+      (j) => j?.state === 'dead',
+      'the parent dead',
+    );
+    return flow.id;
+  }
+
   it('a parent whose own handler died runs again with its children’s results', async () => {
     const rt = await runtime();
     const parents = rt.queue('fr-parents', { maxAttempts: 1 });
@@ -36,23 +52,13 @@ describe.each(transportCases)('job flows on $name: redriving a dead parent', (c)
       if (!healthy) throw new Error('ledger down');
       return 'booked';
     });
-    const died = deferred<void>();
-    parents.on('dead', () => died.resolve());
-    const flow = await parents.addFlow({
-      name: 'book',
-      data: null,
-      children: [
-        { queue: 'fr-kids', name: 'sq', data: 3 },
-        { queue: 'fr-kids', name: 'sq', data: 4 },
-      ],
-    });
-    await died.promise;
+    const id = await deadParent(parents, 'fr-kids', [3, 4]);
     healthy = true;
-    await redriveParent(rt, 'fr-parents', flow.id);
+    await redriveParent(rt, 'fr-parents', id);
 
-    const results = { [`fr-kids/${flow.id}:0`]: { square: 9 }, [`fr-kids/${flow.id}:1`]: { square: 16 } };
+    const results = { [`fr-kids/${id}:0`]: { square: 9 }, [`fr-kids/${id}:1`]: { square: 16 } };
     expect(seen).toEqual([results, results]);
-    expect((await parents.getJob(flow.id))?.result).toBe('booked');
+    expect((await parents.getJob(id))?.result).toBe('booked');
   });
 
   it('a parent failed by a dead child runs, once redriven, with the results of the children that completed', async () => {
@@ -68,21 +74,9 @@ describe.each(transportCases)('job flows on $name: redriving a dead parent', (c)
       ran.resolve(await job.childrenResults());
       return 'partial';
     });
-    const flow = await parents.addFlow({
-      name: 'report',
-      data: null,
-      children: [
-        { queue: 'fr-failed-kids', name: 'ok', data: 1 },
-        { queue: 'fr-failed-kids', name: 'bad', data: 2 },
-      ],
-    });
-    await poll(
-      () => parents.getJob(flow.id),
-      (j) => j?.state === 'dead',
-      'the parent dead',
-    );
-    await redriveParent(rt, 'fr-failed-parents', flow.id);
-    expect(await ran.promise).toEqual({ [`fr-failed-kids/${flow.id}:0`]: 10 });
+    const id = await deadParent(parents, 'fr-failed-kids', [1, 2]);
+    await redriveParent(rt, 'fr-failed-parents', id);
+    expect(await ran.promise).toEqual({ [`fr-failed-kids/${id}:0`]: 10 });
   });
 
   it(`a parent whose results are over ${MAX_DEAD_LETTER_RESULTS_BYTES} bytes is redriven without them`, async () => {
@@ -97,24 +91,12 @@ describe.each(transportCases)('job flows on $name: redriving a dead parent', (c)
       if (!healthy) throw new Error('down');
       return 'ok';
     });
-    const flow = await parents.addFlow({
-      name: 'big',
-      data: null,
-      children: [
-        { queue: 'fr-big-kids', name: 'a', data: 1 },
-        { queue: 'fr-big-kids', name: 'b', data: 2 },
-      ],
-    });
-    await poll(
-      () => parents.getJob(flow.id),
-      (j) => j?.state === 'dead',
-      'the parent dead',
-    );
+    const id = await deadParent(parents, 'fr-big-kids', [1, 2]);
     const [letter] = await rt.deadLetters.list({ group: deadLetterGroup('fr-big-parents') });
     expect(letter?.event.jobchildren).toBeUndefined();
     expect(letter?.truncated).toBeUndefined();
     healthy = true;
-    await redriveParent(rt, 'fr-big-parents', flow.id);
+    await redriveParent(rt, 'fr-big-parents', id);
     expect(seen).toEqual([2, 0]);
   });
 });

@@ -228,12 +228,14 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
    * Only records older than the redriven message: the purge may land after this life's own `dead`.
    */
   private async dropDeadRecord(id: string, seq: number): Promise<void> {
-    const { jsm, names, logger } = this.ctx;
-    await jsm.streams
-      .purge(names.stream, { filter: names.subject(id, JobKind.dead), seq })
-      .catch((err: unknown) =>
-        logger.warn({ err, jobId: id }, "could not drop a redriven job's dead record"),
-      );
+    await this.purgeDeadRecord(id, seq).catch((err: unknown) =>
+      this.ctx.logger.warn({ err, jobId: id }, "could not drop a redriven job's dead record"),
+    );
+  }
+
+  private async purgeDeadRecord(id: string, seq: number): Promise<void> {
+    const { jsm, names } = this.ctx;
+    await jsm.streams.purge(names.stream, { filter: names.subject(id, JobKind.dead), seq });
   }
 
   /**
@@ -245,7 +247,7 @@ export class NatsQueueWorker implements QueueWorker, LeaseOwner {
   private async regroup(m: QueueMsg, job: NewJob, group: string): Promise<void> {
     const { jsm, names, logger } = this.ctx;
     try {
-      await jsm.streams.purge(names.stream, { filter: names.subject(job.id, JobKind.dead), seq: m.seq });
+      await this.purgeDeadRecord(job.id, m.seq);
       await enterGroup(this.ctx, { ...jobWire(job), r: group }, `redrive:${job.id}:${m.seq}`);
       m.ack();
     } catch (err) {
